@@ -1,0 +1,101 @@
+//! Command-line options of the `nexquelium` binary.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendKind {
+    /// Render with pixman into memory; needs no GPU and no display.
+    Headless,
+    /// A window in the host's Wayland or X11 session, rendered with GLES.
+    Winit,
+}
+
+/// Nexquelium: the Exosphere Wayland compositor.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    /// Backend. Default: winit when WAYLAND_DISPLAY or DISPLAY is set, else headless.
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendKind>,
+    /// Output size in pixels for the headless backend, WIDTHxHEIGHT.
+    #[arg(long, default_value = "1280x720", value_parser = parse_size)]
+    pub size: (i32, i32),
+    /// Output scale (fractional scales such as 1.5 are allowed).
+    #[arg(long, default_value_t = 1.0, value_parser = parse_scale)]
+    pub scale: f64,
+    /// Output refresh rate in Hz for the headless backend.
+    #[arg(long, default_value_t = 60.0, value_parser = parse_refresh)]
+    pub refresh: f64,
+    /// Wayland socket name in $XDG_RUNTIME_DIR (default: the first free wayland-N).
+    #[arg(long)]
+    pub socket: Option<String>,
+    /// Config file (default: $XDG_CONFIG_HOME/nexquelium/config.toml, else built-in defaults).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Program to start once the compositor is ready, with WAYLAND_DISPLAY set (after `--`).
+    #[arg(last = true)]
+    pub command: Vec<String>,
+}
+
+fn parse_size(s: &str) -> Result<(i32, i32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("size {s:?} is not WIDTHxHEIGHT"))?;
+    let parse = |v: &str| -> Result<i32, String> {
+        let n: i32 = v
+            .trim()
+            .parse()
+            .map_err(|_| format!("size {s:?}: {v:?} is not a number"))?;
+        if !(64..=16384).contains(&n) {
+            return Err(format!("size {s:?}: {n} is outside 64..=16384"));
+        }
+        Ok(n)
+    };
+    Ok((parse(w)?, parse(h)?))
+}
+
+fn parse_scale(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("scale {s:?} is not a number"))?;
+    if !(0.25..=8.0).contains(&v) {
+        return Err(format!("scale {v} is outside 0.25..=8"));
+    }
+    Ok(v)
+}
+
+fn parse_refresh(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("refresh {s:?} is not a number"))?;
+    if !(1.0..=1000.0).contains(&v) {
+        return Err(format!("refresh {v} Hz is outside 1..=1000"));
+    }
+    Ok(v)
+}
+
+impl Cli {
+    pub fn backend(&self) -> BackendKind {
+        self.backend.unwrap_or_else(|| {
+            let nested =
+                std::env::var_os("WAYLAND_DISPLAY").is_some() || std::env::var_os("DISPLAY").is_some();
+            if nested {
+                BackendKind::Winit
+            } else {
+                BackendKind::Headless
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_and_bad_ones_name_the_input() {
+        assert_eq!(parse_size("1280x720").unwrap(), (1280, 720));
+        assert!(parse_size("1280").unwrap_err().contains("\"1280\""));
+        assert!(parse_size("10x720").unwrap_err().contains("64..=16384"));
+        assert!(parse_scale("0").is_err());
+        assert_eq!(parse_scale("1.5").unwrap(), 1.5);
+    }
+}

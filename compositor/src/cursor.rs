@@ -1,0 +1,162 @@
+//! Cursor images: the default arrow ships in `assets/cursor.png`; the other named shapes of
+//! cursor-shape-v1 are drawn here so that a shape change is visible without a cursor theme.
+
+use std::collections::HashMap;
+
+use smithay::{
+    backend::{allocator::Fourcc, renderer::element::memory::MemoryRenderBuffer},
+    input::pointer::{CursorIcon, CursorImageSurfaceData},
+    reexports::wayland_server::protocol::wl_surface::WlSurface,
+    utils::{Logical, Point, Transform},
+    wayland::compositor::with_states,
+};
+
+const DEFAULT_CURSOR_PNG: &[u8] = include_bytes!("../../assets/cursor.png");
+
+pub struct CursorImage {
+    pub buffer: MemoryRenderBuffer,
+    pub hotspot: Point<i32, Logical>,
+}
+
+/// RGBA pixels of a cursor before upload.
+struct Pixels {
+    width: usize,
+    height: usize,
+    rgba: Vec<u8>,
+}
+
+impl Pixels {
+    fn new(width: usize, height: usize) -> Self {
+        Self {
+            width,
+            height,
+            rgba: vec![0; width * height * 4],
+        }
+    }
+    fn fill(&mut self, x0: usize, y0: usize, w: usize, h: usize, rgba: [u8; 4]) {
+        for y in y0..(y0 + h).min(self.height) {
+            for x in x0..(x0 + w).min(self.width) {
+                let i = (y * self.width + x) * 4;
+                self.rgba[i..i + 4].copy_from_slice(&rgba);
+            }
+        }
+    }
+}
+
+const BLACK: [u8; 4] = [0, 0, 0, 255];
+const WHITE: [u8; 4] = [255, 255, 255, 255];
+
+fn decode_png(bytes: &[u8]) -> Pixels {
+    let decoder = png::Decoder::new(bytes);
+    // The asset is part of the binary and checked by a test, so failing here is a build bug.
+    let mut reader = decoder.read_info().expect("assets/cursor.png is a valid PNG");
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).expect("assets/cursor.png decodes");
+    assert_eq!(
+        info.color_type,
+        png::ColorType::Rgba,
+        "assets/cursor.png must be RGBA"
+    );
+    buf.truncate(info.buffer_size());
+    Pixels {
+        width: info.width as usize,
+        height: info.height as usize,
+        rgba: buf,
+    }
+}
+
+/// An I-beam for text, a cross for precise selection, a four-way cross for moving and a
+/// white box with a black outline for every other shape.
+fn draw_shape(icon: CursorIcon) -> (Pixels, Point<i32, Logical>) {
+    let mut p = Pixels::new(24, 24);
+    match icon {
+        CursorIcon::Text | CursorIcon::VerticalText => {
+            p.fill(9, 2, 6, 3, BLACK);
+            p.fill(11, 2, 3, 20, BLACK);
+            p.fill(9, 19, 6, 3, BLACK);
+            p.fill(12, 3, 1, 18, WHITE);
+            (p, (12, 12).into())
+        }
+        CursorIcon::Crosshair | CursorIcon::Cell => {
+            p.fill(11, 0, 3, 24, BLACK);
+            p.fill(0, 11, 24, 3, BLACK);
+            (p, (12, 12).into())
+        }
+        CursorIcon::Move | CursorIcon::AllScroll | CursorIcon::Grab | CursorIcon::Grabbing => {
+            p.fill(10, 0, 4, 24, BLACK);
+            p.fill(0, 10, 24, 4, BLACK);
+            p.fill(11, 1, 2, 22, WHITE);
+            p.fill(1, 11, 22, 2, WHITE);
+            (p, (12, 12).into())
+        }
+        _ => {
+            p.fill(2, 2, 20, 20, BLACK);
+            p.fill(4, 4, 16, 16, WHITE);
+            (p, (12, 12).into())
+        }
+    }
+}
+
+fn upload(p: &Pixels) -> MemoryRenderBuffer {
+    // Abgr8888 in DRM fourcc terms is R,G,B,A byte order in memory, which is what PNG gives.
+    MemoryRenderBuffer::from_slice(
+        &p.rgba,
+        Fourcc::Abgr8888,
+        (p.width as i32, p.height as i32),
+        1,
+        Transform::Normal,
+        None,
+    )
+}
+
+/// Cursor images by shape, created on first use.
+#[derive(Default)]
+pub struct CursorImages {
+    images: HashMap<CursorIcon, CursorImage>,
+}
+
+impl CursorImages {
+    pub fn get(&mut self, icon: CursorIcon) -> &CursorImage {
+        self.images.entry(icon).or_insert_with(|| {
+            let (pixels, hotspot) = if icon == CursorIcon::Default {
+                (decode_png(DEFAULT_CURSOR_PNG), Point::from((0, 0)))
+            } else {
+                draw_shape(icon)
+            };
+            CursorImage {
+                buffer: upload(&pixels),
+                hotspot,
+            }
+        })
+    }
+}
+
+pub fn surface_hotspot(surface: &WlSurface) -> Point<i32, Logical> {
+    with_states(surface, |states| {
+        states
+            .data_map
+            .get::<CursorImageSurfaceData>()
+            .map(|data| data.lock().map(|d| d.hotspot).unwrap_or_default())
+            .unwrap_or_default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_cursor_asset_decodes_with_visible_pixels() {
+        let p = decode_png(DEFAULT_CURSOR_PNG);
+        assert!(p.width >= 8 && p.height >= 8);
+        let opaque = p.rgba.chunks(4).filter(|px| px[3] == 255).count();
+        assert!(opaque > 20, "cursor has only {opaque} opaque pixels");
+    }
+
+    #[test]
+    fn text_cursor_differs_from_default() {
+        let (text, _) = draw_shape(CursorIcon::Text);
+        let (other, _) = draw_shape(CursorIcon::Pointer);
+        assert_ne!(text.rgba, other.rgba);
+    }
+}

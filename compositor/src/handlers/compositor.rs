@@ -1,0 +1,209 @@
+//! wl_compositor, wl_subcompositor, wl_shm, viewporter and single-pixel buffers: surface commits
+//! are where windows get mapped and where oversized buffers are refused.
+
+use smithay::{
+    backend::renderer::utils::on_commit_buffer_handler,
+    delegate_compositor, delegate_shm, delegate_single_pixel_buffer, delegate_viewporter,
+    desktop::{layer_map_for_output, PopupKind},
+    reexports::wayland_server::{
+        protocol::{wl_buffer::WlBuffer, wl_surface::WlSurface},
+        Client, Resource,
+    },
+    wayland::{
+        buffer::BufferHandler,
+        compositor::{
+            add_destruction_hook, get_parent, is_sync_subsurface, with_states, BufferAssignment,
+            CompositorClientState, CompositorHandler, CompositorState, SurfaceAttributes,
+        },
+        shell::{wlr_layer::LayerSurfaceData, xdg::XdgToplevelSurfaceData},
+        shm::{with_buffer_contents, ShmHandler, ShmState},
+    },
+};
+
+use crate::{
+    limits::{self, MAX_BUFFER_SIDE},
+    state::{ClientState, State},
+};
+
+impl BufferHandler for State {
+    fn buffer_destroyed(&mut self, _buffer: &WlBuffer) {}
+}
+
+impl ShmHandler for State {
+    fn shm_state(&self) -> &ShmState {
+        &self.nexq.shm_state
+    }
+}
+
+impl CompositorHandler for State {
+    fn compositor_state(&mut self) -> &mut CompositorState {
+        &mut self.nexq.compositor_state
+    }
+
+    fn client_compositor_state<'a>(&self, client: &'a Client) -> &'a CompositorClientState {
+        // Every client is inserted with ClientState, by the socket listener and the test fixture.
+        &client
+            .get_data::<ClientState>()
+            .expect("every client carries ClientState")
+            .compositor_state
+    }
+
+    fn new_surface(&mut self, surface: &WlSurface) {
+        let Some(client) = surface.client() else { return };
+        let Some(data) = client.get_data::<ClientState>() else {
+            return;
+        };
+        if let Err(err) = data.limits.add_surface() {
+            tracing::warn!(%err, "disconnecting client");
+            client.kill(
+                &self.nexq.display_handle,
+                smithay::reexports::wayland_server::backend::protocol::ProtocolError {
+                    code: 2, // wl_display.error.no_memory
+                    object_id: 1,
+                    object_interface: "wl_display".into(),
+                    message: err.to_string(),
+                },
+            );
+            return;
+        }
+        add_destruction_hook(surface, |_: &mut State, surface| {
+            if let Some(client) = surface.client() {
+                if let Some(data) = client.get_data::<ClientState>() {
+                    data.limits.remove_surface();
+                }
+            }
+        });
+    }
+
+    fn commit(&mut self, surface: &WlSurface) {
+        if let Err(err) = check_buffer_size(surface) {
+            tracing::warn!(%err, "refusing buffer");
+            surface.post_error(
+                smithay::reexports::wayland_server::protocol::wl_surface::Error::InvalidSize,
+                err,
+            );
+            return;
+        }
+        on_commit_buffer_handler::<Self>(surface);
+
+        if !is_sync_subsurface(surface) {
+            let mut root = surface.clone();
+            while let Some(parent) = get_parent(&root) {
+                root = parent;
+            }
+            if let Some(id) = self.nexq.window_id_for_surface(&root) {
+                if let Some(window) = self.nexq.windows.get(&id) {
+                    window.on_commit();
+                }
+            }
+        }
+
+        self.map_or_configure_toplevel(surface);
+        self.nexq.popups.commit(surface);
+        self.ensure_popup_configure(surface);
+        self.layer_commit(surface);
+        self.queue_redraw();
+    }
+}
+
+impl State {
+    /// Toplevels are configured on their first commit and mapped once they attach a buffer.
+    fn map_or_configure_toplevel(&mut self, surface: &WlSurface) {
+        let Some(pos) = self
+            .nexq
+            .unmapped
+            .iter()
+            .position(|w| w.toplevel().is_some_and(|t| t.wl_surface() == surface))
+        else {
+            return;
+        };
+        let window = self.nexq.unmapped[pos].clone();
+        window.on_commit();
+        let Some(toplevel) = window.toplevel() else { return };
+        let initial_sent = with_states(surface, |states| {
+            states
+                .data_map
+                .get::<XdgToplevelSurfaceData>()
+                .map(|d| d.lock().map(|d| d.initial_configure_sent).unwrap_or(true))
+                .unwrap_or(true)
+        });
+        if !initial_sent {
+            toplevel.with_pending_state(|state| {
+                state.decoration_mode = Some(
+                    smithay::reexports::wayland_protocols::xdg::decoration::zv1::server::zxdg_toplevel_decoration_v1::Mode::ServerSide,
+                );
+            });
+            toplevel.send_configure();
+            return;
+        }
+        let has_buffer = with_states(surface, |states| {
+            matches!(
+                states.cached_state.get::<SurfaceAttributes>().current().buffer,
+                Some(BufferAssignment::NewBuffer(_))
+            )
+        }) || smithay::backend::renderer::utils::with_renderer_surface_state(surface, |s| {
+            s.buffer().is_some()
+        })
+        .unwrap_or(false);
+        if has_buffer {
+            self.nexq.unmapped.remove(pos);
+            self.map_window(window);
+        }
+    }
+
+    fn ensure_popup_configure(&mut self, surface: &WlSurface) {
+        if let Some(PopupKind::Xdg(popup)) = self.nexq.popups.find_popup(surface) {
+            if !popup.is_initial_configure_sent() {
+                if let Err(err) = popup.send_configure() {
+                    tracing::warn!(?err, "initial popup configure failed");
+                }
+            }
+        }
+    }
+
+    fn layer_commit(&mut self, surface: &WlSurface) {
+        let output = self.nexq.output.clone();
+        let mut map = layer_map_for_output(&output);
+        let Some(layer) = map
+            .layer_for_surface(surface, smithay::desktop::WindowSurfaceType::TOPLEVEL)
+            .cloned()
+        else {
+            return;
+        };
+        let initial_sent = with_states(surface, |states| {
+            states
+                .data_map
+                .get::<LayerSurfaceData>()
+                .map(|d| d.lock().map(|d| d.initial_configure_sent).unwrap_or(true))
+                .unwrap_or(true)
+        });
+        map.arrange();
+        drop(map);
+        if !initial_sent {
+            layer.layer_surface().send_configure();
+        }
+        self.update_usable_area();
+    }
+}
+
+/// Refuse buffers bigger than any output we would ever show, before anything imports them.
+fn check_buffer_size(surface: &WlSurface) -> Result<(), String> {
+    let size = with_states(surface, |states| {
+        let mut attrs = states.cached_state.get::<SurfaceAttributes>();
+        match attrs.current().buffer.as_ref() {
+            Some(BufferAssignment::NewBuffer(buffer)) => {
+                with_buffer_contents(buffer, |_, _, data| (data.width, data.height)).ok()
+            }
+            _ => None,
+        }
+    });
+    match size {
+        Some((w, h)) if w > MAX_BUFFER_SIDE || h > MAX_BUFFER_SIDE => Err(limits::buffer_too_large(w, h)),
+        _ => Ok(()),
+    }
+}
+
+delegate_compositor!(State);
+delegate_shm!(State);
+delegate_viewporter!(State);
+delegate_single_pixel_buffer!(State);

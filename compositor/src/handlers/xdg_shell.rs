@@ -1,0 +1,241 @@
+//! xdg_wm_base (toplevels and popups) and xdg-decoration: every toplevel gets a server-side
+//! frame, popups are kept on screen, and client requests go through the layout policy.
+
+use smithay::{
+    delegate_xdg_decoration, delegate_xdg_shell,
+    desktop::{
+        find_popup_root_surface, get_popup_toplevel_coords, PopupKeyboardGrab, PopupKind, PopupPointerGrab,
+        PopupUngrabStrategy, Window,
+    },
+    input::{pointer::Focus, Seat},
+    reexports::{
+        wayland_protocols::xdg::{
+            decoration::zv1::server::zxdg_toplevel_decoration_v1::Mode as DecorationMode,
+            shell::server::xdg_toplevel,
+        },
+        wayland_server::protocol::{wl_output::WlOutput, wl_seat::WlSeat},
+    },
+    utils::Serial,
+    wayland::shell::xdg::{
+        decoration::XdgDecorationHandler, PopupSurface, PositionerState, ToplevelSurface, XdgShellHandler,
+        XdgShellState,
+    },
+};
+
+use crate::{focus::KeyboardFocusTarget, grabs::GrabKind, state::State};
+
+impl XdgShellHandler for State {
+    fn xdg_shell_state(&mut self) -> &mut XdgShellState {
+        &mut self.nexq.xdg_shell_state
+    }
+
+    fn new_toplevel(&mut self, surface: ToplevelSurface) {
+        // Mapped (placed, focused) on its first buffer commit, see handlers/compositor.rs.
+        self.nexq.unmapped.push(Window::new_wayland_window(surface));
+    }
+
+    fn new_popup(&mut self, surface: PopupSurface, _positioner: PositionerState) {
+        self.unconstrain_popup(&surface);
+        if let Err(err) = self.nexq.popups.track_popup(PopupKind::from(surface)) {
+            tracing::warn!(%err, "cannot track popup");
+        }
+    }
+
+    fn reposition_request(&mut self, surface: PopupSurface, positioner: PositionerState, token: u32) {
+        surface.with_pending_state(|state| {
+            state.geometry = positioner.get_geometry();
+            state.positioner = positioner;
+        });
+        self.unconstrain_popup(&surface);
+        surface.send_repositioned(token);
+    }
+
+    fn grab(&mut self, surface: PopupSurface, seat: WlSeat, serial: Serial) {
+        let Some(seat) = Seat::<State>::from_resource(&seat) else {
+            return;
+        };
+        let kind = PopupKind::Xdg(surface);
+        let Ok(root) = find_popup_root_surface(&kind) else {
+            return;
+        };
+        let root = KeyboardFocusTarget(root);
+        let mut grab = match self.nexq.popups.grab_popup(root, kind, &seat, serial) {
+            Ok(grab) => grab,
+            Err(err) => {
+                tracing::debug!(?err, "popup grab refused");
+                return;
+            }
+        };
+        if let Some(keyboard) = seat.get_keyboard() {
+            if keyboard.is_grabbed()
+                && !(keyboard.has_grab(serial) || keyboard.has_grab(grab.previous_serial().unwrap_or(serial)))
+            {
+                grab.ungrab(PopupUngrabStrategy::All);
+                return;
+            }
+            keyboard.set_focus(self, grab.current_grab(), serial);
+            keyboard.set_grab(self, PopupKeyboardGrab::new(&grab), serial);
+        }
+        if let Some(pointer) = seat.get_pointer() {
+            if pointer.is_grabbed()
+                && !(pointer.has_grab(serial)
+                    || pointer.has_grab(grab.previous_serial().unwrap_or_else(|| grab.serial())))
+            {
+                grab.ungrab(PopupUngrabStrategy::All);
+                return;
+            }
+            pointer.set_grab(self, PopupPointerGrab::new(&grab), serial, Focus::Keep);
+        }
+    }
+
+    fn move_request(&mut self, surface: ToplevelSurface, seat: WlSeat, serial: Serial) {
+        self.client_grab_request(&surface, &seat, serial, GrabKind::Move);
+    }
+
+    fn resize_request(
+        &mut self,
+        surface: ToplevelSurface,
+        seat: WlSeat,
+        serial: Serial,
+        edges: xdg_toplevel::ResizeEdge,
+    ) {
+        self.client_grab_request(
+            &surface,
+            &seat,
+            serial,
+            GrabKind::Resize(crate::grabs::edges_from_xdg(edges)),
+        );
+    }
+
+    fn maximize_request(&mut self, surface: ToplevelSurface) {
+        if let Some(id) = self.nexq.window_id_for_surface(surface.wl_surface()) {
+            self.nexq.layout.set_maximized(&id, true);
+            self.nexq.sync_space();
+            self.queue_redraw();
+        }
+        // The protocol wants a configure in reply even when nothing changed.
+        if surface.is_initial_configure_sent() {
+            surface.send_configure();
+        }
+    }
+
+    fn unmaximize_request(&mut self, surface: ToplevelSurface) {
+        if let Some(id) = self.nexq.window_id_for_surface(surface.wl_surface()) {
+            self.nexq.layout.set_maximized(&id, false);
+            self.nexq.sync_space();
+            self.queue_redraw();
+        }
+        if surface.is_initial_configure_sent() {
+            surface.send_configure();
+        }
+    }
+
+    fn fullscreen_request(&mut self, surface: ToplevelSurface, _output: Option<WlOutput>) {
+        if let Some(id) = self.nexq.window_id_for_surface(surface.wl_surface()) {
+            self.nexq.layout.set_fullscreen(&id, true);
+            self.nexq.sync_space();
+            self.queue_redraw();
+        }
+        if surface.is_initial_configure_sent() {
+            surface.send_configure();
+        }
+    }
+
+    fn unfullscreen_request(&mut self, surface: ToplevelSurface) {
+        if let Some(id) = self.nexq.window_id_for_surface(surface.wl_surface()) {
+            self.nexq.layout.set_fullscreen(&id, false);
+            self.nexq.sync_space();
+            self.queue_redraw();
+        }
+        if surface.is_initial_configure_sent() {
+            surface.send_configure();
+        }
+    }
+
+    fn minimize_request(&mut self, surface: ToplevelSurface) {
+        if let Some(id) = self.nexq.window_id_for_surface(surface.wl_surface()) {
+            self.nexq.layout.minimize(&id);
+            self.apply_focus();
+        }
+    }
+
+    fn toplevel_destroyed(&mut self, surface: ToplevelSurface) {
+        self.nexq
+            .unmapped
+            .retain(|w| w.toplevel().is_some_and(|t| t != &surface));
+        if let Some(id) = self.nexq.window_id_for_surface(surface.wl_surface()) {
+            self.remove_window(id);
+        }
+    }
+
+    fn popup_destroyed(&mut self, _surface: PopupSurface) {
+        self.queue_redraw();
+    }
+
+    fn title_changed(&mut self, _surface: ToplevelSurface) {
+        self.queue_redraw();
+    }
+}
+
+impl State {
+    /// Keep a popup inside the output: the positioner's constraint adjustment decides how.
+    pub fn unconstrain_popup(&self, popup: &PopupSurface) {
+        let Ok(root) = find_popup_root_surface(&PopupKind::Xdg(popup.clone())) else {
+            return;
+        };
+        let output_geo = self.nexq.output_logical_rect();
+        // The parent's origin in global coordinates: a toplevel's content or a layer surface.
+        let parent_origin = if let Some(id) = self.nexq.window_id_for_surface(&root) {
+            let Some(content) = self.nexq.content_of(id) else {
+                return;
+            };
+            let geo_loc = self
+                .nexq
+                .windows
+                .get(&id)
+                .map(|w| w.geometry().loc)
+                .unwrap_or_default();
+            smithay::utils::Point::from((content.x, content.y)) - geo_loc
+        } else {
+            let map = smithay::desktop::layer_map_for_output(&self.nexq.output);
+            let Some(layer) = map.layer_for_surface(&root, smithay::desktop::WindowSurfaceType::TOPLEVEL)
+            else {
+                return;
+            };
+            let Some(geo) = map.layer_geometry(layer) else {
+                return;
+            };
+            geo.loc
+        };
+        let mut target = output_geo;
+        target.loc -= parent_origin;
+        target.loc -= get_popup_toplevel_coords(&PopupKind::Xdg(popup.clone()));
+        popup.with_pending_state(|state| {
+            state.geometry = state.positioner.get_unconstrained_geometry(target);
+        });
+    }
+}
+
+impl XdgDecorationHandler for State {
+    fn new_decoration(&mut self, toplevel: ToplevelSurface) {
+        toplevel.with_pending_state(|state| state.decoration_mode = Some(DecorationMode::ServerSide));
+    }
+
+    fn request_mode(&mut self, toplevel: ToplevelSurface, _mode: DecorationMode) {
+        // Exosphere always draws the frame: the compositor's label must not be removable.
+        toplevel.with_pending_state(|state| state.decoration_mode = Some(DecorationMode::ServerSide));
+        if toplevel.is_initial_configure_sent() {
+            toplevel.send_pending_configure();
+        }
+    }
+
+    fn unset_mode(&mut self, toplevel: ToplevelSurface) {
+        toplevel.with_pending_state(|state| state.decoration_mode = Some(DecorationMode::ServerSide));
+        if toplevel.is_initial_configure_sent() {
+            toplevel.send_pending_configure();
+        }
+    }
+}
+
+delegate_xdg_shell!(State);
+delegate_xdg_decoration!(State);

@@ -1,0 +1,263 @@
+//! Building the session: globals, the seat, the output and the listening socket. The binary,
+//! the in-process test fixture and (later) the WLCS integration all go through `State::new`.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use exo_shell::{config::Config, layout::Layout};
+use smithay::{
+    desktop::{PopupManager, Space},
+    input::{keyboard::XkbConfig, pointer::CursorImageStatus, SeatState},
+    output::{Mode, Output, PhysicalProperties, Scale, Subpixel},
+    reexports::{
+        calloop::{generic::Generic, EventLoop, Interest, PostAction},
+        wayland_server::{Display, DisplayHandle},
+    },
+    utils::{Clock, Transform},
+    wayland::{
+        compositor::CompositorState,
+        cursor_shape::CursorShapeManagerState,
+        fractional_scale::FractionalScaleManagerState,
+        output::OutputManagerState,
+        pointer_constraints::PointerConstraintsState,
+        presentation::PresentationState,
+        relative_pointer::RelativePointerManagerState,
+        selection::{data_device::DataDeviceState, primary_selection::PrimarySelectionState},
+        shell::{
+            wlr_layer::WlrLayerShellState,
+            xdg::{decoration::XdgDecorationState, XdgShellState},
+        },
+        shm::ShmState,
+        single_pixel_buffer::SinglePixelBufferState,
+        socket::ListeningSocketSource,
+        text_input::TextInputManagerState,
+        viewporter::ViewporterState,
+        xdg_activation::XdgActivationState,
+    },
+};
+
+use crate::{
+    backend::Backend,
+    keyboard_map::KeyboardMap,
+    protocols::screencopy::ScreencopyManagerState,
+    redraw::RedrawState,
+    state::{ClientState, Nexq, State},
+};
+
+/// The output's initial shape, from the command line.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputSpec {
+    pub width: i32,
+    pub height: i32,
+    pub scale: f64,
+    pub refresh_hz: f64,
+}
+
+impl Default for OutputSpec {
+    fn default() -> Self {
+        Self {
+            width: 1280,
+            height: 720,
+            scale: 1.0,
+            refresh_hz: 60.0,
+        }
+    }
+}
+
+pub fn create_output(dh: &DisplayHandle, name: &str, spec: OutputSpec) -> Output {
+    let output = Output::new(
+        name.to_string(),
+        PhysicalProperties {
+            size: (0, 0).into(),
+            subpixel: Subpixel::Unknown,
+            make: "Exosphere".into(),
+            model: "Nexquelium".into(),
+        },
+    );
+    output.create_global::<State>(dh);
+    let mode = Mode {
+        size: (spec.width, spec.height).into(),
+        refresh: (spec.refresh_hz * 1000.0).round() as i32,
+    };
+    output.change_current_state(
+        Some(mode),
+        Some(Transform::Normal),
+        Some(Scale::Fractional(spec.scale)),
+        Some((0, 0).into()),
+    );
+    output.set_preferred(mode);
+    output
+}
+
+/// Insert the Wayland display into the event loop; clients are dispatched when they write.
+pub fn insert_display(event_loop: &EventLoop<'static, State>, display: Display<State>) -> anyhow::Result<()> {
+    event_loop
+        .handle()
+        .insert_source(
+            Generic::new(display, Interest::READ, smithay::reexports::calloop::Mode::Level),
+            |_, display, state| {
+                // SAFETY: the display is never dropped while its source exists.
+                unsafe {
+                    display
+                        .get_mut()
+                        .dispatch_clients(state)
+                        .map_err(std::io::Error::other)?;
+                }
+                Ok(PostAction::Continue)
+            },
+        )
+        .map_err(|err| anyhow::anyhow!("cannot watch the Wayland display: {err}"))?;
+    Ok(())
+}
+
+/// Listen on `$XDG_RUNTIME_DIR/<name>` (or the first free `wayland-N`); returns the name.
+pub fn listen_socket(event_loop: &EventLoop<'static, State>, name: Option<&str>) -> anyhow::Result<String> {
+    let source = match name {
+        Some(name) => ListeningSocketSource::with_name(name)
+            .with_context(|| format!("cannot listen on Wayland socket {name:?}"))?,
+        None => ListeningSocketSource::new_auto().context("cannot find a free Wayland socket name")?,
+    };
+    let socket_name = source.socket_name().to_string_lossy().into_owned();
+    event_loop
+        .handle()
+        .insert_source(source, |stream, _, state| {
+            if let Err(err) = state
+                .nexq
+                .display_handle
+                .insert_client(stream, Arc::new(ClientState::default()))
+            {
+                tracing::warn!(%err, "cannot add client");
+            }
+        })
+        .map_err(|err| anyhow::anyhow!("cannot watch the Wayland socket: {err}"))?;
+    Ok(socket_name)
+}
+
+impl State {
+    pub fn new(
+        event_loop: &EventLoop<'static, State>,
+        dh: DisplayHandle,
+        backend: Backend,
+        output: Output,
+        config: Config,
+        config_path: Option<std::path::PathBuf>,
+        socket_name: String,
+    ) -> anyhow::Result<State> {
+        let clock = Clock::new();
+        let keyboard_map = KeyboardMap::new(&config.keyboard)?;
+
+        let compositor_state = CompositorState::new::<State>(&dh);
+        let xdg_shell_state = XdgShellState::new::<State>(&dh);
+        let xdg_decoration_state = XdgDecorationState::new::<State>(&dh);
+        let layer_shell_state = WlrLayerShellState::new::<State>(&dh);
+        let shm_state = ShmState::new::<State>(&dh, vec![]);
+        let output_manager_state = OutputManagerState::new_with_xdg_output::<State>(&dh);
+        let data_device_state = DataDeviceState::new::<State>(&dh);
+        let primary_selection_state = PrimarySelectionState::new::<State>(&dh);
+        let viewporter_state = ViewporterState::new::<State>(&dh);
+        let fractional_scale_state = FractionalScaleManagerState::new::<State>(&dh);
+        let presentation_state = PresentationState::new::<State>(&dh, clock.id() as u32);
+        let single_pixel_buffer_state = SinglePixelBufferState::new::<State>(&dh);
+        let xdg_activation_state = XdgActivationState::new::<State>(&dh);
+        let cursor_shape_state = CursorShapeManagerState::new::<State>(&dh);
+        let pointer_constraints_state = PointerConstraintsState::new::<State>(&dh);
+        let relative_pointer_state = RelativePointerManagerState::new::<State>(&dh);
+        let text_input_state = TextInputManagerState::new::<State>(&dh);
+        let screencopy_state = ScreencopyManagerState::new::<State>(&dh, |_| true);
+
+        let mut seat_state = SeatState::new();
+        let mut seat = seat_state.new_wl_seat(&dh, "seat0");
+        let kb = &config.keyboard;
+        seat.add_keyboard(
+            XkbConfig {
+                rules: &kb.rules,
+                model: &kb.model,
+                layout: &kb.layout,
+                variant: &kb.variant,
+                options: (!kb.options.is_empty()).then(|| kb.options.clone()),
+            },
+            kb.repeat_delay as i32,
+            kb.repeat_rate as i32,
+        )
+        .map_err(|err| anyhow::anyhow!("cannot set up the keyboard (layout {:?}): {err}", kb.layout))?;
+        seat.add_pointer();
+        seat.add_touch();
+
+        let mut space = Space::default();
+        space.map_output(&output, (0, 0));
+        let mut layout = Layout::new();
+        let full = {
+            let size = output
+                .current_mode()
+                .map(|m| {
+                    m.size
+                        .to_f64()
+                        .to_logical(output.current_scale().fractional_scale())
+                        .to_i32_round()
+                })
+                .unwrap_or_default();
+            exo_shell::geometry::Rect {
+                x: 0,
+                y: 0,
+                w: size.w,
+                h: size.h,
+            }
+        };
+        layout.set_areas(full, full);
+
+        Ok(State {
+            backend,
+            nexq: Nexq {
+                display_handle: dh,
+                loop_handle: event_loop.handle(),
+                loop_signal: event_loop.get_signal(),
+                clock,
+                socket_name,
+                control_path: None,
+                config,
+                config_path,
+                space,
+                popups: PopupManager::default(),
+                layout,
+                windows: Default::default(),
+                next_window_id: 0,
+                unmapped: Vec::new(),
+                output,
+                redraw: RedrawState::Idle,
+                pending_screencopies: Vec::new(),
+                compositor_state,
+                xdg_shell_state,
+                xdg_decoration_state,
+                layer_shell_state,
+                shm_state,
+                seat_state,
+                output_manager_state,
+                data_device_state,
+                primary_selection_state,
+                viewporter_state,
+                fractional_scale_state,
+                presentation_state,
+                single_pixel_buffer_state,
+                xdg_activation_state,
+                cursor_shape_state,
+                pointer_constraints_state,
+                relative_pointer_state,
+                text_input_state,
+                screencopy_state,
+                seat,
+                keyboard_map,
+                cursor_status: CursorImageStatus::default_named(),
+                suppressed_keys: Vec::new(),
+            },
+        })
+    }
+
+    /// Work done once per event-loop iteration: tidy the desktop and flush client queues.
+    pub fn after_dispatch(&mut self) {
+        self.nexq.space.refresh();
+        self.nexq.popups.cleanup();
+        if let Err(err) = self.nexq.display_handle.flush_clients() {
+            tracing::debug!(%err, "flushing clients");
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! Input from every backend and from the control socket ends up here: pointer focus and
+//! constraints, click-to-focus, Super+drag move/resize, and key bindings.
+
+use exo_shell::{
+    geometry::Point as ShellPoint,
+    keys::{Action, Modifiers},
+    layout::Edges,
+};
+use smithay::{
+    backend::input::{ButtonState, KeyState},
+    desktop::{layer_map_for_output, WindowSurfaceType},
+    input::{
+        keyboard::{keysyms, FilterResult, ModifiersState},
+        pointer::{ButtonEvent, GrabStartData, MotionEvent, RelativeMotionEvent},
+    },
+    reexports::wayland_server::protocol::wl_surface::WlSurface,
+    utils::{Logical, Point, SERIAL_COUNTER},
+    wayland::{
+        pointer_constraints::{with_pointer_constraint, PointerConstraint},
+        shell::wlr_layer::{KeyboardInteractivity, Layer},
+    },
+};
+
+use crate::{focus::KeyboardFocusTarget, grabs::GrabKind, state::State, windows::FramePart};
+
+pub const BTN_LEFT: u32 = 0x110;
+pub const BTN_RIGHT: u32 = 0x111;
+pub const BTN_MIDDLE: u32 = 0x112;
+
+fn shell_mods(m: &ModifiersState) -> Modifiers {
+    Modifiers {
+        ctrl: m.ctrl,
+        alt: m.alt,
+        shift: m.shift,
+        logo: m.logo,
+    }
+}
+
+impl State {
+    pub fn now_ms(&self) -> u32 {
+        let t: std::time::Duration = self.nexq.clock.now().into();
+        t.as_millis() as u32
+    }
+
+    /// The surface under a global point and that surface's origin, front to back.
+    pub fn surface_under(&self, pos: Point<f64, Logical>) -> Option<(WlSurface, Point<f64, Logical>)> {
+        let map = layer_map_for_output(&self.nexq.output);
+        let layer_hit = |layer: Layer| {
+            map.layers_on(layer).find_map(|l| {
+                let geo = map.layer_geometry(l)?;
+                l.surface_under(pos - geo.loc.to_f64(), WindowSurfaceType::ALL)
+                    .map(|(s, loc)| (s, (loc + geo.loc).to_f64()))
+            })
+        };
+        if let Some(hit) = layer_hit(Layer::Overlay).or_else(|| layer_hit(Layer::Top)) {
+            return Some(hit);
+        }
+        if let Some((id, part)) = self.nexq.window_at(pos.x, pos.y) {
+            if part != FramePart::Content {
+                return None;
+            }
+            let window = self.nexq.windows.get(&id)?;
+            let content = self.nexq.content_of(id)?;
+            let render_loc = Point::<i32, Logical>::from((content.x, content.y)) - window.geometry().loc;
+            return window
+                .surface_under(pos - render_loc.to_f64(), WindowSurfaceType::ALL)
+                .map(|(s, loc)| (s, (loc + render_loc).to_f64()));
+        }
+        layer_hit(Layer::Bottom).or_else(|| layer_hit(Layer::Background))
+    }
+
+    /// Global origin of a toplevel's root surface.
+    pub fn surface_origin(&self, surface: &WlSurface) -> Option<Point<i32, Logical>> {
+        let id = self.nexq.window_id_for_any_surface(surface)?;
+        let content = self.nexq.content_of(id)?;
+        let geo = self.nexq.windows.get(&id)?.geometry();
+        Some(Point::from((content.x, content.y)) - geo.loc)
+    }
+
+    fn clamp_to_output(&self, pos: Point<f64, Logical>) -> Point<f64, Logical> {
+        let r = self.nexq.output_logical_rect();
+        let max_x = (r.size.w as f64 - 1.0).max(0.0);
+        let max_y = (r.size.h as f64 - 1.0).max(0.0);
+        Point::from((pos.x.clamp(0.0, max_x), pos.y.clamp(0.0, max_y)))
+    }
+
+    /// Absolute pointer motion (winit, synthetic input). Honours locked and confined pointers and
+    /// reports the movement to relative-pointer clients.
+    pub fn pointer_motion_absolute(&mut self, pos: Point<f64, Logical>) {
+        let Some(pointer) = self.nexq.seat.get_pointer() else {
+            return;
+        };
+        let pos = self.clamp_to_output(pos);
+        let old = pointer.current_location();
+        let time = self.now_ms();
+        let delta = pos - old;
+
+        let mut locked = false;
+        let mut confined_out = false;
+        if let Some((surface, origin)) = self
+            .surface_under(old)
+            .filter(|(s, _)| pointer.current_focus().as_ref() == Some(s))
+        {
+            with_pointer_constraint(&surface, &pointer, |constraint| match constraint {
+                Some(c) if !c.is_active() => {}
+                Some(c) => match &*c {
+                    PointerConstraint::Locked(_) => locked = true,
+                    PointerConstraint::Confined(c) => {
+                        let local = pos - origin;
+                        let inside_region = c.region().is_none_or(|r| r.contains(local.to_i32_round()));
+                        let still_on_surface = self.surface_under(pos).is_some_and(|(s, _)| s == surface);
+                        confined_out = !(inside_region && still_on_surface);
+                    }
+                },
+                None => {}
+            });
+        }
+
+        let under = self.surface_under(old);
+        pointer.relative_motion(
+            self,
+            under,
+            &RelativeMotionEvent {
+                delta,
+                delta_unaccel: delta,
+                utime: time as u64 * 1000,
+            },
+        );
+        if locked || confined_out {
+            pointer.frame(self);
+            return;
+        }
+
+        let under = self.surface_under(pos);
+        pointer.motion(
+            self,
+            under.clone(),
+            &MotionEvent {
+                location: pos,
+                serial: SERIAL_COUNTER.next_serial(),
+                time,
+            },
+        );
+        pointer.frame(self);
+
+        // A constraint activates when the pointer enters its surface (inside its region).
+        if let Some((surface, origin)) = under {
+            with_pointer_constraint(&surface, &pointer, |constraint| {
+                if let Some(c) = constraint {
+                    if !c.is_active()
+                        && c.region()
+                            .is_none_or(|r| r.contains((pos - origin).to_i32_round()))
+                    {
+                        c.activate();
+                    }
+                }
+            });
+        }
+        self.queue_redraw();
+    }
+
+    pub fn pointer_button(&mut self, button: u32, state: ButtonState) {
+        let Some(pointer) = self.nexq.seat.get_pointer() else {
+            return;
+        };
+        let serial = SERIAL_COUNTER.next_serial();
+        let pos = pointer.current_location();
+        if state == ButtonState::Pressed && !pointer.is_grabbed() {
+            let mods = self
+                .nexq
+                .seat
+                .get_keyboard()
+                .map(|k| k.modifier_state())
+                .unwrap_or_default();
+            if self.press_starts_compositor_action(button, pos, mods.logo, serial) {
+                return;
+            }
+        }
+        pointer.button(
+            self,
+            &ButtonEvent {
+                button,
+                state,
+                serial,
+                time: self.now_ms(),
+            },
+        );
+        pointer.frame(self);
+        self.queue_redraw();
+    }
+
+    /// Click-to-focus, Super+left-drag move, Super+right-drag resize and title-bar drags.
+    /// Returns true when the press was consumed by the compositor.
+    fn press_starts_compositor_action(
+        &mut self,
+        button: u32,
+        pos: Point<f64, Logical>,
+        logo: bool,
+        serial: smithay::utils::Serial,
+    ) -> bool {
+        if let Some(layer) = self.layer_surface_at(pos) {
+            self.set_keyboard_focus(Some(layer));
+            return false;
+        }
+        let Some((id, part)) = self.nexq.window_at(pos.x, pos.y) else {
+            return false;
+        };
+        self.nexq.layout.focus(&id);
+        self.apply_focus();
+        let start = |focus| GrabStartData {
+            focus,
+            button,
+            location: pos,
+        };
+        let kind = match (logo, button, part) {
+            (true, BTN_LEFT, _) | (false, BTN_LEFT, FramePart::TitleBar) => GrabKind::Move,
+            (true, BTN_RIGHT, _) => {
+                let Some(rect) = self.nexq.layout.rect(&id) else {
+                    return false;
+                };
+                let p = ShellPoint {
+                    x: pos.x as i32,
+                    y: pos.y as i32,
+                };
+                GrabKind::Resize(Edges::from_pointer_in_rect(rect, p))
+            }
+            (false, BTN_LEFT, FramePart::Border) => {
+                let Some(rect) = self.nexq.layout.rect(&id) else {
+                    return false;
+                };
+                let p = ShellPoint {
+                    x: pos.x as i32,
+                    y: pos.y as i32,
+                };
+                GrabKind::Resize(Edges::from_pointer_in_rect(rect, p))
+            }
+            _ => return false,
+        };
+        // The grab needs the button to be registered as pressed so that its release ends it.
+        let Some(pointer) = self.nexq.seat.get_pointer() else {
+            return false;
+        };
+        pointer.button(
+            self,
+            &ButtonEvent {
+                button,
+                state: ButtonState::Pressed,
+                serial,
+                time: self.now_ms(),
+            },
+        );
+        self.start_layout_grab(id, kind, start(None), serial);
+        true
+    }
+
+    fn layer_surface_at(&self, pos: Point<f64, Logical>) -> Option<KeyboardFocusTarget> {
+        let map = layer_map_for_output(&self.nexq.output);
+        let layer = map
+            .layer_under(Layer::Overlay, pos)
+            .or_else(|| map.layer_under(Layer::Top, pos))?;
+        (layer.cached_state().keyboard_interactivity != KeyboardInteractivity::None)
+            .then(|| KeyboardFocusTarget(layer.wl_surface().clone()))
+    }
+
+    /// A key from any backend (xkb keycode = evdev code + 8). Bindings are matched on the
+    /// unshifted (level 0) keysym, so "super+shift+1" works whatever Shift+1 produces.
+    pub fn keyboard_key(&mut self, keycode: u32, key_state: KeyState) {
+        let Some(keyboard) = self.nexq.seat.get_keyboard() else {
+            return;
+        };
+        let serial = SERIAL_COUNTER.next_serial();
+        let time = self.now_ms();
+        let action = keyboard.input(
+            self,
+            keycode.into(),
+            key_state,
+            serial,
+            time,
+            |state, mods, handle| {
+                let code = handle.raw_code().raw();
+                if key_state == KeyState::Released {
+                    if let Some(pos) = state.nexq.suppressed_keys.iter().position(|k| *k == code) {
+                        state.nexq.suppressed_keys.remove(pos);
+                        return FilterResult::Intercept(None);
+                    }
+                    return FilterResult::Forward;
+                }
+                let sym = handle
+                    .raw_latin_sym_or_raw_current_sym()
+                    .unwrap_or(keysyms::KEY_NoSymbol.into());
+                let name = smithay::input::keyboard::xkb::keysym_get_name(sym);
+                match state.nexq.config.bindings.lookup(shell_mods(mods), &name) {
+                    Some(action) => {
+                        state.nexq.suppressed_keys.push(code);
+                        FilterResult::Intercept(Some(action.clone()))
+                    }
+                    None => FilterResult::Forward,
+                }
+            },
+        );
+        if let Some(Some(action)) = action {
+            self.run_action(action);
+        }
+    }
+
+    pub fn run_action(&mut self, action: Action) {
+        tracing::debug!(?action, "binding");
+        let focused = self.nexq.layout.focused().copied();
+        match action {
+            Action::Close => {
+                if let Some(id) = focused {
+                    self.close_window(id);
+                }
+            }
+            Action::FocusNext => self.nexq.layout.cycle_focus(true),
+            Action::FocusPrev => self.nexq.layout.cycle_focus(false),
+            Action::Workspace(n) => self.nexq.layout.switch_workspace(n),
+            Action::MoveToWorkspace(n) => {
+                if let Some(id) = focused {
+                    self.nexq.layout.move_to_workspace(&id, n);
+                }
+            }
+            Action::Maximize => {
+                if let Some(id) = focused {
+                    self.nexq.layout.toggle_maximize(&id);
+                }
+            }
+            Action::Fullscreen => {
+                if let Some(id) = focused {
+                    self.nexq.layout.toggle_fullscreen(&id);
+                }
+            }
+            Action::Minimize => {
+                if let Some(id) = focused {
+                    self.nexq.layout.minimize(&id);
+                }
+            }
+            Action::Spawn(argv) => crate::spawn::spawn(&argv),
+            Action::Quit => self.nexq.loop_signal.stop(),
+        }
+        self.apply_focus();
+    }
+}

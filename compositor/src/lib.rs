@@ -1,0 +1,23 @@
+//! Nexquelium: the Exosphere Wayland compositor and session supervisor (mechanism; the policy
+//! lives in `exo_shell`).
+
+pub mod backend;
+pub mod cli;
+pub mod control;
+pub mod cursor;
+pub mod focus;
+pub mod grabs;
+mod handlers;
+pub mod init;
+pub mod input;
+pub mod keyboard_map;
+pub mod limits;
+pub mod protocols;
+pub mod redraw;
+pub mod reload;
+pub mod render;
+pub mod run;
+pub mod screencopy_queue;
+pub mod spawn;
+pub mod state;
+pub mod windows;

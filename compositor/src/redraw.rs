@@ -1,0 +1,129 @@
+//! Frame scheduling: a redraw is queued by commits and input, runs at most once per refresh
+//! interval, and with nothing queued no timer is armed, so an idle session wakes up zero times.
+
+use std::time::Duration;
+
+use smithay::{
+    backend::renderer::element::RenderElementStates,
+    desktop::{
+        layer_map_for_output,
+        utils::{
+            send_frames_surface_tree, surface_presentation_feedback_flags_from_states,
+            take_presentation_feedback_surface_tree, OutputPresentationFeedback,
+        },
+    },
+    input::pointer::CursorImageStatus,
+    output::Output,
+    reexports::{
+        calloop::timer::{TimeoutAction, Timer},
+        wayland_protocols::wp::presentation_time::server::wp_presentation_feedback,
+    },
+    wayland::presentation::Refresh,
+};
+
+use crate::state::State;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum RedrawState {
+    /// Nothing to do and no timer armed.
+    #[default]
+    Idle,
+    /// A redraw runs as soon as the event loop is idle.
+    Queued,
+    /// A frame was just shown; the next may run when the refresh interval has passed.
+    WaitingForFrame { queued: bool },
+}
+
+/// What a backend reports after rendering one frame.
+pub struct RenderOutcome {
+    pub damaged: bool,
+    pub states: RenderElementStates,
+}
+
+impl State {
+    pub fn queue_redraw(&mut self) {
+        match self.nexq.redraw {
+            RedrawState::Idle => {
+                self.nexq.redraw = RedrawState::Queued;
+                self.nexq.loop_handle.insert_idle(|state| state.redraw());
+            }
+            RedrawState::Queued => {}
+            RedrawState::WaitingForFrame { .. } => {
+                self.nexq.redraw = RedrawState::WaitingForFrame { queued: true };
+            }
+        }
+    }
+
+    pub fn redraw(&mut self) {
+        let outcome = match self.backend.render(&mut self.nexq) {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                tracing::warn!(%err, "rendering failed");
+                self.nexq.redraw = RedrawState::Idle;
+                return;
+            }
+        };
+        let now = self.nexq.clock.now();
+        let output = self.nexq.output.clone();
+        let interval = self.nexq.frame_interval();
+        if outcome.damaged {
+            self.send_presentation_feedback(&output, &outcome.states, now.into(), interval);
+            self.submit_screencopies_after_render();
+        }
+        self.send_frame_callbacks(&output, now.into());
+        self.nexq.redraw = RedrawState::WaitingForFrame { queued: false };
+        let timer = Timer::from_duration(interval);
+        let inserted = self.nexq.loop_handle.insert_source(timer, |_, _, state| {
+            match state.nexq.redraw {
+                RedrawState::WaitingForFrame { queued: true } => state.redraw(),
+                _ => state.nexq.redraw = RedrawState::Idle,
+            }
+            TimeoutAction::Drop
+        });
+        if let Err(err) = inserted {
+            tracing::warn!(%err, "cannot arm frame timer");
+            self.nexq.redraw = RedrawState::Idle;
+        }
+    }
+
+    fn send_frame_callbacks(&self, output: &Output, now: Duration) {
+        let on_output = |_: &_, _: &_| Some(output.clone());
+        for window in self.nexq.space.elements() {
+            window.send_frame(output, now, None, on_output);
+        }
+        for layer in layer_map_for_output(output).layers() {
+            layer.send_frame(output, now, None, on_output);
+        }
+        if let CursorImageStatus::Surface(surface) = &self.nexq.cursor_status {
+            send_frames_surface_tree(surface, output, now, None, on_output);
+        }
+    }
+
+    fn send_presentation_feedback(
+        &self,
+        output: &Output,
+        states: &RenderElementStates,
+        now: Duration,
+        interval: Duration,
+    ) {
+        let mut feedback = OutputPresentationFeedback::new(output);
+        let on_output = |_: &_, _: &_| Some(output.clone());
+        let flags = |surface: &_, _: &_| surface_presentation_feedback_flags_from_states(surface, states);
+        for window in self.nexq.space.elements() {
+            window.take_presentation_feedback(&mut feedback, on_output, flags);
+        }
+        for layer in layer_map_for_output(output).layers() {
+            layer.take_presentation_feedback(&mut feedback, on_output, flags);
+        }
+        if let CursorImageStatus::Surface(surface) = &self.nexq.cursor_status {
+            take_presentation_feedback_surface_tree(surface, &mut feedback, on_output, flags);
+        }
+        let seq = self.backend.frame_count();
+        feedback.presented::<_, smithay::utils::Monotonic>(
+            now,
+            Refresh::Fixed(interval),
+            seq,
+            wp_presentation_feedback::Kind::empty(),
+        );
+    }
+}

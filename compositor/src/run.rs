@@ -1,0 +1,103 @@
+//! The compositor's life: config, event loop, backend, sockets, then dispatch until stopped.
+
+use std::{io::Write, path::PathBuf};
+
+use anyhow::Context;
+use exo_shell::config::Config;
+use smithay::reexports::{calloop::EventLoop, wayland_server::Display};
+
+use crate::{
+    backend::{winit::WinitBackend, Backend},
+    cli::{BackendKind, Cli},
+    init::{create_output, insert_display, listen_socket, OutputSpec},
+    state::State,
+};
+
+/// Make sure XDG_RUNTIME_DIR names a private directory; create one under /tmp if it is unset
+/// (root shells and CI often have none).
+fn ensure_runtime_dir() -> anyhow::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    let dir = PathBuf::from(format!(
+        "/tmp/nexquelium-runtime-{}",
+        rustix::process::getuid().as_raw()
+    ));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+    // SAFETY: called before any thread is started.
+    unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+    tracing::info!(dir = %dir.display(), "XDG_RUNTIME_DIR was unset; using a private directory");
+    Ok(dir)
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let (config, config_path) = Config::load_or_default(cli.config.as_deref())?;
+    let runtime_dir = ensure_runtime_dir()?;
+    let backend_kind = cli.backend();
+
+    let mut event_loop: EventLoop<'static, State> =
+        EventLoop::try_new().context("cannot create the event loop")?;
+    let display: Display<State> = Display::new().context("cannot create the Wayland display")?;
+    let dh = display.handle();
+
+    let spec = OutputSpec {
+        width: cli.size.0,
+        height: cli.size.1,
+        scale: cli.scale,
+        refresh_hz: cli.refresh,
+    };
+    let (backend, output) = match backend_kind {
+        BackendKind::Headless => (
+            Backend::Headless(Box::default()),
+            create_output(&dh, "HEADLESS-1", spec),
+        ),
+        BackendKind::Winit => {
+            let output = create_output(&dh, "WINIT-1", spec);
+            let backend = WinitBackend::new(&event_loop.handle(), &output)?;
+            (Backend::Winit(Box::new(backend)), output)
+        }
+    };
+
+    insert_display(&event_loop, display)?;
+    let socket_name = listen_socket(&event_loop, cli.socket.as_deref())?;
+    let mut state = State::new(
+        &event_loop,
+        dh,
+        backend,
+        output,
+        config,
+        config_path,
+        socket_name.clone(),
+    )?;
+    state.update_usable_area();
+
+    let control_path = crate::control::control_socket_path(&runtime_dir, &socket_name);
+    crate::control::listen(&event_loop.handle(), &control_path)?;
+    state.nexq.control_path = Some(control_path.clone());
+    crate::reload::watch_sighup(&event_loop.handle())?;
+
+    // SAFETY: no other thread exists yet that could read the environment concurrently.
+    unsafe {
+        std::env::set_var("WAYLAND_DISPLAY", &socket_name);
+        std::env::set_var("NEXQUELIUM_CONTROL", &control_path);
+        std::env::remove_var("DISPLAY");
+    }
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "WAYLAND_DISPLAY={socket_name}")?;
+    writeln!(stdout, "NEXQUELIUM_CONTROL={}", control_path.display())?;
+    stdout.flush()?;
+    tracing::info!(socket = %socket_name, backend = state.backend.name(), "Nexquelium is ready");
+
+    if !cli.command.is_empty() {
+        crate::spawn::spawn(&cli.command);
+    }
+    state.queue_redraw();
+
+    event_loop
+        .run(None, &mut state, |state| state.after_dispatch())
+        .context("event loop failed")?;
+    let _ = std::fs::remove_file(&control_path);
+    Ok(())
+}

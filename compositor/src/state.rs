@@ -1,0 +1,160 @@
+//! The compositor state: `State` splits the backend from the session (`Nexq`) so backend code
+//! can borrow the session mutably while it holds its own renderer.
+
+use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
+
+use exo_shell::{config::Config, layout::Layout};
+use smithay::{
+    desktop::{PopupManager, Space, Window},
+    input::{pointer::CursorImageStatus, Seat, SeatState},
+    output::Output,
+    reexports::{
+        calloop::{LoopHandle, LoopSignal},
+        wayland_server::{
+            backend::{ClientData, ClientId, DisconnectReason},
+            Display, DisplayHandle,
+        },
+    },
+    utils::{Clock, Monotonic},
+    wayland::{
+        compositor::{CompositorClientState, CompositorState},
+        cursor_shape::CursorShapeManagerState,
+        fractional_scale::FractionalScaleManagerState,
+        output::OutputManagerState,
+        pointer_constraints::PointerConstraintsState,
+        presentation::PresentationState,
+        relative_pointer::RelativePointerManagerState,
+        selection::{data_device::DataDeviceState, primary_selection::PrimarySelectionState},
+        shell::{
+            wlr_layer::WlrLayerShellState,
+            xdg::{decoration::XdgDecorationState, XdgShellState},
+        },
+        shm::ShmState,
+        single_pixel_buffer::SinglePixelBufferState,
+        text_input::TextInputManagerState,
+        viewporter::ViewporterState,
+        xdg_activation::XdgActivationState,
+    },
+};
+
+use crate::{
+    backend::Backend, keyboard_map::KeyboardMap, limits::ClientLimits,
+    protocols::screencopy::ScreencopyManagerState, redraw::RedrawState, screencopy_queue::PendingScreencopy,
+};
+
+/// Stable identity of a toplevel window, used by the layout policy and the control socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WindowId(pub u64);
+
+/// Per-client data attached to every Wayland connection.
+#[derive(Debug, Default)]
+pub struct ClientState {
+    pub compositor_state: CompositorClientState,
+    pub limits: ClientLimits,
+}
+
+impl ClientData for ClientState {
+    fn initialized(&self, _client_id: ClientId) {}
+    fn disconnected(&self, client_id: ClientId, reason: DisconnectReason) {
+        tracing::debug!(?client_id, ?reason, "client disconnected");
+    }
+}
+
+pub struct State {
+    pub backend: Backend,
+    pub nexq: Nexq,
+}
+
+/// Everything the session owns apart from the backend.
+pub struct Nexq {
+    pub display_handle: DisplayHandle,
+    pub loop_handle: LoopHandle<'static, State>,
+    pub loop_signal: LoopSignal,
+    pub clock: Clock<Monotonic>,
+    pub socket_name: String,
+    pub control_path: Option<PathBuf>,
+    pub config: Config,
+    pub config_path: Option<PathBuf>,
+
+    pub space: Space<Window>,
+    pub popups: PopupManager,
+    pub layout: Layout<WindowId>,
+    pub windows: HashMap<WindowId, Window>,
+    pub next_window_id: u64,
+    /// Toplevels created but not yet mapped (no buffer committed yet).
+    pub unmapped: Vec<Window>,
+    pub output: Output,
+    pub redraw: RedrawState,
+    pub pending_screencopies: Vec<PendingScreencopy>,
+
+    pub compositor_state: CompositorState,
+    pub xdg_shell_state: XdgShellState,
+    pub xdg_decoration_state: XdgDecorationState,
+    pub layer_shell_state: WlrLayerShellState,
+    pub shm_state: ShmState,
+    pub seat_state: SeatState<State>,
+    pub output_manager_state: OutputManagerState,
+    pub data_device_state: DataDeviceState,
+    pub primary_selection_state: PrimarySelectionState,
+    pub viewporter_state: ViewporterState,
+    pub fractional_scale_state: FractionalScaleManagerState,
+    pub presentation_state: PresentationState,
+    pub single_pixel_buffer_state: SinglePixelBufferState,
+    pub xdg_activation_state: XdgActivationState,
+    pub cursor_shape_state: CursorShapeManagerState,
+    pub pointer_constraints_state: PointerConstraintsState,
+    pub relative_pointer_state: RelativePointerManagerState,
+    pub text_input_state: TextInputManagerState,
+    pub screencopy_state: ScreencopyManagerState,
+
+    pub seat: Seat<State>,
+    pub keyboard_map: KeyboardMap,
+    pub cursor_status: CursorImageStatus,
+    /// Keys whose press was consumed by a binding: their release is swallowed too.
+    pub suppressed_keys: Vec<u32>,
+}
+
+impl Nexq {
+    pub fn frame_interval(&self) -> Duration {
+        let refresh_mhz = self
+            .output
+            .current_mode()
+            .map(|m| m.refresh)
+            .filter(|r| *r > 0)
+            .unwrap_or(60_000);
+        Duration::from_nanos(1_000_000_000_000 / refresh_mhz as u64)
+    }
+
+    /// The output's area in global logical coordinates (the output sits at the origin).
+    pub fn output_logical_rect(&self) -> smithay::utils::Rectangle<i32, smithay::utils::Logical> {
+        let size = self
+            .output
+            .current_mode()
+            .map(|m| {
+                m.size
+                    .to_f64()
+                    .to_logical(self.output.current_scale().fractional_scale())
+                    .to_i32_round()
+            })
+            .unwrap_or_default();
+        smithay::utils::Rectangle::from_size(size)
+    }
+
+    pub fn alloc_window_id(&mut self) -> WindowId {
+        self.next_window_id += 1;
+        WindowId(self.next_window_id)
+    }
+}
+
+/// What `State::new` needs to know that does not come from the backend.
+pub struct SessionOptions {
+    pub socket: Option<String>,
+    pub config: Config,
+    pub config_path: Option<PathBuf>,
+    pub control: bool,
+}
+
+pub type ClientDataArc = Arc<ClientState>;
+
+/// The Wayland display lives in the event loop as a source; this alias keeps signatures short.
+pub type NexqDisplay = Display<State>;

@@ -1,0 +1,289 @@
+//! Tests for `control`: wire format, error messages, socket path, client.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixListener;
+
+use proptest::prelude::*;
+use serde_json::json;
+
+use super::*;
+
+fn every_request() -> Vec<Request> {
+    vec![
+        Request::Version,
+        Request::Outputs,
+        Request::Windows,
+        Request::Screenshot {
+            path: "/tmp/a.png".into(),
+            output: None,
+        },
+        Request::Screenshot {
+            path: "/tmp/b.png".into(),
+            output: Some("HEADLESS-1".into()),
+        },
+        Request::Key {
+            combo: "super+q".into(),
+        },
+        Request::Type {
+            text: "héllo \"world\"\n".into(),
+        },
+        Request::PointerMove { x: 10.5, y: -3.0 },
+        Request::PointerButton {
+            button: PointerButton::Left,
+            state: None,
+        },
+        Request::PointerButton {
+            button: PointerButton::Middle,
+            state: Some(ButtonState::Press),
+        },
+        Request::PointerButton {
+            button: PointerButton::Right,
+            state: Some(ButtonState::Release),
+        },
+    ]
+}
+
+#[test]
+fn every_request_round_trips() {
+    for request in every_request() {
+        let line = request.to_line().expect("encodes");
+        assert!(!line.contains('\n'), "one line: {line}");
+        assert_eq!(parse_request(&line), Ok(request.clone()), "{line}");
+        let tag: Value = serde_json::from_str(&line).expect("json");
+        assert_eq!(tag["request"], request.name());
+        assert!(REQUEST_NAMES.contains(&request.name()));
+    }
+}
+
+#[test]
+fn wire_format_is_as_documented() {
+    let line = |r: Request| r.to_line().expect("encodes");
+    assert_eq!(line(Request::Version), r#"{"request":"version"}"#);
+    assert_eq!(
+        line(Request::Screenshot {
+            path: "/tmp/s.png".into(),
+            output: None
+        }),
+        r#"{"request":"screenshot","path":"/tmp/s.png"}"#
+    );
+    assert_eq!(
+        line(Request::PointerMove { x: 100.0, y: 50.0 }),
+        r#"{"request":"pointer_move","x":100.0,"y":50.0}"#
+    );
+    assert_eq!(
+        line(Request::PointerButton {
+            button: PointerButton::Left,
+            state: Some(ButtonState::Press)
+        }),
+        r#"{"request":"pointer_button","button":"left","state":"press"}"#
+    );
+    // Integers are accepted where numbers are expected.
+    assert_eq!(
+        parse_request(r#"{"request":"pointer_move","x":1,"y":2}"#),
+        Ok(Request::PointerMove { x: 1.0, y: 2.0 })
+    );
+    assert!(Request::PointerMove { x: f64::NAN, y: 0.0 }.to_line().is_err());
+}
+
+#[test]
+fn replies_are_exact() {
+    assert_eq!(Reply::ok(json!([1, 2])).to_line(), r#"{"ok":[1,2]}"#);
+    assert_eq!(Reply::Ok(Value::Null).to_line(), r#"{"ok":null}"#);
+    assert_eq!(
+        Reply::error("no such output \"X\"").to_line(),
+        r#"{"error":"no such output \"X\""}"#
+    );
+    assert_eq!(parse_reply(r#"{"ok":{"a":1}}"#), Ok(Reply::Ok(json!({"a": 1}))));
+    assert_eq!(
+        parse_reply("{\"error\":\"boom\"}\n").map(Reply::into_result),
+        Ok(Err("boom".to_string()))
+    );
+    assert!(parse_reply(r#"{"ok":1,"error":"x"}"#).is_err());
+    assert!(parse_reply(r#"{"result":1}"#).is_err());
+    assert!(parse_reply("").is_err());
+    let info = VersionInfo {
+        protocol: PROTOCOL_VERSION,
+        compositor: "nexquelium".into(),
+        version: "0.1.0".into(),
+    };
+    let line = Reply::ok(&info).to_line();
+    assert_eq!(
+        parse_reply(&line),
+        Ok(Reply::Ok(
+            json!({"protocol": 1, "compositor": "nexquelium", "version": "0.1.0"})
+        ))
+    );
+}
+
+fn err(line: &str) -> String {
+    parse_request(line).expect_err(line).to_string()
+}
+
+#[test]
+fn malformed_requests_have_clear_errors() {
+    assert_eq!(
+        err(r#"{"request":"fly"}"#),
+        "unknown request \"fly\"; expected one of version, outputs, windows, screenshot, key, type, pointer_move, pointer_button"
+    );
+    assert!(
+        err("{\"request\": ").starts_with("malformed JSON at column "),
+        "{}",
+        err("{\"request\": ")
+    );
+    assert_eq!(err("{nope}"), "malformed JSON at column 2: key must be a string");
+    assert_eq!(
+        err(r#"{"request":"screenshot"}"#),
+        "missing field `path` in screenshot request"
+    );
+    assert_eq!(
+        err(r#"{"request":"key"}"#),
+        "missing field `combo` in key request"
+    );
+    assert!(err(r#"{"request":"pointer_button","button":"up"}"#).starts_with(
+        "unknown variant `up`, expected one of `left`, `right`, `middle` in pointer_button request"
+    ));
+    assert!(err(r#"{"request":"pointer_move","x":"1","y":2}"#).ends_with("in pointer_move request"));
+    assert!(err(r#"{"request":"screenshot","path":"/a","pth":"/b"}"#).starts_with("unknown field `pth`"));
+    assert!(err(r#"{"combo":"super+q"}"#).starts_with("missing field `request`"));
+    assert_eq!(
+        err(r#"{"request":5}"#),
+        "field `request` must be a string, found a number"
+    );
+    assert_eq!(err("[1]"), "a request must be a JSON object, found an array");
+    assert_eq!(err("   "), "empty request line");
+    // As documented in docs/control-protocol.md.
+    assert_eq!(
+        err("{\"request\": "),
+        "malformed JSON at column 12: EOF while parsing a value"
+    );
+    assert_eq!(
+        err(r#"{"request":"windows","verbose":true}"#),
+        "unknown field `verbose`, there are no fields in windows request"
+    );
+}
+
+#[test]
+fn socket_path_from_variables() {
+    let s = |v: Option<&str>| v.map(OsString::from);
+    let path = |c, r, d| socket_path_from(s(c), s(r), s(d));
+    assert_eq!(path(Some("/x/ctl"), None, None), Ok(PathBuf::from("/x/ctl")));
+    assert_eq!(
+        path(None, Some("/run/user/0"), Some("wayland-1")),
+        Ok(PathBuf::from("/run/user/0/wayland-1.control"))
+    );
+    assert_eq!(
+        path(None, None, Some("/tmp/wl")),
+        Ok(PathBuf::from("/tmp/wl.control"))
+    );
+    let e = path(None, None, None).expect_err("nothing set").to_string();
+    assert_eq!(e, "cannot find the control socket: NEXQUELIUM_CONTROL is not set, and XDG_RUNTIME_DIR and WAYLAND_DISPLAY are not set either");
+    let e = path(None, Some("/run/user/0"), None)
+        .expect_err("no display")
+        .to_string();
+    assert!(e.ends_with("WAYLAND_DISPLAY is not set either"), "{e}");
+    let e = path(None, None, Some("wayland-1"))
+        .expect_err("no runtime dir")
+        .to_string();
+    assert!(e.ends_with("XDG_RUNTIME_DIR is not set either"), "{e}");
+}
+
+#[test]
+fn evdev_codes() {
+    assert_eq!(PointerButton::Left.evdev_code(), 272);
+    assert_eq!(PointerButton::Right.evdev_code(), 273);
+    assert_eq!(PointerButton::Middle.evdev_code(), 274);
+}
+
+/// A server that answers each request line with the next canned reply and
+/// returns the lines it received.
+fn fake_server(replies: Vec<String>) -> (PathBuf, std::thread::JoinHandle<Vec<String>>) {
+    let dir = std::env::temp_dir().join(format!(
+        "exo-shell-control-{}-{}",
+        std::process::id(),
+        replies.len()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("test.control");
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path).expect("bind");
+    let handle = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut writer = stream;
+        let mut seen = Vec::new();
+        for reply in replies {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            seen.push(line);
+            if writer.write_all(reply.as_bytes()).is_err() {
+                break;
+            }
+        }
+        seen
+    });
+    (path, handle)
+}
+
+#[test]
+fn client_sends_lines_and_maps_replies() {
+    let replies = vec![
+        "{\"ok\":{\"protocol\":1}}\n".to_string(),
+        "{\"error\":\"no such output\"}\n".to_string(),
+    ];
+    let (path, server) = fake_server(replies);
+    let mut client = ControlClient::connect(&path).expect("connects");
+    assert_eq!(
+        client.request(&Request::Version).expect("ok reply"),
+        json!({"protocol": 1})
+    );
+    let shot = Request::Screenshot {
+        path: "/tmp/x.png".into(),
+        output: Some("X".into()),
+    };
+    assert_eq!(
+        client.request(&shot).expect_err("error reply").to_string(),
+        "no such output"
+    );
+    // The server has hung up: a clear error, not a hang or panic.
+    let closed = client.request(&Request::Outputs).expect_err("closed").to_string();
+    assert_eq!(closed, "the compositor closed the connection without replying");
+    let seen = server.join().expect("server thread");
+    assert_eq!(
+        seen,
+        [
+            "{\"request\":\"version\"}\n",
+            "{\"request\":\"screenshot\",\"path\":\"/tmp/x.png\",\"output\":\"X\"}\n"
+        ]
+    );
+    if let Some(dir) = path.parent() {
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
+
+#[test]
+fn client_reports_missing_socket() {
+    let e = ControlClient::connect("/nonexistent/wayland-9.control").expect_err("no socket");
+    assert_eq!(e.kind(), io::ErrorKind::NotFound);
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_strings_never_panic(line in any::<String>()) {
+        let _ = parse_request(&line);
+        let _ = parse_reply(&line);
+    }
+
+    #[test]
+    fn request_shaped_strings_never_panic(
+        name in "[a-z_]{0,14}",
+        field in "[a-z_]{0,8}",
+        value in prop_oneof![Just("1".to_string()), Just("null".to_string()), "\"[a-z+ ]{0,8}\"", "-?[0-9]{1,3}(\\.[0-9])?"],
+    ) {
+        let line = format!(r#"{{"request":"{name}","{field}":{value}}}"#);
+        if let Err(e) = parse_request(&line) {
+            prop_assert!(!e.to_string().is_empty());
+        }
+    }
+}

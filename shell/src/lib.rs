@@ -1,0 +1,15 @@
+//! Exosphere session policy, independent of any display server library:
+//! configuration, key bindings, floating window layout, the control socket
+//! protocol, and the `exoctl` client. Everything here is plain data and
+//! functions, tested without a display.
+
+pub mod config;
+pub mod control;
+pub mod geometry;
+pub mod keys;
+pub mod layout;
+
+pub use config::{Color, Config, ConfigError};
+pub use geometry::{Point, Rect, Size};
+pub use keys::{Action, Bindings, KeyCombo, Modifiers};
+pub use layout::Layout;
