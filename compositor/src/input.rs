@@ -301,6 +301,10 @@ impl State {
         if let Some(Some(action)) = action {
             self.run_action(action);
         }
+        // Alt+Tab walks the windows while Alt is held; releasing Alt ends the walk.
+        if key_state == KeyState::Released && !keyboard.modifier_state().alt {
+            self.nexq.layout.finish_cycle();
+        }
     }
 
     pub fn run_action(&mut self, action: Action) {

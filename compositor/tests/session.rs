@@ -1,0 +1,132 @@
+//! The compositor process as a user sees it: config errors at start, config reload on SIGHUP,
+//! an idle session that does not wake up, and the socket names it announces.
+
+mod common;
+
+use std::{
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use common::{wait_for, Session, BACKGROUND};
+
+fn write_config(dir: &std::path::Path, text: &str) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn scratch(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("nexq-session-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn bad_config_at_start_exits_nonzero_naming_file_line_and_key() {
+    let dir = scratch("bad");
+    let path = write_config(&dir, "[keyboard]\nlayout = \"us\"\nrepeat_rate = \"fast\"\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_nexquelium"))
+        .args(["--backend", "headless", "--config"])
+        .arg(&path)
+        .env("XDG_RUNTIME_DIR", &dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "nexquelium started with a bad config");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let expected = format!("{}:3:", path.display());
+    assert!(
+        stderr.contains(&expected),
+        "stderr does not name {expected}: {stderr}"
+    );
+    assert!(
+        stderr.contains("keyboard.repeat_rate"),
+        "stderr does not name the key: {stderr}"
+    );
+}
+
+#[test]
+fn missing_explicit_config_is_an_error_naming_it() {
+    let dir = scratch("missing");
+    let path = dir.join("nope.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_nexquelium"))
+        .args(["--backend", "headless", "--config"])
+        .arg(&path)
+        .env("XDG_RUNTIME_DIR", &dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope.toml"));
+}
+
+#[test]
+fn sighup_reloads_a_good_config_and_keeps_the_old_one_on_a_bad_file() {
+    let dir = scratch("reload");
+    let path = write_config(&dir, "[appearance]\nbackground = \"#102030\"\n");
+    let mut session = Session::start(&["--config", path.to_str().unwrap()]);
+    let corner = |s: &Session| {
+        let shot = s.screenshot();
+        let p = shot.pixel(shot.width - 5, shot.height - 5);
+        [p[0], p[1], p[2]]
+    };
+    assert_eq!(corner(&session), [0x10, 0x20, 0x30]);
+    let hup = |s: &Session| {
+        // SAFETY: plain kill(2) on our own child process.
+        assert_eq!(unsafe { libc::kill(s.pid() as i32, libc::SIGHUP) }, 0);
+    };
+
+    std::fs::write(&path, "[appearance]\nbackground = \"not a colour\"\n").unwrap();
+    hup(&session);
+    std::thread::sleep(Duration::from_millis(300));
+    session.assert_alive();
+    assert_eq!(
+        corner(&session),
+        [0x10, 0x20, 0x30],
+        "a bad file must keep the running config"
+    );
+
+    std::fs::write(&path, "[appearance]\nbackground = \"#405060\"\n").unwrap();
+    hup(&session);
+    wait_for(Duration::from_secs(5), "the new background", || {
+        (corner(&session) == [0x40, 0x50, 0x60]).then_some(())
+    });
+}
+
+/// Context switches of the compositor's main thread: each wake-up of the event loop is one.
+fn wakeups(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .filter(|l| l.starts_with("voluntary_ctxt_switches") || l.starts_with("nonvoluntary_ctxt_switches"))
+        .map(|l| l.split_whitespace().last().unwrap().parse::<u64>().unwrap())
+        .sum()
+}
+
+#[test]
+fn an_idle_session_does_not_wake_up() {
+    let session = Session::start(&[]);
+    // Let start-up work (first frame, its frame timer) finish.
+    session.screenshot();
+    std::thread::sleep(Duration::from_millis(500));
+    let before = wakeups(session.pid());
+    std::thread::sleep(Duration::from_secs(2));
+    let after = wakeups(session.pid());
+    // A 60 Hz timer would add ~120; allow a couple for the scheduler.
+    assert!(
+        after - before <= 3,
+        "idle compositor woke up {} times in 2 s",
+        after - before
+    );
+}
+
+#[test]
+fn default_background_fills_an_empty_output_of_the_requested_size() {
+    let session = Session::start(&["--size", "800x600"]);
+    let shot = session.screenshot();
+    assert_eq!((shot.width, shot.height), (800, 600));
+    // Everything but the cursor in the top-left corner is the background.
+    assert_eq!(shot.count_not(BACKGROUND, 40, 40, 760, 560), 0);
+}
