@@ -77,6 +77,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     crate::control::listen(&event_loop.handle(), &control_path)?;
     state.nexq.control_path = Some(control_path.clone());
     crate::reload::watch_sighup(&event_loop.handle())?;
+    crate::reload::watch_config_file(&event_loop.handle(), state.nexq.config_path.clone())?;
 
     // SAFETY: no other thread exists yet that could read the environment concurrently.
     unsafe {

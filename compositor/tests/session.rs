@@ -130,3 +130,31 @@ fn default_background_fills_an_empty_output_of_the_requested_size() {
     // Everything but the cursor in the top-left corner is the background.
     assert_eq!(shot.count_not(BACKGROUND, 40, 40, 760, 560), 0);
 }
+
+#[test]
+fn writing_the_config_file_reloads_it_without_a_signal() {
+    let dir = scratch("inotify");
+    let path = write_config(&dir, "[appearance]\nbackground = \"#102030\"\n");
+    let mut session = Session::start(&["--config", path.to_str().unwrap()]);
+    let corner = |s: &Session| {
+        let shot = s.screenshot();
+        let p = shot.pixel(shot.width - 5, shot.height - 5);
+        [p[0], p[1], p[2]]
+    };
+    assert_eq!(corner(&session), [0x10, 0x20, 0x30]);
+    std::fs::write(&path, "[appearance]\nbackground = 7\n").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    session.assert_alive();
+    assert_eq!(
+        corner(&session),
+        [0x10, 0x20, 0x30],
+        "a bad file must keep the running config"
+    );
+    // Editors often write a new file and rename it over the old one.
+    let tmp = dir.join("config.toml.new");
+    std::fs::write(&tmp, "[appearance]\nbackground = \"#405060\"\n").unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    wait_for(Duration::from_secs(5), "the new background", || {
+        (corner(&session) == [0x40, 0x50, 0x60]).then_some(())
+    });
+}
