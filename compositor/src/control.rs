@@ -9,6 +9,7 @@ use std::{
         net::{UnixListener, UnixStream},
     },
     path::{Path, PathBuf},
+    time::Duration,
 };
 
 use anyhow::Context;
@@ -29,6 +30,9 @@ use crate::{
 
 /// A request line longer than this is refused and the connection closed.
 const MAX_LINE: usize = 1 << 20;
+/// How long a reply may wait for a client that does not read: then the connection is dropped
+/// (the event loop, and with it the whole session, is blocked while a reply is written).
+const REPLY_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub fn control_socket_path(runtime_dir: &Path, socket_name: &str) -> PathBuf {
     runtime_dir.join(format!("{socket_name}.control"))
@@ -69,7 +73,10 @@ pub fn listen(handle: &LoopHandle<'static, State>, path: &Path) -> anyhow::Resul
 }
 
 fn accept(state: &mut State, stream: UnixStream) {
-    if let Err(err) = stream.set_nonblocking(true) {
+    if let Err(err) = stream
+        .set_nonblocking(true)
+        .and_then(|()| stream.set_write_timeout(Some(REPLY_WRITE_TIMEOUT)))
+    {
         tracing::warn!(%err, "control connection setup failed");
         return;
     }
@@ -92,7 +99,14 @@ fn serve(state: &mut State, stream: &mut UnixStream, buffer: &mut Vec<u8>) -> Po
     loop {
         match stream.read(&mut chunk) {
             Ok(0) => return PostAction::Remove,
-            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            Ok(n) => {
+                buffer.extend_from_slice(&chunk[..n]);
+                // Serve what is here before reading on: a client that writes without pause
+                // must neither keep the event loop here nor grow the buffer without bound.
+                if buffer.len() > MAX_LINE {
+                    break;
+                }
+            }
             Err(err) if err.kind() == ErrorKind::WouldBlock => break,
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,
             Err(_) => return PostAction::Remove,
@@ -162,7 +176,7 @@ fn run(state: &mut State, request: Request) -> anyhow::Result<serde_json::Value>
                 "screenshot path {} must be absolute",
                 path.display()
             );
-            let frame = state.backend.capture(&mut state.nexq)?;
+            let frame = state.backend.capture(&mut state.nexq, true)?;
             frame.write_png(&path)?;
             to_value(ScreenshotInfo {
                 path: path.display().to_string(),

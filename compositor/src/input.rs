@@ -236,7 +236,9 @@ impl State {
             }
             _ => return false,
         };
-        // The grab needs the button to be registered as pressed so that its release ends it.
+        // Start the grab first: it clears the pointer focus, so the press (which the grab needs
+        // registered, as its release ends the grab) goes through the grab and reaches no client.
+        self.start_layout_grab(id, kind, start(None), serial);
         let Some(pointer) = self.nexq.seat.get_pointer() else {
             return false;
         };
@@ -249,7 +251,6 @@ impl State {
                 time: self.now_ms(),
             },
         );
-        self.start_layout_grab(id, kind, start(None), serial);
         true
     }
 

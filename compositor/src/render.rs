@@ -51,7 +51,13 @@ fn to_phys(p: Point<i32, Logical>, scale: f64) -> Point<i32, smithay::utils::Phy
     p.to_f64().to_physical(scale).to_i32_round()
 }
 
-pub fn output_elements<R>(renderer: &mut R, nexq: &Nexq, cursors: &mut CursorImages) -> Vec<OutputElement<R>>
+/// `with_cursor: false` leaves the pointer out (screencopy without overlay_cursor).
+pub fn output_elements<R>(
+    renderer: &mut R,
+    nexq: &Nexq,
+    cursors: &mut CursorImages,
+    with_cursor: bool,
+) -> Vec<OutputElement<R>>
 where
     R: Renderer + ImportAll + ImportMem,
     R::TextureId: Texture + Clone + Send + 'static,
@@ -60,7 +66,9 @@ where
     let scale = output.current_scale().fractional_scale();
     let mut elements: Vec<OutputElement<R>> = Vec::new();
 
-    cursor_elements(renderer, nexq, cursors, scale, &mut elements);
+    if with_cursor {
+        cursor_elements(renderer, nexq, cursors, scale, &mut elements);
+    }
 
     let layer_map = layer_map_for_output(output);
     let push_layers = |renderer: &mut R, layer: Layer, elements: &mut Vec<OutputElement<R>>| {

@@ -31,7 +31,17 @@ impl State {
     }
 
     fn copy_and_submit(&mut self, frames: Vec<ScreencopyFrame>) {
-        let cpu = match self.backend.capture(&mut self.nexq) {
+        // Frames that asked for the cursor and frames that did not need different captures.
+        let (with_cursor, without): (Vec<_>, Vec<_>) = frames.into_iter().partition(|f| f.overlay_cursor());
+        for (cursor, frames) in [(true, with_cursor), (false, without)] {
+            if !frames.is_empty() {
+                self.copy_group(frames, cursor);
+            }
+        }
+    }
+
+    fn copy_group(&mut self, frames: Vec<ScreencopyFrame>, with_cursor: bool) {
+        let cpu = match self.backend.capture(&mut self.nexq, with_cursor) {
             Ok(cpu) => cpu,
             Err(err) => {
                 tracing::warn!(%err, "screencopy capture failed");

@@ -189,8 +189,17 @@ impl<W: Clone + Eq + Hash + Debug> Layout<W> {
             None => placed.centered_in(usable),
             Some(top) => {
                 let next = Rect::from_loc_size(top.loc() + Point::new(CASCADE_STEP, CASCADE_STEP), size);
+                let centred = placed.centered_in(usable);
+                // Cascade while it fits; then the centre, unless a window already sits exactly
+                // there (so it would hide it); then the top-left corner of the usable area.
+                let centre_taken = self
+                    .windows_bottom_to_top()
+                    .iter()
+                    .any(|(_, r)| r.loc() == centred.loc());
                 if usable.contains_rect(next) {
                     next
+                } else if !centre_taken {
+                    centred
                 } else {
                     placed
                 }

@@ -53,12 +53,13 @@ pub struct Canvas {
     image: pixman::Image<'static, 'static>,
     damage_tracker: OutputDamageTracker,
     cursors: CursorImages,
+    with_cursor: bool,
     /// Damage of the last render, kept for screencopy's copy_with_damage.
     pub last_damage: Vec<Rectangle<i32, Physical>>,
 }
 
 impl Canvas {
-    pub fn new(output: &Output) -> anyhow::Result<Self> {
+    pub fn new(output: &Output, with_cursor: bool) -> anyhow::Result<Self> {
         let mut renderer = PixmanRenderer::new().context("cannot create the pixman renderer")?;
         let size = output.current_mode().context("the output has no mode")?.size;
         let image = Offscreen::<pixman::Image<'static, 'static>>::create_buffer(
@@ -72,12 +73,13 @@ impl Canvas {
             image,
             damage_tracker: OutputDamageTracker::from_output(output),
             cursors: CursorImages::default(),
+            with_cursor,
             last_damage: Vec::new(),
         })
     }
 
     pub fn render(&mut self, nexq: &Nexq) -> anyhow::Result<RenderOutcome> {
-        let elements = output_elements(&mut self.renderer, nexq, &mut self.cursors);
+        let elements = output_elements(&mut self.renderer, nexq, &mut self.cursors, self.with_cursor);
         let mut framebuffer = self
             .renderer
             .bind(&mut self.image)
@@ -108,5 +110,33 @@ impl Canvas {
             stride,
             bgra: bytes.to_vec(),
         }
+    }
+}
+
+/// Offscreen canvases for captures, with and without the cursor, made on first use and
+/// remade when the output's mode changes.
+#[derive(Default)]
+pub struct Captures {
+    with_cursor: Option<Canvas>,
+    without_cursor: Option<Canvas>,
+}
+
+impl Captures {
+    pub fn capture(&mut self, nexq: &Nexq, with_cursor: bool) -> anyhow::Result<CpuFrame> {
+        let slot = if with_cursor {
+            &mut self.with_cursor
+        } else {
+            &mut self.without_cursor
+        };
+        let mode = nexq.output.current_mode().context("the output has no mode")?.size;
+        let stale = slot
+            .as_ref()
+            .is_none_or(|c| (c.image.width() as i32, c.image.height() as i32) != (mode.w, mode.h));
+        if stale {
+            *slot = Some(Canvas::new(&nexq.output, with_cursor)?);
+        }
+        let canvas = slot.as_mut().expect("created just above");
+        canvas.render(nexq)?;
+        Ok(canvas.read())
     }
 }

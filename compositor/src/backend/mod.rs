@@ -21,10 +21,10 @@ impl Backend {
     }
 
     /// The output's current pixels, rendered up to date, for screenshots and screencopy.
-    pub fn capture(&mut self, nexq: &mut Nexq) -> anyhow::Result<CpuFrame> {
+    pub fn capture(&mut self, nexq: &mut Nexq, with_cursor: bool) -> anyhow::Result<CpuFrame> {
         match self {
-            Backend::Headless(b) => b.capture(nexq),
-            Backend::Winit(b) => b.capture(nexq),
+            Backend::Headless(b) => b.capture(nexq, with_cursor),
+            Backend::Winit(b) => b.capture(nexq, with_cursor),
         }
     }
 

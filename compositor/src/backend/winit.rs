@@ -13,7 +13,7 @@ use smithay::{
 };
 
 use crate::{
-    backend::canvas::{Canvas, CpuFrame},
+    backend::canvas::{Captures, CpuFrame},
     cursor::CursorImages,
     redraw::RenderOutcome,
     render::output_elements,
@@ -24,7 +24,7 @@ pub struct WinitBackend {
     graphics: WinitGraphicsBackend<GlesRenderer>,
     damage_tracker: OutputDamageTracker,
     cursors: CursorImages,
-    capture: Option<Canvas>,
+    captures: Captures,
     pub frame_count: u64,
 }
 
@@ -55,7 +55,7 @@ impl WinitBackend {
             graphics,
             damage_tracker: OutputDamageTracker::from_output(output),
             cursors: CursorImages::default(),
-            capture: None,
+            captures: Captures::default(),
             frame_count: 0,
         })
     }
@@ -65,7 +65,7 @@ impl WinitBackend {
         let clear = nexq.config.appearance.background.to_f32_rgba();
         let (damage, states) = {
             let (renderer, mut framebuffer) = self.graphics.bind().context("cannot bind the winit window")?;
-            let elements = output_elements(renderer, nexq, &mut self.cursors);
+            let elements = output_elements(renderer, nexq, &mut self.cursors, true);
             let result = self
                 .damage_tracker
                 .render_output(renderer, &mut framebuffer, age, &elements, clear)
@@ -82,19 +82,8 @@ impl WinitBackend {
         Ok(RenderOutcome { damaged, states })
     }
 
-    pub fn capture(&mut self, nexq: &mut Nexq) -> anyhow::Result<CpuFrame> {
-        let stale = self.capture.as_ref().is_none_or(|c| {
-            let frame = c.read();
-            nexq.output
-                .current_mode()
-                .is_some_and(|m| (m.size.w as u32, m.size.h as u32) != (frame.width, frame.height))
-        });
-        if stale {
-            self.capture = Some(Canvas::new(&nexq.output)?);
-        }
-        let canvas = self.capture.as_mut().expect("created just above");
-        canvas.render(nexq)?;
-        Ok(canvas.read())
+    pub fn capture(&mut self, nexq: &mut Nexq, with_cursor: bool) -> anyhow::Result<CpuFrame> {
+        self.captures.capture(nexq, with_cursor)
     }
 }
 

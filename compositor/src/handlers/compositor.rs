@@ -7,7 +7,7 @@ use smithay::{
     desktop::{layer_map_for_output, PopupKind},
     reexports::wayland_server::{
         protocol::{wl_buffer::WlBuffer, wl_surface::WlSurface},
-        Client, Resource,
+        Client, DisplayHandle, Resource,
     },
     wayland::{
         buffer::BufferHandler,
@@ -55,15 +55,7 @@ impl CompositorHandler for State {
         };
         if let Err(err) = data.limits.add_surface() {
             tracing::warn!(%err, "disconnecting client");
-            client.kill(
-                &self.nexq.display_handle,
-                smithay::reexports::wayland_server::backend::protocol::ProtocolError {
-                    code: 2, // wl_display.error.no_memory
-                    object_id: 1,
-                    object_interface: "wl_display".into(),
-                    message: err.to_string(),
-                },
-            );
+            post_no_memory(&self.nexq.display_handle, &client, &err.to_string());
             return;
         }
         add_destruction_hook(surface, |_: &mut State, surface| {
@@ -183,6 +175,30 @@ impl State {
             layer.layer_surface().send_configure();
         }
         self.update_usable_area();
+    }
+}
+
+/// Send wl_display.error(no_memory) and disconnect, like libwayland's `wl_client_post_no_memory`.
+/// `Client::kill` alone closes the connection without telling the client why.
+fn post_no_memory(dh: &DisplayHandle, client: &Client, message: &str) {
+    use smithay::reexports::wayland_server::{backend::protocol::ProtocolError, protocol::__interfaces};
+    const NO_MEMORY: u32 = 2;
+    let handle = dh.backend_handle();
+    match handle.object_for_protocol_id(client.id(), &__interfaces::WL_DISPLAY_INTERFACE, 1) {
+        Ok(display) => handle.post_error(
+            display,
+            NO_MEMORY,
+            std::ffi::CString::new(message.replace('\0', "")).unwrap_or_default(),
+        ),
+        Err(_) => client.kill(
+            dh,
+            ProtocolError {
+                code: NO_MEMORY,
+                object_id: 1,
+                object_interface: "wl_display".into(),
+                message: message.into(),
+            },
+        ),
     }
 }
 

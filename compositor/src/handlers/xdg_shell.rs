@@ -30,6 +30,19 @@ impl XdgShellHandler for State {
     }
 
     fn new_toplevel(&mut self, surface: ToplevelSurface) {
+        // Smithay lets a client give the toplevel role again to a wl_surface whose toplevel is
+        // still alive; tracking that second toplevel would show one surface as two windows.
+        let wl_surface = surface.wl_surface();
+        let duplicate = self
+            .nexq
+            .unmapped
+            .iter()
+            .chain(self.nexq.windows.values())
+            .any(|w| w.toplevel().is_some_and(|t| t.wl_surface() == wl_surface));
+        if duplicate {
+            tracing::warn!("ignoring a second xdg_toplevel for a surface that already has one");
+            return;
+        }
         // Mapped (placed, focused) on its first buffer commit, see handlers/compositor.rs.
         self.nexq.unmapped.push(Window::new_wayland_window(surface));
     }
@@ -160,10 +173,15 @@ impl XdgShellHandler for State {
     }
 
     fn toplevel_destroyed(&mut self, surface: ToplevelSurface) {
-        self.nexq
-            .unmapped
-            .retain(|w| w.toplevel().is_some_and(|t| t != &surface));
-        if let Some(id) = self.nexq.window_id_for_surface(surface.wl_surface()) {
+        // Compare the xdg_toplevel objects: ToplevelSurface equality only compares wl_surfaces,
+        // and an ignored duplicate toplevel (see new_toplevel) must not take the window along.
+        let same = |w: &Window| {
+            w.toplevel()
+                .is_some_and(|t| t.xdg_toplevel() == surface.xdg_toplevel())
+        };
+        self.nexq.unmapped.retain(|w| !same(w));
+        let id = self.nexq.windows.iter().find(|(_, w)| same(w)).map(|(id, _)| *id);
+        if let Some(id) = id {
             self.remove_window(id);
         }
     }
@@ -224,15 +242,17 @@ impl XdgDecorationHandler for State {
     fn request_mode(&mut self, toplevel: ToplevelSurface, _mode: DecorationMode) {
         // Exosphere always draws the frame: the compositor's label must not be removable.
         toplevel.with_pending_state(|state| state.decoration_mode = Some(DecorationMode::ServerSide));
+        // The protocol wants an xdg_surface.configure in reply even when the mode is unchanged.
         if toplevel.is_initial_configure_sent() {
-            toplevel.send_pending_configure();
+            toplevel.send_configure();
         }
     }
 
     fn unset_mode(&mut self, toplevel: ToplevelSurface) {
         toplevel.with_pending_state(|state| state.decoration_mode = Some(DecorationMode::ServerSide));
+        // The protocol wants an xdg_surface.configure in reply even when the mode is unchanged.
         if toplevel.is_initial_configure_sent() {
-            toplevel.send_pending_configure();
+            toplevel.send_configure();
         }
     }
 }

@@ -34,14 +34,25 @@ fn first_window_is_centred_then_cascade() {
 }
 
 #[test]
-fn cascade_wraps_to_top_left() {
+fn cascade_then_centre_then_top_left() {
     let mut l = layout();
     let size = Size::new(900, 400);
     assert_eq!(l.add_window("a", size).loc(), Point::new(50, 215));
     assert_eq!(l.add_window("b", size).loc(), Point::new(82, 247));
-    // 114 + 900 would pass the right edge: back to the usable area's top-left.
+    // 114 + 900 would pass the right edge and "a" already sits at the centre: top-left.
     assert_eq!(l.add_window("c", size).loc(), Point::new(0, 30));
     assert_eq!(l.add_window("d", size).loc(), Point::new(32, 62));
+}
+
+#[test]
+fn a_window_that_cannot_cascade_is_centred_when_the_centre_is_free() {
+    let mut l = layout();
+    let small = l.add_window("a", Size::new(200, 100));
+    let big = Size::new(900, 500);
+    // Cascading from "a" would leave the usable area; the centre is free.
+    let b = l.add_window("b", big);
+    assert_eq!(b, Rect::from_loc_size(Point::new(0, 0), big).centered_in(USABLE));
+    assert_ne!(b.loc(), small.loc());
 }
 
 #[test]

@@ -1,0 +1,595 @@
+//! A small Wayland client for out-of-process tests: a real `wayland-client` connection to a
+//! [`Session`](super::Session)'s socket that records every event the compositor sends, so tests
+//! can assert on what a client actually sees.
+//!
+//! Usage sketch: `let mut c = Client::connect(&session.socket_path());`, then
+//! `let win = c.map_toplevel("title", 300, 200, Format::Argb8888, 0xff_20_80_c0);`, then
+//! `let mark = c.mark();`, some requests, and `c.wait_toplevel_configure(mark, &win.toplevel, …)`
+//! or the general `c.wait_event(mark, "what", |e| …)` matching on `e.object` and `e.kind`.
+//!
+//! Every event lands in [`State::events`] as an [`Event`] (receiving object + [`Ev`]); the log is
+//! never trimmed, so use [`Client::mark`] to look only at events after a point. All waiting goes
+//! through [`Client::dispatch_until`], which reads the socket with a timeout ([`TIMEOUT`]) and
+//! panics with the compositor's protocol error, if there is one, instead of hanging.
+
+use std::{
+    io::Write,
+    ops::RangeInclusive,
+    os::{
+        fd::{AsFd, AsRawFd},
+        unix::net::UnixStream,
+    },
+    path::Path,
+    time::{Duration, Instant},
+};
+
+use wayland_client::{
+    backend::{ObjectId, WaylandError},
+    globals::{registry_queue_init, GlobalList, GlobalListContents},
+    protocol::{
+        wl_buffer::{self, WlBuffer},
+        wl_callback::{self, WlCallback},
+        wl_compositor::WlCompositor,
+        wl_keyboard::{self, WlKeyboard},
+        wl_output::{self, WlOutput},
+        wl_pointer::{self, WlPointer},
+        wl_region::WlRegion,
+        wl_registry::{self, WlRegistry},
+        wl_seat::{self, WlSeat},
+        wl_shm::{self, WlShm},
+        wl_shm_pool::WlShmPool,
+        wl_surface::{self, WlSurface},
+    },
+    Connection, Dispatch, EventQueue, Proxy, QueueHandle,
+};
+use wayland_protocols::{
+    wp::{
+        fractional_scale::v1::client::{
+            wp_fractional_scale_manager_v1::WpFractionalScaleManagerV1,
+            wp_fractional_scale_v1::{self, WpFractionalScaleV1},
+        },
+        presentation_time::client::{
+            wp_presentation::{self, WpPresentation},
+            wp_presentation_feedback::{self, WpPresentationFeedback},
+        },
+        single_pixel_buffer::v1::client::wp_single_pixel_buffer_manager_v1::WpSinglePixelBufferManagerV1,
+        viewporter::client::{wp_viewport::WpViewport, wp_viewporter::WpViewporter},
+    },
+    xdg::{
+        decoration::zv1::client::{
+            zxdg_decoration_manager_v1::ZxdgDecorationManagerV1,
+            zxdg_toplevel_decoration_v1::{self, ZxdgToplevelDecorationV1},
+        },
+        shell::client::{
+            xdg_popup::{self, XdgPopup},
+            xdg_positioner::{self, XdgPositioner},
+            xdg_surface::{self, XdgSurface},
+            xdg_toplevel::{self, XdgToplevel},
+            xdg_wm_base::{self, XdgWmBase},
+        },
+    },
+};
+use wayland_protocols_wlr::layer_shell::v1::client::{
+    zwlr_layer_shell_v1::ZwlrLayerShellV1,
+    zwlr_layer_surface_v1::{self, ZwlrLayerSurfaceV1},
+};
+
+/// How long any wait for the compositor may take before the test fails.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One event from the compositor and the client object that received it.
+#[derive(Debug)]
+pub struct Event {
+    pub object: ObjectId,
+    pub kind: Ev,
+}
+
+/// The events the toolkit records, wrapped per interface.
+#[derive(Debug)]
+pub enum Ev {
+    Registry(wl_registry::Event),
+    Callback(wl_callback::Event),
+    Buffer(wl_buffer::Event),
+    Surface(wl_surface::Event),
+    Shm(wl_shm::Event),
+    Output(wl_output::Event),
+    Seat(wl_seat::Event),
+    Pointer(wl_pointer::Event),
+    Keyboard(wl_keyboard::Event),
+    WmBase(xdg_wm_base::Event),
+    XdgSurface(xdg_surface::Event),
+    Toplevel(xdg_toplevel::Event),
+    Popup(xdg_popup::Event),
+    Decoration(zxdg_toplevel_decoration_v1::Event),
+    FractionalScale(wp_fractional_scale_v1::Event),
+    Presentation(wp_presentation::Event),
+    Feedback(wp_presentation_feedback::Event),
+    LayerSurface(zwlr_layer_surface_v1::Event),
+}
+
+/// The dispatch state: the event log.
+#[derive(Debug, Default)]
+pub struct State {
+    pub events: Vec<Event>,
+}
+
+/// One connection with its event queue, globals and the core objects every test needs.
+pub struct Client {
+    pub conn: Connection,
+    pub queue: EventQueue<State>,
+    pub qh: QueueHandle<State>,
+    pub globals: GlobalList,
+    pub state: State,
+    pub compositor: WlCompositor,
+    pub shm: WlShm,
+    pub wm_base: XdgWmBase,
+}
+
+/// An xdg toplevel: its surface and both role objects.
+#[derive(Debug, Clone)]
+pub struct Toplevel {
+    pub surface: WlSurface,
+    pub xdg_surface: XdgSurface,
+    pub toplevel: XdgToplevel,
+}
+
+/// An xdg popup: its surface and both role objects.
+#[derive(Debug, Clone)]
+pub struct Popup {
+    pub surface: WlSurface,
+    pub xdg_surface: XdgSurface,
+    pub popup: XdgPopup,
+}
+
+/// An xdg_popup.configure: the position relative to the parent's window geometry, and the size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PopupConfigure {
+    pub x: i32,
+    pub y: i32,
+    pub width: i32,
+    pub height: i32,
+}
+
+/// An xdg_toplevel.configure as the client received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToplevelConfigure {
+    pub width: i32,
+    pub height: i32,
+    pub states: Vec<xdg_toplevel::State>,
+}
+
+impl ToplevelConfigure {
+    pub fn activated(&self) -> bool {
+        self.states.contains(&xdg_toplevel::State::Activated)
+    }
+}
+
+/// The seat with a pointer and a keyboard already requested.
+#[derive(Debug, Clone)]
+pub struct SeatDevices {
+    pub seat: WlSeat,
+    pub pointer: WlPointer,
+    pub keyboard: WlKeyboard,
+}
+
+/// Decode the `states` array of xdg_toplevel.configure (native-endian u32 values).
+pub fn toplevel_states(raw: &[u8]) -> Vec<xdg_toplevel::State> {
+    raw.chunks_exact(4)
+        .filter_map(|c| xdg_toplevel::State::try_from(u32::from_ne_bytes([c[0], c[1], c[2], c[3]])).ok())
+        .collect()
+}
+
+impl Client {
+    /// Connect to a compositor socket and bind wl_compositor, wl_shm and xdg_wm_base.
+    pub fn connect(socket: &Path) -> Client {
+        let stream =
+            UnixStream::connect(socket).unwrap_or_else(|e| panic!("connect to {}: {e}", socket.display()));
+        let conn = Connection::from_socket(stream).expect("wayland connection");
+        let (globals, queue) = registry_queue_init::<State>(&conn).expect("initial registry roundtrip");
+        let qh = queue.handle();
+        let compositor = globals.bind(&qh, 1..=6, ()).expect("wl_compositor global");
+        let shm = globals.bind(&qh, 1..=1, ()).expect("wl_shm global");
+        let wm_base = globals.bind(&qh, 1..=6, ()).expect("xdg_wm_base global");
+        let mut client = Client {
+            conn,
+            queue,
+            qh,
+            globals,
+            state: State::default(),
+            compositor,
+            shm,
+            wm_base,
+        };
+        client.roundtrip(); // receive wl_shm.format and the like
+        client
+    }
+
+    /// Whether the compositor advertises a global with this interface name.
+    pub fn has_global(&self, interface: &str) -> bool {
+        self.globals
+            .contents()
+            .with_list(|list| list.iter().any(|g| g.interface == interface))
+    }
+
+    /// Bind a global by its proxy type (panics with the interface name when it is missing).
+    pub fn bind<I>(&self, versions: RangeInclusive<u32>) -> I
+    where
+        I: Proxy + 'static,
+        State: Dispatch<I, ()>,
+    {
+        self.globals
+            .bind(&self.qh, versions, ())
+            .unwrap_or_else(|e| panic!("bind {}: {e}", I::interface().name))
+    }
+
+    /// Index of the next event to arrive: pass it to [`Client::wait_event`] / [`Client::events_since`].
+    pub fn mark(&self) -> usize {
+        self.state.events.len()
+    }
+
+    pub fn events_since(&self, mark: usize) -> &[Event] {
+        &self.state.events[mark.min(self.state.events.len())..]
+    }
+
+    /// Panic with the compositor's protocol error if it sent one, else with `err`.
+    fn fail(&self, err: impl std::fmt::Display) -> ! {
+        match self.conn.protocol_error() {
+            Some(e) => panic!("wayland protocol error: {e}"),
+            None => panic!("wayland connection failed: {err}"),
+        }
+    }
+
+    /// Flush requests, then read and dispatch events for at most `timeout`.
+    pub fn dispatch_timeout(&mut self, timeout: Duration) {
+        if let Err(e) = self.queue.flush() {
+            self.fail(e);
+        }
+        match self.queue.dispatch_pending(&mut self.state) {
+            Ok(0) => {}
+            Ok(_) => return,
+            Err(e) => self.fail(e),
+        }
+        if let Some(guard) = self.queue.prepare_read() {
+            let mut pfd = libc::pollfd {
+                fd: guard.connection_fd().as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+            // SAFETY: one valid pollfd for the duration of the call.
+            let ready = unsafe { libc::poll(&mut pfd, 1, ms) };
+            if ready > 0 {
+                match guard.read() {
+                    Ok(_) => {}
+                    Err(WaylandError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e) => self.fail(e),
+                }
+            }
+        }
+        if let Err(e) = self.queue.dispatch_pending(&mut self.state) {
+            self.fail(e);
+        }
+    }
+
+    /// Dispatch events until `check` returns Some, failing after [`TIMEOUT`].
+    pub fn dispatch_until<T>(&mut self, what: &str, mut check: impl FnMut(&State) -> Option<T>) -> T {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(v) = check(&self.state) {
+                return v;
+            }
+            let now = Instant::now();
+            assert!(now < deadline, "timed out after {TIMEOUT:?} waiting for {what}");
+            self.dispatch_timeout((deadline - now).min(Duration::from_millis(500)));
+        }
+    }
+
+    /// Wait for the first event at or after `mark` for which `f` returns Some.
+    pub fn wait_event<T>(&mut self, mark: usize, what: &str, mut f: impl FnMut(&Event) -> Option<T>) -> T {
+        self.dispatch_until(what, |s| {
+            s.events[mark.min(s.events.len())..].iter().find_map(&mut f)
+        })
+    }
+
+    /// A wl_display.sync round trip (with a timeout): everything sent before it has been
+    /// processed by the compositor and every event it sent in reply has been dispatched.
+    pub fn roundtrip(&mut self) {
+        let cb: WlCallback = self.conn.display().sync(&self.qh, ());
+        let mark = self.mark();
+        let id = cb.id();
+        self.wait_event(mark, "wl_display.sync done", |e| {
+            (e.object == id && matches!(e.kind, Ev::Callback(wl_callback::Event::Done { .. }))).then_some(())
+        });
+    }
+
+    pub fn surface(&self) -> WlSurface {
+        self.compositor.create_surface(&self.qh, ())
+    }
+
+    /// A `width`x`height` shm buffer of one colour. `pixel` is the 32-bit value of the format
+    /// (0xAARRGGBB for ARGB8888/XRGB8888), stored little-endian as wl_shm requires.
+    pub fn shm_buffer(&self, width: i32, height: i32, format: wl_shm::Format, pixel: u32) -> WlBuffer {
+        let stride = width * 4;
+        let size = (stride * height) as usize;
+        let fd = rustix::fs::memfd_create(c"nexq-test-buffer", rustix::fs::MemfdFlags::CLOEXEC)
+            .expect("memfd_create");
+        let mut file = std::fs::File::from(fd);
+        let bytes = pixel.to_le_bytes().repeat(size / 4);
+        file.write_all(&bytes).expect("fill shm buffer");
+        let pool: WlShmPool = self.shm.create_pool(file.as_fd(), size as i32, &self.qh, ());
+        let buffer = pool.create_buffer(0, width, height, stride, format, &self.qh, ());
+        pool.destroy();
+        buffer
+    }
+
+    /// Attach `buffer` (or nothing), damage all of it, commit and flush, so that the request
+    /// is on its way before the caller polls the control socket (a round trip makes sure).
+    pub fn attach_commit(&self, surface: &WlSurface, buffer: Option<&WlBuffer>) {
+        surface.attach(buffer, 0, 0);
+        if buffer.is_some() {
+            surface.damage_buffer(0, 0, i32::MAX, i32::MAX);
+        }
+        surface.commit();
+        if let Err(e) = self.conn.flush() {
+            self.fail(e);
+        }
+    }
+
+    /// A surface with the xdg_toplevel role, a title and app id; nothing committed yet.
+    pub fn create_toplevel(&self, title: &str) -> Toplevel {
+        let surface = self.surface();
+        let xdg_surface = self.wm_base.get_xdg_surface(&surface, &self.qh, ());
+        let toplevel = xdg_surface.get_toplevel(&self.qh, ());
+        toplevel.set_title(title.into());
+        toplevel.set_app_id("nexq-test".into());
+        Toplevel {
+            surface,
+            xdg_surface,
+            toplevel,
+        }
+    }
+
+    /// Wait for an xdg_surface.configure on `xdg_surface` at or after `mark`; returns its serial.
+    pub fn wait_configure(&mut self, mark: usize, xdg_surface: &XdgSurface) -> u32 {
+        let id = xdg_surface.id();
+        self.wait_event(mark, "xdg_surface.configure", |e| match &e.kind {
+            Ev::XdgSurface(xdg_surface::Event::Configure { serial }) if e.object == id => Some(*serial),
+            _ => None,
+        })
+    }
+
+    /// All xdg_toplevel.configure events for `toplevel` at or after `mark`, in order.
+    pub fn toplevel_configures(&self, mark: usize, toplevel: &XdgToplevel) -> Vec<ToplevelConfigure> {
+        let id = toplevel.id();
+        self.events_since(mark)
+            .iter()
+            .filter(|e| e.object == id)
+            .filter_map(|e| match &e.kind {
+                Ev::Toplevel(xdg_toplevel::Event::Configure {
+                    width,
+                    height,
+                    states,
+                }) => Some(ToplevelConfigure {
+                    width: *width,
+                    height: *height,
+                    states: toplevel_states(states),
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Wait for an xdg_toplevel.configure at or after `mark` that satisfies `pred`.
+    pub fn wait_toplevel_configure(
+        &mut self,
+        mark: usize,
+        toplevel: &XdgToplevel,
+        what: &str,
+        mut pred: impl FnMut(&ToplevelConfigure) -> bool,
+    ) -> ToplevelConfigure {
+        let id = toplevel.id();
+        self.wait_event(mark, what, |e| match &e.kind {
+            Ev::Toplevel(xdg_toplevel::Event::Configure {
+                width,
+                height,
+                states,
+            }) if e.object == id => {
+                let c = ToplevelConfigure {
+                    width: *width,
+                    height: *height,
+                    states: toplevel_states(states),
+                };
+                pred(&c).then_some(c)
+            }
+            _ => None,
+        })
+    }
+
+    /// The initial configure dance without a buffer: commit, wait for the configure, ack it.
+    /// Returns the toplevel configure that came with it.
+    pub fn initial_configure(&mut self, win: &Toplevel) -> ToplevelConfigure {
+        let mark = self.mark();
+        win.surface.commit();
+        let serial = self.wait_configure(mark, &win.xdg_surface);
+        win.xdg_surface.ack_configure(serial);
+        self.toplevel_configures(mark, &win.toplevel)
+            .pop()
+            .expect("xdg_toplevel.configure precedes xdg_surface.configure")
+    }
+
+    /// Create a toplevel, do the initial configure dance, then attach a `width`x`height` buffer
+    /// of one colour and commit, so the compositor maps it. Ends with a round trip.
+    pub fn map_toplevel(
+        &mut self,
+        title: &str,
+        width: i32,
+        height: i32,
+        format: wl_shm::Format,
+        pixel: u32,
+    ) -> Toplevel {
+        let win = self.create_toplevel(title);
+        self.initial_configure(&win);
+        let buffer = self.shm_buffer(width, height, format, pixel);
+        self.attach_commit(&win.surface, Some(&buffer));
+        self.roundtrip();
+        win
+    }
+
+    /// A positioner for a `width`x`height` popup placed at `anchor_rect` (x, y, w, h) with the
+    /// given anchor and gravity and no constraint adjustment; adjust it further as needed.
+    pub fn positioner(
+        &self,
+        (width, height): (i32, i32),
+        (x, y, w, h): (i32, i32, i32, i32),
+        anchor: xdg_positioner::Anchor,
+        gravity: xdg_positioner::Gravity,
+    ) -> XdgPositioner {
+        let positioner = self.wm_base.create_positioner(&self.qh, ());
+        positioner.set_size(width, height);
+        positioner.set_anchor_rect(x, y, w, h);
+        positioner.set_anchor(anchor);
+        positioner.set_gravity(gravity);
+        positioner
+    }
+
+    /// Create a popup of `parent` and do its initial configure dance: commit, wait for the
+    /// configure, ack it, attach a buffer of the configured size in one colour and commit.
+    /// Ends with a round trip; returns the popup and the configure it got.
+    pub fn map_popup(
+        &mut self,
+        parent: &XdgSurface,
+        positioner: &XdgPositioner,
+        format: wl_shm::Format,
+        pixel: u32,
+    ) -> (Popup, PopupConfigure) {
+        let surface = self.surface();
+        let xdg_surface = self.wm_base.get_xdg_surface(&surface, &self.qh, ());
+        let popup = xdg_surface.get_popup(Some(parent), positioner, &self.qh, ());
+        let mark = self.mark();
+        surface.commit();
+        let serial = self.wait_configure(mark, &xdg_surface);
+        let id = popup.id();
+        let configure = self
+            .events_since(mark)
+            .iter()
+            .filter(|e| e.object == id)
+            .find_map(|e| match e.kind {
+                Ev::Popup(xdg_popup::Event::Configure { x, y, width, height }) => {
+                    Some(PopupConfigure { x, y, width, height })
+                }
+                _ => None,
+            })
+            .expect("xdg_popup.configure precedes the first xdg_surface.configure");
+        xdg_surface.ack_configure(serial);
+        let buffer = self.shm_buffer(configure.width, configure.height, format, pixel);
+        self.attach_commit(&surface, Some(&buffer));
+        self.roundtrip();
+        (
+            Popup {
+                surface,
+                xdg_surface,
+                popup,
+            },
+            configure,
+        )
+    }
+
+    /// Bind wl_seat and request its pointer and keyboard (the compositor has both).
+    pub fn seat_devices(&mut self) -> SeatDevices {
+        let seat: WlSeat = self.bind(1..=7);
+        let pointer = seat.get_pointer(&self.qh, ());
+        let keyboard = seat.get_keyboard(&self.qh, ());
+        self.roundtrip();
+        SeatDevices {
+            seat,
+            pointer,
+            keyboard,
+        }
+    }
+}
+
+/// Implements `Dispatch` for interfaces whose events are simply appended to the log.
+macro_rules! record_events {
+    ($($iface:ty => $variant:ident),* $(,)?) => {$(
+        impl Dispatch<$iface, ()> for State {
+            fn event(
+                state: &mut Self,
+                proxy: &$iface,
+                event: <$iface as Proxy>::Event,
+                _: &(),
+                _: &Connection,
+                _: &QueueHandle<Self>,
+            ) {
+                state.events.push(Event { object: proxy.id(), kind: Ev::$variant(event) });
+            }
+        }
+    )*};
+}
+
+record_events! {
+    WlCallback => Callback,
+    WlBuffer => Buffer,
+    WlSurface => Surface,
+    WlShm => Shm,
+    WlOutput => Output,
+    WlSeat => Seat,
+    WlPointer => Pointer,
+    WlKeyboard => Keyboard,
+    XdgSurface => XdgSurface,
+    XdgToplevel => Toplevel,
+    XdgPopup => Popup,
+    ZxdgToplevelDecorationV1 => Decoration,
+    WpFractionalScaleV1 => FractionalScale,
+    WpPresentation => Presentation,
+    WpPresentationFeedback => Feedback,
+    ZwlrLayerSurfaceV1 => LayerSurface,
+}
+
+// Interfaces without events.
+wayland_client::delegate_noop!(State: WlCompositor);
+wayland_client::delegate_noop!(State: WlShmPool);
+wayland_client::delegate_noop!(State: WlRegion);
+wayland_client::delegate_noop!(State: XdgPositioner);
+wayland_client::delegate_noop!(State: ZxdgDecorationManagerV1);
+wayland_client::delegate_noop!(State: WpFractionalScaleManagerV1);
+wayland_client::delegate_noop!(State: WpViewporter);
+wayland_client::delegate_noop!(State: WpViewport);
+wayland_client::delegate_noop!(State: WpSinglePixelBufferManagerV1);
+wayland_client::delegate_noop!(State: ZwlrLayerShellV1);
+
+/// Global additions and removals after the initial roundtrip; `GlobalList` tracks them itself.
+impl Dispatch<WlRegistry, GlobalListContents> for State {
+    fn event(
+        state: &mut Self,
+        proxy: &WlRegistry,
+        event: wl_registry::Event,
+        _: &GlobalListContents,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        state.events.push(Event {
+            object: proxy.id(),
+            kind: Ev::Registry(event),
+        });
+    }
+}
+
+/// Pings are answered at once so the compositor never considers a test client hung.
+impl Dispatch<XdgWmBase, ()> for State {
+    fn event(
+        state: &mut Self,
+        proxy: &XdgWmBase,
+        event: xdg_wm_base::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let xdg_wm_base::Event::Ping { serial } = event {
+            proxy.pong(serial);
+        }
+        state.events.push(Event {
+            object: proxy.id(),
+            kind: Ev::WmBase(event),
+        });
+    }
+}
