@@ -12,7 +12,7 @@ use smithay::{
     },
     reexports::wayland_server::{backend::ObjectId, protocol::wl_surface::WlSurface, Resource},
     utils::{IsAlive, Serial},
-    wayland::seat::WaylandFocus,
+    wayland::{seat::WaylandFocus, text_input::TextInputSeat},
 };
 
 use crate::state::State;
@@ -48,10 +48,15 @@ impl WaylandFocus for KeyboardFocusTarget {
 }
 
 impl KeyboardTarget<State> for KeyboardFocusTarget {
+    // Text-input focus follows keyboard focus (text-input-v3). Smithay sends text-input
+    // enter/leave only while an input method is bound, and nexquelium offers none, so they are
+    // sent here.
     fn enter(&self, seat: &Seat<State>, data: &mut State, keys: Vec<KeysymHandle<'_>>, serial: Serial) {
-        KeyboardTarget::enter(&self.0, seat, data, keys, serial)
+        KeyboardTarget::enter(&self.0, seat, data, keys, serial);
+        seat.text_input().enter();
     }
     fn leave(&self, seat: &Seat<State>, data: &mut State, serial: Serial) {
+        seat.text_input().leave();
         KeyboardTarget::leave(&self.0, seat, data, serial)
     }
     fn key(

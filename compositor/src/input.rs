@@ -101,6 +101,9 @@ impl State {
             .surface_under(old)
             .filter(|(s, _)| pointer.current_focus().as_ref() == Some(s))
         {
+            // Looked up before `with_pointer_constraint`: it holds the surface's state lock, and
+            // `surface_under` takes that lock again (a deadlock on the first confined motion).
+            let still_on_surface = self.surface_under(pos).is_some_and(|(s, _)| s == surface);
             with_pointer_constraint(&surface, &pointer, |constraint| match constraint {
                 Some(c) if !c.is_active() => {}
                 Some(c) => match &*c {
@@ -108,7 +111,6 @@ impl State {
                     PointerConstraint::Confined(c) => {
                         let local = pos - origin;
                         let inside_region = c.region().is_none_or(|r| r.contains(local.to_i32_round()));
-                        let still_on_surface = self.surface_under(pos).is_some_and(|(s, _)| s == surface);
                         confined_out = !(inside_region && still_on_surface);
                     }
                 },

@@ -240,6 +240,33 @@ impl State {
         self.apply_focus();
     }
 
+    /// Move a window so that its root surface's top-left corner lands on `origin` (global
+    /// coordinates); the frame goes around it. Used by the WLCS integration, whose positions
+    /// refer to the surface, not to our frame.
+    pub fn place_surface_at(
+        &mut self,
+        id: WindowId,
+        origin: smithay::utils::Point<i32, smithay::utils::Logical>,
+    ) {
+        let (Some(window), Some(frame), Some(content)) = (
+            self.nexq.windows.get(&id),
+            self.nexq.layout.rect(&id),
+            self.nexq.content_of(id),
+        ) else {
+            return;
+        };
+        // The content rectangle is the window geometry, which sits at geometry().loc inside
+        // the surface; the frame keeps its offset from the content.
+        let geo_loc = window.geometry().loc;
+        let loc = exo_shell::geometry::Point {
+            x: origin.x + geo_loc.x - (content.x - frame.x),
+            y: origin.y + geo_loc.y - (content.y - frame.y),
+        };
+        self.nexq.layout.move_to(&id, loc);
+        self.nexq.sync_space();
+        self.queue_redraw();
+    }
+
     /// A toplevel committed its first buffer: give it a place in the layout and focus it.
     pub fn map_window(&mut self, window: Window) {
         let id = self.nexq.alloc_window_id();

@@ -2,18 +2,27 @@
 
 use smithay::{
     delegate_cursor_shape, delegate_pointer_constraints, delegate_relative_pointer, delegate_seat,
-    delegate_text_input_manager,
     input::{
         pointer::{CursorImageStatus, PointerHandle},
         Seat, SeatHandler, SeatState,
     },
-    reexports::wayland_server::{protocol::wl_surface::WlSurface, Resource},
+    reexports::{
+        wayland_protocols::wp::text_input::zv3::server::{
+            zwp_text_input_manager_v3::{self, ZwpTextInputManagerV3},
+            zwp_text_input_v3::ZwpTextInputV3,
+        },
+        wayland_server::{
+            delegate_dispatch, delegate_global_dispatch, protocol::wl_surface::WlSurface, Client, DataInit,
+            Dispatch, DisplayHandle, Resource,
+        },
+    },
     utils::{Logical, Point},
     wayland::{
         pointer_constraints::{with_pointer_constraint, PointerConstraintsHandler},
         seat::WaylandFocus,
         selection::{data_device::set_data_device_focus, primary_selection::set_primary_focus},
         tablet_manager::TabletSeatHandler,
+        text_input::{TextInputManagerState, TextInputSeat, TextInputUserData},
     },
 };
 
@@ -79,4 +88,43 @@ delegate_seat!(State);
 delegate_cursor_shape!(State);
 delegate_pointer_constraints!(State);
 delegate_relative_pointer!(State);
-delegate_text_input_manager!(State);
+
+// text-input-v3 is delegated by hand so that a text-input created while its client already has
+// keyboard focus gets its `enter` (focus changes send it in `focus.rs`).
+delegate_global_dispatch!(State: [ZwpTextInputManagerV3: ()] => TextInputManagerState);
+delegate_dispatch!(State: [ZwpTextInputV3: TextInputUserData] => TextInputManagerState);
+
+impl Dispatch<ZwpTextInputManagerV3, ()> for State {
+    fn request(
+        state: &mut Self,
+        client: &Client,
+        resource: &ZwpTextInputManagerV3,
+        request: zwp_text_input_manager_v3::Request,
+        data: &(),
+        dh: &DisplayHandle,
+        data_init: &mut DataInit<'_, Self>,
+    ) {
+        let seat = match &request {
+            zwp_text_input_manager_v3::Request::GetTextInput { seat, .. } => {
+                Seat::<State>::from_resource(seat)
+            }
+            _ => None,
+        };
+        // Smithay addresses one text-input per client: only the client's first gets `enter`.
+        let had_one = seat.as_ref().is_some_and(|seat| {
+            let mut found = false;
+            seat.text_input()
+                .with_focused_text_input(|ti, _| found |= ti.id().same_client_as(&resource.id()));
+            found
+        });
+        <TextInputManagerState as Dispatch<ZwpTextInputManagerV3, (), State>>::request(
+            state, client, resource, request, data, dh, data_init,
+        );
+        if let Some(seat) = seat {
+            let focused = seat.text_input().focus();
+            if !had_one && focused.is_some_and(|s| s.id().same_client_as(&resource.id())) {
+                seat.text_input().enter();
+            }
+        }
+    }
+}

@@ -593,3 +593,478 @@ impl Dispatch<XdgWmBase, ()> for State {
         });
     }
 }
+
+/// Input and selection protocols (pointer constraints, relative pointer, cursor shape,
+/// text-input-v3, xdg-activation, wl_data_device, primary selection) and helpers for input
+/// events. Their events are not in [`Ev`]: each object bound here gets a [`Log`] as user data and
+/// its events land there, so these `Dispatch` impls never clash with `()`-data ones.
+pub mod input {
+    use std::{
+        io::{Read, Write},
+        os::fd::AsRawFd,
+        sync::{Arc, Mutex},
+        time::Instant,
+    };
+
+    use wayland_client::{
+        backend::ObjectId,
+        event_created_child,
+        protocol::{
+            wl_data_device::{self, WlDataDevice},
+            wl_data_device_manager::WlDataDeviceManager,
+            wl_data_offer::{self, WlDataOffer},
+            wl_data_source::{self, WlDataSource},
+            wl_keyboard, wl_pointer, wl_shm,
+            wl_surface::WlSurface,
+        },
+        Connection, Dispatch, Proxy, QueueHandle, WEnum,
+    };
+    use wayland_protocols::{
+        wp::{
+            cursor_shape::v1::client::{
+                wp_cursor_shape_device_v1::WpCursorShapeDeviceV1,
+                wp_cursor_shape_manager_v1::WpCursorShapeManagerV1,
+            },
+            pointer_constraints::zv1::client::{
+                zwp_confined_pointer_v1::{self, ZwpConfinedPointerV1},
+                zwp_locked_pointer_v1::{self, ZwpLockedPointerV1},
+                zwp_pointer_constraints_v1::ZwpPointerConstraintsV1,
+            },
+            primary_selection::zv1::client::{
+                zwp_primary_selection_device_manager_v1::ZwpPrimarySelectionDeviceManagerV1,
+                zwp_primary_selection_device_v1::{self, ZwpPrimarySelectionDeviceV1},
+                zwp_primary_selection_offer_v1::{self, ZwpPrimarySelectionOfferV1},
+                zwp_primary_selection_source_v1::{self, ZwpPrimarySelectionSourceV1},
+            },
+            relative_pointer::zv1::client::{
+                zwp_relative_pointer_manager_v1::ZwpRelativePointerManagerV1,
+                zwp_relative_pointer_v1::{self, ZwpRelativePointerV1},
+            },
+            text_input::zv3::client::{
+                zwp_text_input_manager_v3::ZwpTextInputManagerV3,
+                zwp_text_input_v3::{self, ZwpTextInputV3},
+            },
+        },
+        xdg::activation::v1::client::{
+            xdg_activation_token_v1::{self, XdgActivationTokenV1},
+            xdg_activation_v1::XdgActivationV1,
+        },
+    };
+
+    use exo_shell::control::{PointerButton, Request, WindowInfo};
+
+    use super::{
+        super::{wait_for, Session},
+        Client, Ev, Event, SeatDevices, State, Toplevel, TIMEOUT,
+    };
+
+    /// What a data source (clipboard or primary) writes for every `send`, then closes the fd.
+    pub const SOURCE_BYTES: &[u8] = b"selection bytes from the source client";
+
+    /// The events recorded in a [`Log`].
+    #[derive(Debug)]
+    pub enum In {
+        Locked,
+        Unlocked,
+        Confined,
+        Unconfined,
+        /// zwp_relative_pointer_v1.relative_motion: dx, dy, dx_unaccel, dy_unaccel.
+        Relative(f64, f64, f64, f64),
+        /// zwp_text_input_v3.enter / leave with the surface.
+        TextEnter(ObjectId),
+        TextLeave(ObjectId),
+        /// xdg_activation_token_v1.done.
+        Token(String),
+        Selection(Option<WlDataOffer>),
+        PrimarySelection(Option<ZwpPrimarySelectionOfferV1>),
+        /// A source was asked for this mime type (and wrote [`SOURCE_BYTES`]).
+        Sent(String),
+        Cancelled,
+    }
+
+    /// Events with the object that received them; clones share one log.
+    #[derive(Debug, Clone, Default)]
+    pub struct Log(Arc<Mutex<Vec<(ObjectId, In)>>>);
+
+    impl Log {
+        fn push(&self, id: ObjectId, e: In) {
+            self.0.lock().unwrap().push((id, e));
+        }
+        /// Index of the next entry, for [`Client::wait_log`] and [`Log::find_all`].
+        pub fn mark(&self) -> usize {
+            self.0.lock().unwrap().len()
+        }
+        pub fn find<T>(&self, mark: usize, mut f: impl FnMut(&ObjectId, &In) -> Option<T>) -> Option<T> {
+            self.0
+                .lock()
+                .unwrap()
+                .iter()
+                .skip(mark)
+                .find_map(|(id, e)| f(id, e))
+        }
+        pub fn find_all<T>(&self, mark: usize, mut f: impl FnMut(&ObjectId, &In) -> Option<T>) -> Vec<T> {
+            self.0
+                .lock()
+                .unwrap()
+                .iter()
+                .skip(mark)
+                .filter_map(|(id, e)| f(id, e))
+                .collect()
+        }
+    }
+
+    /// Mime types announced on an offer (its user data), filled by its `offer` events.
+    #[derive(Debug, Default)]
+    pub struct Mimes(pub Mutex<Vec<String>>);
+
+    macro_rules! silent {
+        ($($iface:ty),* $(,)?) => {$(
+            impl Dispatch<$iface, Log> for State {
+                fn event(_: &mut State, _: &$iface, _: <$iface as Proxy>::Event, _: &Log, _: &Connection, _: &QueueHandle<State>) {}
+            }
+        )*};
+    }
+
+    silent!(
+        ZwpPointerConstraintsV1,
+        ZwpRelativePointerManagerV1,
+        WpCursorShapeManagerV1,
+        WpCursorShapeDeviceV1,
+        ZwpTextInputManagerV3,
+        XdgActivationV1,
+        WlDataDeviceManager,
+        ZwpPrimarySelectionDeviceManagerV1,
+    );
+
+    /// The offers a device announces are created by the compositor (`data_offer` events).
+    macro_rules! children {
+        (WlDataDevice) => {
+            event_created_child!(State, WlDataDevice, [
+                wl_data_device::EVT_DATA_OFFER_OPCODE => (WlDataOffer, Mimes::default())
+            ]);
+        };
+        (ZwpPrimarySelectionDeviceV1) => {
+            event_created_child!(State, ZwpPrimarySelectionDeviceV1, [
+                zwp_primary_selection_device_v1::EVT_DATA_OFFER_OPCODE => (ZwpPrimarySelectionOfferV1, Mimes::default())
+            ]);
+        };
+        ($other:ident) => {};
+    }
+
+    /// Interfaces whose events go to the log; `$conv` maps an event to `Option<In>`.
+    macro_rules! logged {
+        ($($iface:ident => |$ev:ident| $conv:expr;)*) => {$(
+            impl Dispatch<$iface, Log> for State {
+                fn event(
+                    _: &mut State,
+                    proxy: &$iface,
+                    $ev: <$iface as Proxy>::Event,
+                    log: &Log,
+                    _: &Connection,
+                    _: &QueueHandle<State>,
+                ) {
+                    let e: Option<In> = $conv;
+                    if let Some(e) = e {
+                        log.push(proxy.id(), e);
+                    }
+                }
+                children!($iface);
+            }
+        )*};
+    }
+
+    fn answer(fd: std::os::fd::OwnedFd) {
+        std::fs::File::from(fd)
+            .write_all(SOURCE_BYTES)
+            .expect("write selection pipe");
+    }
+
+    logged! {
+        ZwpLockedPointerV1 => |e| match e {
+            zwp_locked_pointer_v1::Event::Locked => Some(In::Locked),
+            zwp_locked_pointer_v1::Event::Unlocked => Some(In::Unlocked),
+            _ => None,
+        };
+        ZwpConfinedPointerV1 => |e| match e {
+            zwp_confined_pointer_v1::Event::Confined => Some(In::Confined),
+            zwp_confined_pointer_v1::Event::Unconfined => Some(In::Unconfined),
+            _ => None,
+        };
+        ZwpRelativePointerV1 => |e| match e {
+            zwp_relative_pointer_v1::Event::RelativeMotion { dx, dy, dx_unaccel, dy_unaccel, .. } =>
+                Some(In::Relative(dx, dy, dx_unaccel, dy_unaccel)),
+            _ => None,
+        };
+        ZwpTextInputV3 => |e| match e {
+            zwp_text_input_v3::Event::Enter { surface } => Some(In::TextEnter(surface.id())),
+            zwp_text_input_v3::Event::Leave { surface } => Some(In::TextLeave(surface.id())),
+            _ => None,
+        };
+        XdgActivationTokenV1 => |e| match e {
+            xdg_activation_token_v1::Event::Done { token } => Some(In::Token(token)),
+            _ => None,
+        };
+        WlDataDevice => |e| match e {
+            wl_data_device::Event::Selection { id } => Some(In::Selection(id)),
+            _ => None,
+        };
+        ZwpPrimarySelectionDeviceV1 => |e| match e {
+            zwp_primary_selection_device_v1::Event::Selection { id } => Some(In::PrimarySelection(id)),
+            _ => None,
+        };
+        WlDataSource => |e| match e {
+            wl_data_source::Event::Send { mime_type, fd } => {
+                answer(fd);
+                Some(In::Sent(mime_type))
+            }
+            wl_data_source::Event::Cancelled => Some(In::Cancelled),
+            _ => None,
+        };
+        ZwpPrimarySelectionSourceV1 => |e| match e {
+            zwp_primary_selection_source_v1::Event::Send { mime_type, fd } => {
+                answer(fd);
+                Some(In::Sent(mime_type))
+            }
+            zwp_primary_selection_source_v1::Event::Cancelled => Some(In::Cancelled),
+            _ => None,
+        };
+    }
+
+    impl Dispatch<WlDataOffer, Mimes> for State {
+        fn event(
+            _: &mut State,
+            _: &WlDataOffer,
+            e: wl_data_offer::Event,
+            m: &Mimes,
+            _: &Connection,
+            _: &QueueHandle<State>,
+        ) {
+            if let wl_data_offer::Event::Offer { mime_type } = e {
+                m.0.lock().unwrap().push(mime_type);
+            }
+        }
+    }
+
+    impl Dispatch<ZwpPrimarySelectionOfferV1, Mimes> for State {
+        fn event(
+            _: &mut State,
+            _: &ZwpPrimarySelectionOfferV1,
+            e: zwp_primary_selection_offer_v1::Event,
+            m: &Mimes,
+            _: &Connection,
+            _: &QueueHandle<State>,
+        ) {
+            if let zwp_primary_selection_offer_v1::Event::Offer { mime_type } = e {
+                m.0.lock().unwrap().push(mime_type);
+            }
+        }
+    }
+
+    impl Mimes {
+        /// The mime types of an offer created by a data device of this module.
+        pub fn of<I: Proxy>(offer: &I) -> Vec<String> {
+            offer
+                .data::<Mimes>()
+                .expect("offer with Mimes data")
+                .0
+                .lock()
+                .unwrap()
+                .clone()
+        }
+    }
+
+    /// wl_keyboard.key events in `events`: (evdev code, pressed, serial).
+    pub fn key_events(events: &[Event]) -> Vec<(u32, bool, u32)> {
+        events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                Ev::Keyboard(wl_keyboard::Event::Key {
+                    key, state, serial, ..
+                }) => Some((
+                    *key,
+                    *state == WEnum::Value(wl_keyboard::KeyState::Pressed),
+                    *serial,
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    impl Client {
+        /// Bind a global of this module's interfaces with `log` as its user data.
+        pub fn bind_logged<I>(&self, log: &Log, versions: std::ops::RangeInclusive<u32>) -> I
+        where
+            I: Proxy + 'static,
+            State: Dispatch<I, Log>,
+        {
+            self.globals
+                .bind(&self.qh, versions, log.clone())
+                .unwrap_or_else(|e| panic!("bind {}: {e}", I::interface().name))
+        }
+
+        /// Dispatch until `f` matches a `log` entry at or after `mark`.
+        pub fn wait_log<T>(
+            &mut self,
+            log: &Log,
+            mark: usize,
+            what: &str,
+            mut f: impl FnMut(&ObjectId, &In) -> Option<T>,
+        ) -> T {
+            self.dispatch_until(what, |_| log.find(mark, &mut f))
+        }
+
+        /// Wait for wl_keyboard.enter on `surface` at or after `mark`; returns its serial.
+        pub fn keyboard_enter(&mut self, mark: usize, surface: &WlSurface) -> u32 {
+            let id = surface.id();
+            self.wait_event(mark, "wl_keyboard.enter", |e| match &e.kind {
+                Ev::Keyboard(wl_keyboard::Event::Enter { serial, surface, .. }) if surface.id() == id => {
+                    Some(*serial)
+                }
+                _ => None,
+            })
+        }
+
+        /// Surface-local positions of the wl_pointer.motion events at or after `mark`.
+        pub fn pointer_motions(&self, mark: usize) -> Vec<(f64, f64)> {
+            self.events_since(mark)
+                .iter()
+                .filter_map(|e| match &e.kind {
+                    Ev::Pointer(wl_pointer::Event::Motion {
+                        surface_x, surface_y, ..
+                    }) => Some((*surface_x, *surface_y)),
+                    _ => None,
+                })
+                .collect()
+        }
+    }
+
+    /// Read a pipe to its end, failing after [`TIMEOUT`] instead of blocking forever.
+    pub fn read_to_end(reader: &mut std::io::PipeReader) -> Vec<u8> {
+        let deadline = Instant::now() + TIMEOUT;
+        let mut out = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "pipe not closed after {TIMEOUT:?}; read {out:?}");
+            let mut pfd = libc::pollfd {
+                fd: reader.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd for the duration of the call.
+            if unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(500) as i32) } > 0 {
+                let mut buf = [0u8; 4096];
+                match reader.read(&mut buf).expect("read pipe") {
+                    0 => return out,
+                    n => out.extend_from_slice(&buf[..n]),
+                }
+            }
+        }
+    }
+    /// Content colour of [`App`] windows (ARGB8888).
+    pub const APP_FILL: u32 = 0xff_20_80_c0;
+
+    /// A client with its seat devices (requested before mapping), a [`Log`] for the objects it
+    /// binds with [`Client::bind_logged`], and one mapped toplevel filled with [`APP_FILL`].
+    pub struct App {
+        pub c: Client,
+        pub log: Log,
+        pub dev: SeatDevices,
+        pub win: Toplevel,
+        pub title: String,
+    }
+
+    impl App {
+        pub fn new(s: &Session, title: &str, width: i32, height: i32) -> App {
+            let mut c = Client::connect(&s.socket_path());
+            let dev = c.seat_devices();
+            let win = c.map_toplevel(title, width, height, wl_shm::Format::Argb8888, APP_FILL);
+            App {
+                c,
+                log: Log::default(),
+                dev,
+                win,
+                title: title.into(),
+            }
+        }
+
+        /// The window as the compositor's `windows` request reports it.
+        pub fn info(&self, s: &Session) -> WindowInfo {
+            window(s, &self.title)
+        }
+
+        /// Move the pointer to global (x, y) and wait for wl_pointer.enter on the window:
+        /// (serial, surface x, surface y).
+        pub fn enter_at(&mut self, s: &Session, x: f64, y: f64) -> (u32, f64, f64) {
+            let mark = self.c.mark();
+            s.pointer_move(x, y);
+            let id = self.win.surface.id();
+            self.c.wait_event(mark, "wl_pointer.enter", |e| match &e.kind {
+                Ev::Pointer(wl_pointer::Event::Enter {
+                    serial,
+                    surface,
+                    surface_x,
+                    surface_y,
+                }) if surface.id() == id => Some((*serial, *surface_x, *surface_y)),
+                _ => None,
+            })
+        }
+
+        /// Click on a part of this (unfocused) window that `others` do not cover; returns the
+        /// serial of the wl_keyboard.enter the click brings.
+        pub fn focus_by_click(&mut self, s: &Session, others: &[&App]) -> u32 {
+            let others: Vec<WindowInfo> = others.iter().map(|o| o.info(s)).collect();
+            let (x, y) = spot(&self.info(s), &others);
+            let mark = self.c.mark();
+            s.pointer_move(x, y);
+            click(s);
+            let serial = self.c.keyboard_enter(mark, &self.win.surface);
+            assert_eq!(focused_title(s), self.title);
+            serial
+        }
+    }
+
+    /// The mapped window with this title, once the compositor lists it.
+    pub fn window(s: &Session, title: &str) -> WindowInfo {
+        wait_for(TIMEOUT, &format!("window {title:?} in `windows`"), || {
+            s.windows().into_iter().find(|w| w.title == title)
+        })
+    }
+
+    /// The title of the one focused window.
+    pub fn focused_title(s: &Session) -> String {
+        let windows = s.windows();
+        let focused: Vec<_> = windows.iter().filter(|w| w.focused).collect();
+        assert_eq!(
+            focused.len(),
+            1,
+            "exactly one focused window expected: {windows:?}"
+        );
+        focused[0].title.clone()
+    }
+
+    /// A left click at the pointer's position.
+    pub fn click(s: &Session) {
+        s.request(&Request::PointerButton {
+            button: PointerButton::Left,
+            state: None,
+        })
+        .expect("pointer_button request");
+    }
+
+    /// A point on `target`'s content that no frame of `others` (border 2, title bar 24) covers.
+    pub fn spot(target: &WindowInfo, others: &[WindowInfo]) -> (f64, f64) {
+        let covered = |x: i32, y: i32| {
+            others.iter().any(|o| {
+                (o.x - 2..o.x + o.width + 2).contains(&x) && (o.y - 26..o.y + o.height + 2).contains(&y)
+            })
+        };
+        for y in (target.y + 5..target.y + target.height - 5).step_by(7) {
+            for x in (target.x + 5..target.x + target.width - 5).step_by(7) {
+                if !covered(x, y) {
+                    return (x as f64, y as f64);
+                }
+            }
+        }
+        panic!("{target:?} is covered by {others:?}");
+    }
+}
