@@ -46,11 +46,60 @@ use crate::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct WindowId(pub u64);
 
+/// Who is on the other end of a Wayland connection: known from the socket it came in on,
+/// never from anything the client says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientIdentity {
+    /// The capsule's name, or None for a host client on the public socket.
+    pub capsule: Option<String>,
+    /// The label colour (the capsule's, or neutral for host clients).
+    pub color: exo_shell::config::Color,
+}
+
+impl Default for ClientIdentity {
+    fn default() -> Self {
+        Self {
+            capsule: None,
+            color: exo_shell::config::Color {
+                r: 0x55,
+                g: 0x55,
+                b: 0x55,
+            },
+        }
+    }
+}
+
 /// Per-client data attached to every Wayland connection.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ClientState {
     pub compositor_state: CompositorClientState,
     pub limits: ClientLimits,
+    pub identity: ClientIdentity,
+    /// Capabilities granted to this client; changed live by grant/revoke.
+    pub caps: std::sync::Mutex<exo_shell::CapabilitySet>,
+}
+
+impl Default for ClientState {
+    /// A client with every capability: for tests and conformance runs, never for real clients.
+    fn default() -> Self {
+        Self::new(ClientIdentity::default(), exo_shell::CapabilitySet::all())
+    }
+}
+
+impl ClientState {
+    pub fn new(identity: ClientIdentity, caps: exo_shell::CapabilitySet) -> Self {
+        Self {
+            compositor_state: CompositorClientState::default(),
+            limits: ClientLimits::default(),
+            identity,
+            caps: std::sync::Mutex::new(caps),
+        }
+    }
+
+    pub fn caps(&self) -> exo_shell::CapabilitySet {
+        // A poisoned lock only means a panic elsewhere; the set itself is always valid.
+        *self.caps.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl ClientData for ClientState {

@@ -127,7 +127,7 @@ pub enum ConfigError {
 }
 
 /// 1-based line and column (in characters) of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     // Step back to a char boundary so slicing cannot panic.
     let offset = (0..=offset)
@@ -141,7 +141,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 /// A key as it would be written in TOML: bare when possible, else quoted.
-fn toml_key(name: &str) -> String {
+pub(crate) fn toml_key(name: &str) -> String {
     let bare = !name.is_empty()
         && name
             .bytes()
@@ -154,7 +154,7 @@ fn toml_key(name: &str) -> String {
 }
 
 /// "a string", "an integer", … for error messages.
-fn describe(item: &Item) -> &'static str {
+pub(crate) fn describe(item: &Item) -> &'static str {
     match item.type_name() {
         "string" => "a string",
         "integer" => "an integer",
