@@ -31,6 +31,11 @@ pub struct Cli {
     /// Wayland socket name in $XDG_RUNTIME_DIR (default: the first free wayland-N).
     #[arg(long)]
     pub socket: Option<String>,
+    /// Capabilities of host clients (those on the public Wayland socket): a comma-separated list
+    /// such as "display.window,display.capture", "all" (tests, benchmarks, grim from a host
+    /// shell) or "none" (no host clients at all).
+    #[arg(long, default_value = "display.window", value_parser = parse_caps)]
+    pub host_caps: exo_shell::CapabilitySet,
     /// Config file (default: $XDG_CONFIG_HOME/nexquelium/config.toml, else built-in defaults).
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -54,6 +59,10 @@ fn parse_size(s: &str) -> Result<(i32, i32), String> {
         Ok(n)
     };
     Ok((parse(w)?, parse(h)?))
+}
+
+fn parse_caps(s: &str) -> Result<exo_shell::CapabilitySet, String> {
+    exo_shell::CapabilitySet::parse_list(s).map_err(|e| format!("--host-caps {s:?}: {e}"))
 }
 
 fn parse_scale(s: &str) -> Result<f64, String> {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use exo_shell::{config::Config, layout::Layout};
+use exo_shell::{config::Config, layout::Layout, Capability, CapabilitySet};
 use smithay::{
     desktop::{PopupManager, Space},
     input::{keyboard::XkbConfig, pointer::CursorImageStatus, SeatState},
@@ -38,10 +38,11 @@ use smithay::{
 
 use crate::{
     backend::Backend,
+    capsules::gate::filter_for,
     keyboard_map::KeyboardMap,
     protocols::screencopy::ScreencopyManagerState,
     redraw::RedrawState,
-    state::{ClientState, Nexq, State},
+    state::{ClientIdentity, ClientState, Nexq, State},
 };
 
 /// The output's initial shape, from the command line.
@@ -110,8 +111,13 @@ pub fn insert_display(event_loop: &EventLoop<'static, State>, display: Display<S
     Ok(())
 }
 
-/// Listen on `$XDG_RUNTIME_DIR/<name>` (or the first free `wayland-N`); returns the name.
-pub fn listen_socket(event_loop: &EventLoop<'static, State>, name: Option<&str>) -> anyhow::Result<String> {
+/// Listen on `$XDG_RUNTIME_DIR/<name>` (or the first free `wayland-N`); clients that connect
+/// there are host clients with `host_caps`. Returns the socket name.
+pub fn listen_socket(
+    event_loop: &EventLoop<'static, State>,
+    name: Option<&str>,
+    host_caps: CapabilitySet,
+) -> anyhow::Result<String> {
     let source = match name {
         Some(name) => ListeningSocketSource::with_name(name)
             .with_context(|| format!("cannot listen on Wayland socket {name:?}"))?,
@@ -120,12 +126,14 @@ pub fn listen_socket(event_loop: &EventLoop<'static, State>, name: Option<&str>)
     let socket_name = source.socket_name().to_string_lossy().into_owned();
     event_loop
         .handle()
-        .insert_source(source, |stream, _, state| {
-            if let Err(err) = state
-                .nexq
-                .display_handle
-                .insert_client(stream, Arc::new(ClientState::default()))
-            {
+        .insert_source(source, move |stream, _, state| {
+            // Without display.window a client may not have a Wayland connection at all.
+            if !host_caps.contains(Capability::DisplayWindow) {
+                tracing::info!("refusing a host client: host capabilities lack display.window");
+                return;
+            }
+            let data = ClientState::new(ClientIdentity::default(), host_caps);
+            if let Err(err) = state.nexq.display_handle.insert_client(stream, Arc::new(data)) {
                 tracing::warn!(%err, "cannot add client");
             }
         })
@@ -149,7 +157,8 @@ impl State {
         let compositor_state = CompositorState::new::<State>(&dh);
         let xdg_shell_state = XdgShellState::new::<State>(&dh);
         let xdg_decoration_state = XdgDecorationState::new::<State>(&dh);
-        let layer_shell_state = WlrLayerShellState::new::<State>(&dh);
+        let layer_shell_state =
+            WlrLayerShellState::new_with_filter::<State, _>(&dh, filter_for("zwlr_layer_shell_v1"));
         let shm_state = ShmState::new::<State>(&dh, vec![]);
         let output_manager_state = OutputManagerState::new_with_xdg_output::<State>(&dh);
         let data_device_state = DataDeviceState::new::<State>(&dh);
@@ -163,7 +172,8 @@ impl State {
         let pointer_constraints_state = PointerConstraintsState::new::<State>(&dh);
         let relative_pointer_state = RelativePointerManagerState::new::<State>(&dh);
         let text_input_state = TextInputManagerState::new::<State>(&dh);
-        let screencopy_state = ScreencopyManagerState::new::<State>(&dh, |_| true);
+        let screencopy_state =
+            ScreencopyManagerState::new::<State>(&dh, filter_for("zwlr_screencopy_manager_v1"));
 
         let mut seat_state = SeatState::new();
         let mut seat = seat_state.new_wl_seat(&dh, "seat0");

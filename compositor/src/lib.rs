@@ -2,6 +2,7 @@
 //! lives in `exo_shell`).
 
 pub mod backend;
+pub mod capsules;
 pub mod cli;
 pub mod control;
 pub mod cursor;

@@ -61,7 +61,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     };
 
     insert_display(&event_loop, display)?;
-    let socket_name = listen_socket(&event_loop, cli.socket.as_deref())?;
+    let socket_name = listen_socket(&event_loop, cli.socket.as_deref(), cli.host_caps)?;
     let mut state = State::new(
         &event_loop,
         dh,

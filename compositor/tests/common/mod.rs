@@ -52,8 +52,12 @@ impl Session {
         let runtime = private_dir("rt");
         let socket = "wayland-test".to_string();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_nexquelium"));
-        cmd.args(["--backend", "headless", "--socket", &socket])
-            .args(args)
+        cmd.args(["--backend", "headless", "--socket", &socket]);
+        // Protocol tests drive privileged tools (grim, layer shells) from host clients.
+        if !args.contains(&"--host-caps") {
+            cmd.args(["--host-caps", "all"]);
+        }
+        cmd.args(args)
             .env("XDG_RUNTIME_DIR", &runtime)
             .env_remove("WAYLAND_DISPLAY")
             .env_remove("DISPLAY")

@@ -1,0 +1,5 @@
+//! Capsules: supervised programs with exactly the capabilities their manifest grants.
+//! `gate` decides which globals a client sees, `confine` applies what the kernel offers
+//! (uid, namespaces, cgroups), `supervisor` starts, restarts and stops them.
+
+pub mod gate;
