@@ -36,6 +36,13 @@ pub struct Cli {
     /// shell) or "none" (no host clients at all).
     #[arg(long, default_value = "display.window", value_parser = parse_caps)]
     pub host_caps: exo_shell::CapabilitySet,
+    /// Directory of system capsules (default: /etc/exosphere/capsules if it exists, else the
+    /// repository's assets/capsules).
+    #[arg(long)]
+    pub system_capsules: Option<PathBuf>,
+    /// Start the session without starting any capsule.
+    #[arg(long)]
+    pub no_autostart: bool,
     /// Config file (default: $XDG_CONFIG_HOME/nexquelium/config.toml, else built-in defaults).
     #[arg(long)]
     pub config: Option<PathBuf>,

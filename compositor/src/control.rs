@@ -14,10 +14,10 @@ use std::{
 
 use anyhow::Context;
 use exo_shell::control::{
-    parse_request, ButtonState as CtlButtonState, OutputInfo, PointerButton, Reply, Request, ScreenshotInfo,
-    VersionInfo, WindowInfo, PROTOCOL_VERSION,
+    parse_request, ButtonState as CtlButtonState, CapsuleLogs, OutputInfo, PointerButton, Reply, Request,
+    RunInfo, ScreenshotInfo, VersionInfo, WindowInfo, PROTOCOL_VERSION,
 };
-use exo_shell::keys::KeyCombo;
+use exo_shell::{keys::KeyCombo, Capability, CapabilitySet};
 use smithay::{
     backend::input::{ButtonState, KeyState},
     reexports::calloop::{generic::Generic, Interest, LoopHandle, Mode, PostAction},
@@ -73,6 +73,26 @@ pub fn listen(handle: &LoopHandle<'static, State>, path: &Path) -> anyhow::Resul
 }
 
 fn accept(state: &mut State, stream: UnixStream) {
+    // Capsules never get the control socket: refuse any process that belongs to one.
+    match rustix::net::sockopt::socket_peercred(&stream) {
+        Ok(cred) => {
+            if state
+                .nexq
+                .supervisor
+                .owns_process(cred.pid.as_raw_nonzero().get(), cred.uid.as_raw())
+            {
+                tracing::warn!(
+                    pid = cred.pid.as_raw_nonzero().get(),
+                    "refused a control connection from a capsule"
+                );
+                return;
+            }
+        }
+        Err(err) => {
+            tracing::warn!(%err, "cannot read the control peer's credentials; refused");
+            return;
+        }
+    }
     if let Err(err) = stream
         .set_nonblocking(true)
         .and_then(|()| stream.set_write_timeout(Some(REPLY_WRITE_TIMEOUT)))
@@ -214,6 +234,54 @@ fn run(state: &mut State, request: Request) -> anyhow::Result<serde_json::Value>
             }
             Ok(serde_json::Value::Null)
         }
+        Request::Capsules => to_value(state.capsule_infos()),
+        Request::CapsuleStart { name } => {
+            state.capsule_user_start(&name)?;
+            Ok(serde_json::Value::Null)
+        }
+        Request::CapsuleStop { name } => {
+            state.capsule_stop(&name, false)?;
+            Ok(serde_json::Value::Null)
+        }
+        Request::CapsuleRestart { name } => {
+            state.capsule_stop(&name, true)?;
+            Ok(serde_json::Value::Null)
+        }
+        Request::Grant { name, capability } => {
+            let cap: Capability = capability.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+            state.capsule_set_capability(&name, cap, true)?;
+            Ok(serde_json::Value::Null)
+        }
+        Request::Revoke { name, capability } => {
+            let cap: Capability = capability.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+            state.capsule_set_capability(&name, cap, false)?;
+            Ok(serde_json::Value::Null)
+        }
+        Request::Logs { name, tail_bytes } => {
+            anyhow::ensure!(
+                state.nexq.supervisor.capsules.contains_key(&name),
+                "no capsule named {name:?}"
+            );
+            let path = state.nexq.supervisor.log_path(&name);
+            let text = read_tail(&path, tail_bytes.unwrap_or(u64::MAX))?;
+            to_value(CapsuleLogs {
+                name,
+                path: path.display().to_string(),
+                text,
+            })
+        }
+        Request::Run {
+            name,
+            capabilities,
+            argv,
+        } => {
+            let mut caps = CapabilitySet::empty();
+            for c in &capabilities {
+                caps.insert(c.parse::<Capability>().map_err(|e| anyhow::anyhow!("{e}"))?);
+            }
+            let (name, pid) = state.capsule_run(name, caps, argv)?;
+            to_value(RunInfo { name, pid })
+        }
         Request::PointerMove { x, y } => {
             anyhow::ensure!(
                 x.is_finite() && y.is_finite(),
@@ -306,7 +374,38 @@ fn window_infos(state: &State) -> Vec<WindowInfo> {
                 maximized: info.maximized,
                 fullscreen: info.fullscreen,
                 minimized: info.minimized,
+                capsule: window_capsule(state, window),
             })
         })
         .collect()
+}
+
+/// The last `max` bytes of a log file (a missing log is empty: the capsule never wrote).
+fn read_tail(path: &Path, max: u64) -> anyhow::Result<String> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(err) if err.kind() == ErrorKind::NotFound => return Ok(String::new()),
+        Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let len = file.metadata()?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(max)))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The capsule that owns a window, from its client's connection (None for host clients).
+fn window_capsule(state: &State, window: &smithay::desktop::Window) -> Option<String> {
+    let surface = window.toplevel()?.wl_surface().clone();
+    let client = state
+        .nexq
+        .display_handle
+        .get_client(smithay::reexports::wayland_server::Resource::id(&surface))
+        .ok()?;
+    client
+        .get_data::<crate::state::ClientState>()?
+        .identity
+        .capsule
+        .clone()
 }

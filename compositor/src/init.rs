@@ -141,6 +141,14 @@ pub fn listen_socket(
     Ok(socket_name)
 }
 
+/// Capsule logs: inside the compositor's private runtime directory, next to its sockets.
+fn log_dir_for(socket_name: &str) -> std::path::PathBuf {
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    runtime.join(format!("{socket_name}.capsules"))
+}
+
 impl State {
     pub fn new(
         event_loop: &EventLoop<'static, State>,
@@ -152,6 +160,14 @@ impl State {
         socket_name: String,
     ) -> anyhow::Result<State> {
         let clock = Clock::new();
+        let supervisor = crate::capsules::supervisor::Supervisor::new(
+            log_dir_for(&socket_name),
+            std::env::temp_dir().join(format!(
+                "exosphere-{}-{}",
+                socket_name,
+                rustix::process::getuid().as_raw()
+            )),
+        );
         let keyboard_map = KeyboardMap::new(&config.keyboard)?;
 
         let compositor_state = CompositorState::new::<State>(&dh);
@@ -235,6 +251,7 @@ impl State {
                 output,
                 redraw: RedrawState::Idle,
                 pending_screencopies: Vec::new(),
+                supervisor,
                 compositor_state,
                 xdg_shell_state,
                 xdg_decoration_state,

@@ -7,11 +7,12 @@ use exo_shell::{
     layout::Edges,
 };
 use smithay::{
-    backend::input::{ButtonState, KeyState},
+    backend::input::{ButtonState, KeyState, TouchSlot},
     desktop::{layer_map_for_output, WindowSurfaceType},
     input::{
         keyboard::{keysyms, FilterResult, ModifiersState},
         pointer::{ButtonEvent, GrabStartData, MotionEvent, RelativeMotionEvent},
+        touch::{DownEvent, MotionEvent as TouchMotionEvent, UpEvent},
     },
     reexports::wayland_server::protocol::wl_surface::WlSurface,
     utils::{Logical, Point, SERIAL_COUNTER},
@@ -346,5 +347,60 @@ impl State {
             Action::Quit => self.nexq.loop_signal.stop(),
         }
         self.apply_focus();
+    }
+}
+
+/// Touch: a point goes down on the surface under it (and focuses its window, like a click) and
+/// stays with that surface until it lifts, wherever it moves.
+impl State {
+    pub fn touch_down(&mut self, slot: TouchSlot, pos: Point<f64, Logical>) {
+        let Some(touch) = self.nexq.seat.get_touch() else {
+            return;
+        };
+        if let Some(layer) = self.layer_surface_at(pos) {
+            self.set_keyboard_focus(Some(layer));
+        } else if let Some((id, _)) = self.nexq.window_at(pos.x, pos.y) {
+            self.nexq.layout.focus(&id);
+            self.apply_focus();
+        }
+        let under = self.surface_under(pos);
+        let event = DownEvent {
+            slot,
+            location: pos,
+            serial: SERIAL_COUNTER.next_serial(),
+            time: self.now_ms(),
+        };
+        touch.down(self, under, &event);
+        touch.frame(self);
+        self.queue_redraw();
+    }
+
+    pub fn touch_motion(&mut self, slot: TouchSlot, pos: Point<f64, Logical>) {
+        let Some(touch) = self.nexq.seat.get_touch() else {
+            return;
+        };
+        let under = self.surface_under(pos);
+        let event = TouchMotionEvent {
+            slot,
+            location: pos,
+            time: self.now_ms(),
+        };
+        touch.motion(self, under, &event);
+        touch.frame(self);
+        self.queue_redraw();
+    }
+
+    pub fn touch_up(&mut self, slot: TouchSlot) {
+        let Some(touch) = self.nexq.seat.get_touch() else {
+            return;
+        };
+        let event = UpEvent {
+            slot,
+            serial: SERIAL_COUNTER.next_serial(),
+            time: self.now_ms(),
+        };
+        touch.up(self, &event);
+        touch.frame(self);
+        self.queue_redraw();
     }
 }

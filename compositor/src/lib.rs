@@ -12,6 +12,7 @@ mod handlers;
 pub mod init;
 pub mod input;
 pub mod keyboard_map;
+pub mod labels;
 pub mod limits;
 pub mod protocols;
 pub mod redraw;

@@ -91,6 +91,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     stdout.flush()?;
     tracing::info!(socket = %socket_name, backend = state.backend.name(), "Nexquelium is ready");
 
+    let dirs = exo_shell::capsule::CapsuleDirs::default_for(cli.system_capsules.clone());
+    state.start_supervisor(&dirs, !cli.no_autostart)?;
+
     if !cli.command.is_empty() {
         crate::spawn::spawn(&cli.command);
     }
@@ -99,6 +102,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     event_loop
         .run(None, &mut state, |state| state.after_dispatch())
         .context("event loop failed")?;
+    state.shutdown_capsules();
     let _ = std::fs::remove_file(&control_path);
     Ok(())
 }

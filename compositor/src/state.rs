@@ -135,6 +135,7 @@ pub struct Nexq {
     pub output: Output,
     pub redraw: RedrawState,
     pub pending_screencopies: Vec<PendingScreencopy>,
+    pub supervisor: crate::capsules::supervisor::Supervisor,
 
     pub compositor_state: CompositorState,
     pub xdg_shell_state: XdgShellState,

@@ -173,11 +173,29 @@ impl Nexq {
             x: x.floor() as i32,
             y: y.floor() as i32,
         };
-        for (id, frame) in self.layout.windows_bottom_to_top().into_iter().rev() {
-            let fullscreen = self.layout.window_info(&id).is_some_and(|i| i.fullscreen);
+        let stack: Vec<(WindowId, Rect, bool)> = self
+            .layout
+            .windows_bottom_to_top()
+            .into_iter()
+            .rev()
+            .map(|(id, frame)| {
+                (
+                    id,
+                    frame,
+                    self.layout.window_info(&id).is_some_and(|i| i.fullscreen),
+                )
+            })
+            .collect();
+        let frames: Vec<(Rect, bool)> = stack.iter().map(|&(_, frame, fs)| (frame, fs)).collect();
+        for (i, &(id, frame, fullscreen)) in stack.iter().enumerate() {
             let content = content_rect(frame, fullscreen, &self.config);
-            // Popups reach outside the frame: test the surface tree first.
-            if let Some(window) = self.windows.get(&id) {
+            // Popups reach outside the frame: test the surface tree first, except where the
+            // popup is not drawn (title bars: see `labels`), so input goes where it looks to.
+            let on_label = (!fullscreen && decoration_rects(frame, &self.config).1.contains(p))
+                || crate::labels::lower_title_bars(&frames, i, &self.config)
+                    .iter()
+                    .any(|r| r.contains((p.x, p.y)));
+            if let Some(window) = self.windows.get(&id).filter(|_| !on_label) {
                 let local = smithay::utils::Point::<f64, smithay::utils::Logical>::from((
                     x - content.x as f64 + window.geometry().loc.x as f64,
                     y - content.y as f64 + window.geometry().loc.y as f64,
@@ -240,27 +258,16 @@ impl State {
         self.apply_focus();
     }
 
-    /// Move a window so that its root surface's top-left corner lands on `origin` (global
-    /// coordinates); the frame goes around it. Used by the WLCS integration, whose positions
-    /// refer to the surface, not to our frame.
-    pub fn place_surface_at(
-        &mut self,
-        id: WindowId,
-        origin: smithay::utils::Point<i32, smithay::utils::Logical>,
-    ) {
-        let (Some(window), Some(frame), Some(content)) = (
-            self.nexq.windows.get(&id),
-            self.nexq.layout.rect(&id),
-            self.nexq.content_of(id),
-        ) else {
+    /// Move a window so that its content (the window geometry, what `windows` reports) starts at
+    /// `origin` in global coordinates; the frame goes around it. Used by the WLCS integration,
+    /// whose window positions are those of the window geometry, not of our frame.
+    pub fn place_content_at(&mut self, id: WindowId, origin: smithay::utils::Point<i32, smithay::utils::Logical>) {
+        let (Some(frame), Some(content)) = (self.nexq.layout.rect(&id), self.nexq.content_of(id)) else {
             return;
         };
-        // The content rectangle is the window geometry, which sits at geometry().loc inside
-        // the surface; the frame keeps its offset from the content.
-        let geo_loc = window.geometry().loc;
         let loc = exo_shell::geometry::Point {
-            x: origin.x + geo_loc.x - (content.x - frame.x),
-            y: origin.y + geo_loc.y - (content.y - frame.y),
+            x: origin.x - (content.x - frame.x),
+            y: origin.y - (content.y - frame.y),
         };
         self.nexq.layout.move_to(&id, loc);
         self.nexq.sync_space();

@@ -224,11 +224,11 @@ fn simple_shm_maps_with_content_and_frame() {
         title.pixels(),
         "title bar above {win:?} has background pixels"
     );
+    // One colour apart from the label text the compositor draws on it (see tests/labels.rs).
     let title_colour = rgb_of(shot.pixel(title.x as u32, title.y as u32));
-    assert_eq!(
-        count_not(&shot, title_colour, title),
-        0,
-        "title bar is not one solid colour"
+    assert!(
+        count_not(&shot, title_colour, title) < title.pixels() / 3,
+        "title bar is not mostly one colour"
     );
 
     // The border around it has the focused border colour (simple-shm is the only, focused, window).

@@ -12,9 +12,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::bail;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use thiserror::Error;
+
+pub use crate::capsule::{CapsuleInfo, CapsuleStatus};
 
 /// The protocol version [`VersionInfo::protocol`] reports.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -32,7 +34,18 @@ pub const REQUEST_NAMES: &[&str] = &[
     "type",
     "pointer_move",
     "pointer_button",
+    "capsules",
+    "capsule_start",
+    "capsule_stop",
+    "capsule_restart",
+    "grant",
+    "revoke",
+    "logs",
+    "run",
 ];
+
+/// The requests without arguments: any field besides `request` is an error.
+const NO_FIELD_REQUESTS: &[&str] = &["version", "outputs", "windows", "capsules"];
 
 /// A request line, tagged by its `request` field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,6 +76,54 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         state: Option<ButtonState>,
     },
+    /// Reply: a list of [`CapsuleInfo`], every capsule the supervisor knows
+    /// (from manifests and from `run`).
+    Capsules,
+    /// Start a stopped, exited or failed capsule (clearing its restart
+    /// backoff and counters). Reply: null.
+    CapsuleStart { name: String },
+    /// Stop a capsule; the restart policy does not restart it. Reply: null.
+    CapsuleStop { name: String },
+    /// Stop a capsule if it runs, then start it. Reply: null.
+    CapsuleRestart { name: String },
+    /// Add `capability` (a dotted name like `net.connect`) to what a capsule
+    /// holds. Reply: null.
+    Grant { name: String, capability: String },
+    /// Take `capability` away from a capsule. Reply: null.
+    Revoke { name: String, capability: String },
+    /// A capsule's log (its stdout and stderr): the whole of it, or only the
+    /// last `tail_bytes` bytes. Reply: [`CapsuleLogs`].
+    Logs {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tail_bytes: Option<u64>,
+    },
+    /// Start `argv` as a new capsule named `name` (a name derived from the
+    /// program if absent) holding exactly `capabilities`. `argv` must not be
+    /// empty. Reply: [`RunInfo`].
+    Run {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        capabilities: Vec<String>,
+        #[serde(deserialize_with = "non_empty_argv")]
+        argv: Vec<String>,
+    },
+}
+
+/// `argv` of a `run` request: at least the program, which is not `""`.
+fn non_empty_argv<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    use serde::de::Error as _;
+    let argv = Vec::<String>::deserialize(deserializer)?;
+    match argv.first() {
+        None => Err(D::Error::custom(
+            "`argv` is empty; expected the program and its arguments, like [\"foot\", \"--server\"]",
+        )),
+        Some(program) if program.is_empty() => Err(D::Error::custom(
+            "`argv[0]` must be a program name or path, found an empty string",
+        )),
+        Some(_) => Ok(argv),
+    }
 }
 
 /// A pointer button.
@@ -147,6 +208,29 @@ pub struct WindowInfo {
     pub maximized: bool,
     pub fullscreen: bool,
     pub minimized: bool,
+    /// The capsule the window's client belongs to; null for host clients.
+    #[serde(default)]
+    pub capsule: Option<String>,
+}
+
+/// Reply to `logs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapsuleLogs {
+    /// The capsule.
+    pub name: String,
+    /// The log file on the compositor's machine.
+    pub path: String,
+    /// The requested part of the log, as UTF-8 (invalid bytes replaced by U+FFFD).
+    pub text: String,
+}
+
+/// Reply to `run`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// The new capsule's name, for `capsules`, `logs`, `capsule_stop` and so on.
+    pub name: String,
+    /// Its process.
+    pub pid: u32,
 }
 
 /// Reply to `screenshot`.
@@ -225,7 +309,7 @@ pub fn parse_request(line: &str) -> Result<Request, ControlError> {
         return Err(ControlError::UnknownRequest(name));
     }
     // serde ignores extra fields on unit variants even with deny_unknown_fields.
-    if ["version", "outputs", "windows"].contains(&name.as_str()) {
+    if NO_FIELD_REQUESTS.contains(&name.as_str()) {
         if let Some(extra) = fields.keys().find(|k| *k != "request") {
             let message = format!("unknown field `{extra}`, there are no fields");
             return Err(ControlError::InvalidRequest {
@@ -260,16 +344,29 @@ impl Request {
             Request::Type { .. } => "type",
             Request::PointerMove { .. } => "pointer_move",
             Request::PointerButton { .. } => "pointer_button",
+            Request::Capsules => "capsules",
+            Request::CapsuleStart { .. } => "capsule_start",
+            Request::CapsuleStop { .. } => "capsule_stop",
+            Request::CapsuleRestart { .. } => "capsule_restart",
+            Request::Grant { .. } => "grant",
+            Request::Revoke { .. } => "revoke",
+            Request::Logs { .. } => "logs",
+            Request::Run { .. } => "run",
         }
     }
 
-    /// The request as one JSON line, without the newline. Fails only for
-    /// non-finite pointer coordinates, which JSON cannot carry.
+    /// The request as one JSON line, without the newline. Fails for
+    /// non-finite pointer coordinates, which JSON cannot carry, and for a
+    /// `run` without a program, which [`parse_request`] would refuse.
     pub fn to_line(&self) -> anyhow::Result<String> {
-        if let Request::PointerMove { x, y } = self {
-            if !x.is_finite() || !y.is_finite() {
+        match self {
+            Request::PointerMove { x, y } if !x.is_finite() || !y.is_finite() => {
                 bail!("pointer coordinates must be finite numbers, got {x}, {y}");
             }
+            Request::Run { argv, .. } if argv.first().is_none_or(|p| p.is_empty()) => {
+                bail!("run needs a program to run (argv is empty or starts with \"\")");
+            }
+            _ => {}
         }
         Ok(serde_json::to_string(self)?)
     }

@@ -40,7 +40,50 @@ fn every_request() -> Vec<Request> {
             button: PointerButton::Right,
             state: Some(ButtonState::Release),
         },
+        Request::Capsules,
+        Request::CapsuleStart {
+            name: "terminal".into(),
+        },
+        Request::CapsuleStop {
+            name: "terminal".into(),
+        },
+        Request::CapsuleRestart {
+            name: "terminal".into(),
+        },
+        Request::Grant {
+            name: "terminal".into(),
+            capability: "net.connect".into(),
+        },
+        Request::Revoke {
+            name: "terminal".into(),
+            capability: "display.layer".into(),
+        },
+        Request::Logs {
+            name: "terminal".into(),
+            tail_bytes: None,
+        },
+        Request::Logs {
+            name: "terminal".into(),
+            tail_bytes: Some(4096),
+        },
+        Request::Run {
+            name: None,
+            capabilities: vec![],
+            argv: vec!["foot".into()],
+        },
+        Request::Run {
+            name: Some("scratch".into()),
+            capabilities: vec!["display.window".into(), "net.connect".into()],
+            argv: vec!["foot".into(), "-e".into(), "sh -c 'echo \"hi\"'".into()],
+        },
     ]
+}
+
+#[test]
+fn every_request_name_is_listed_once() {
+    let mut names: Vec<&str> = every_request().iter().map(Request::name).collect();
+    names.dedup();
+    assert_eq!(names, REQUEST_NAMES);
 }
 
 #[test]
@@ -86,6 +129,167 @@ fn wire_format_is_as_documented() {
 }
 
 #[test]
+fn capsule_requests_wire_format() {
+    let line = |r: Request| r.to_line().expect("encodes");
+    let name = || "terminal".to_string();
+    assert_eq!(line(Request::Capsules), r#"{"request":"capsules"}"#);
+    assert_eq!(
+        line(Request::CapsuleStart { name: name() }),
+        r#"{"request":"capsule_start","name":"terminal"}"#
+    );
+    assert_eq!(
+        line(Request::CapsuleStop { name: name() }),
+        r#"{"request":"capsule_stop","name":"terminal"}"#
+    );
+    assert_eq!(
+        line(Request::CapsuleRestart { name: name() }),
+        r#"{"request":"capsule_restart","name":"terminal"}"#
+    );
+    assert_eq!(
+        line(Request::Grant {
+            name: name(),
+            capability: "net.connect".into()
+        }),
+        r#"{"request":"grant","name":"terminal","capability":"net.connect"}"#
+    );
+    assert_eq!(
+        line(Request::Revoke {
+            name: name(),
+            capability: "net.connect".into()
+        }),
+        r#"{"request":"revoke","name":"terminal","capability":"net.connect"}"#
+    );
+    assert_eq!(
+        line(Request::Logs {
+            name: name(),
+            tail_bytes: None
+        }),
+        r#"{"request":"logs","name":"terminal"}"#
+    );
+    assert_eq!(
+        line(Request::Logs {
+            name: name(),
+            tail_bytes: Some(100)
+        }),
+        r#"{"request":"logs","name":"terminal","tail_bytes":100}"#
+    );
+    assert_eq!(
+        line(Request::Run {
+            name: None,
+            capabilities: vec![],
+            argv: vec!["foot".into()]
+        }),
+        r#"{"request":"run","argv":["foot"]}"#
+    );
+    assert_eq!(
+        line(Request::Run {
+            name: Some("t".into()),
+            capabilities: vec!["display.window".into()],
+            argv: vec!["foot".into(), "-e".into(), "htop".into()]
+        }),
+        r#"{"request":"run","name":"t","capabilities":["display.window"],"argv":["foot","-e","htop"]}"#
+    );
+    // Optional fields may be given as null, or (capabilities) as an empty list.
+    assert_eq!(
+        parse_request(r#"{"argv":["x"],"capabilities":[],"name":null,"request":"run"}"#),
+        Ok(Request::Run {
+            name: None,
+            capabilities: vec![],
+            argv: vec!["x".into()]
+        })
+    );
+    assert_eq!(
+        parse_request(r#"{"request":"logs","name":"a","tail_bytes":null}"#),
+        Ok(Request::Logs {
+            name: "a".into(),
+            tail_bytes: None
+        })
+    );
+    // A run without a program cannot be encoded either.
+    for argv in [vec![], vec![String::new(), "x".into()]] {
+        let run = Request::Run {
+            name: None,
+            capabilities: vec![],
+            argv,
+        };
+        assert!(run.to_line().is_err(), "{run:?}");
+    }
+}
+
+#[test]
+fn capsule_replies_wire_format() {
+    let run = RunInfo {
+        name: "foot-1".into(),
+        pid: 4242,
+    };
+    assert_eq!(
+        Reply::ok(&run).to_line(),
+        r#"{"ok":{"name":"foot-1","pid":4242}}"#
+    );
+    let logs = CapsuleLogs {
+        name: "terminal".into(),
+        path: "/run/user/0/exosphere/logs/terminal.log".into(),
+        text: "line 1\nline 2\n".into(),
+    };
+    let value = serde_json::to_value(&logs).expect("encodes");
+    assert_eq!(
+        value,
+        json!({"name": "terminal", "path": "/run/user/0/exosphere/logs/terminal.log", "text": "line 1\nline 2\n"})
+    );
+    assert_eq!(
+        serde_json::from_value::<CapsuleLogs>(value).expect("decodes"),
+        logs
+    );
+    let info: Vec<CapsuleInfo> = serde_json::from_value(json!([{
+        "name": "terminal", "status": {"state": "exited", "code": 3, "signal": null},
+        "pid": null, "uptime_s": null, "restarts": 0, "capabilities": ["display.window"],
+        "confinement": "", "color": "#4a90d9", "source": "/etc/exosphere/capsules/terminal/Capsule.toml"
+    }]))
+    .expect("a capsules reply");
+    assert_eq!(
+        info[0].status,
+        CapsuleStatus::Exited {
+            code: Some(3),
+            signal: None
+        }
+    );
+}
+
+#[test]
+fn window_info_capsule_is_null_for_host_clients() {
+    let mut window = WindowInfo {
+        id: 1,
+        title: "t".into(),
+        app_id: "foot".into(),
+        x: 0,
+        y: 0,
+        width: 10,
+        height: 10,
+        workspace: 1,
+        focused: true,
+        maximized: false,
+        fullscreen: false,
+        minimized: false,
+        capsule: None,
+    };
+    let value = serde_json::to_value(&window).expect("encodes");
+    assert_eq!(value["capsule"], Value::Null);
+    assert!(value.as_object().expect("object").contains_key("capsule"));
+    window.capsule = Some("terminal".into());
+    let value = serde_json::to_value(&window).expect("encodes");
+    assert_eq!(value["capsule"], "terminal");
+    assert_eq!(
+        serde_json::from_value::<WindowInfo>(value).expect("decodes"),
+        window
+    );
+    // A reply from a compositor without the field still decodes.
+    let mut old = serde_json::to_value(&window).expect("encodes");
+    old.as_object_mut().expect("object").remove("capsule");
+    let decoded: WindowInfo = serde_json::from_value(old).expect("decodes");
+    assert_eq!(decoded.capsule, None);
+}
+
+#[test]
 fn replies_are_exact() {
     assert_eq!(Reply::ok(json!([1, 2])).to_line(), r#"{"ok":[1,2]}"#);
     assert_eq!(Reply::Ok(Value::Null).to_line(), r#"{"ok":null}"#);
@@ -123,7 +327,8 @@ fn err(line: &str) -> String {
 fn malformed_requests_have_clear_errors() {
     assert_eq!(
         err(r#"{"request":"fly"}"#),
-        "unknown request \"fly\"; expected one of version, outputs, windows, screenshot, key, type, pointer_move, pointer_button"
+        "unknown request \"fly\"; expected one of version, outputs, windows, screenshot, key, type, pointer_move, pointer_button, \
+         capsules, capsule_start, capsule_stop, capsule_restart, grant, revoke, logs, run"
     );
     assert!(
         err("{\"request\": ").starts_with("malformed JSON at column "),
@@ -159,6 +364,70 @@ fn malformed_requests_have_clear_errors() {
     assert_eq!(
         err(r#"{"request":"windows","verbose":true}"#),
         "unknown field `verbose`, there are no fields in windows request"
+    );
+}
+
+#[test]
+fn malformed_capsule_requests_have_clear_errors() {
+    assert_eq!(err(r#"{"request":"run"}"#), "missing field `argv` in run request");
+    assert_eq!(
+        err(r#"{"request":"run","name":"x","capabilities":["net.connect"]}"#),
+        "missing field `argv` in run request"
+    );
+    assert_eq!(
+        err(r#"{"request":"run","argv":[]}"#),
+        "`argv` is empty; expected the program and its arguments, like [\"foot\", \"--server\"] in run request"
+    );
+    assert_eq!(
+        err(r#"{"request":"run","argv":["","x"]}"#),
+        "`argv[0]` must be a program name or path, found an empty string in run request"
+    );
+    assert_eq!(
+        err(r#"{"request":"run","argv":"foot -e htop"}"#),
+        "invalid type: string \"foot -e htop\", expected a sequence in run request"
+    );
+    assert!(
+        err(r#"{"request":"run","argv":["foot"],"caps":["net.connect"]}"#)
+            .starts_with("unknown field `caps`, expected one of `name`, `capabilities`, `argv`"),
+        "{}",
+        err(r#"{"request":"run","argv":["foot"],"caps":["net.connect"]}"#)
+    );
+    assert_eq!(
+        err(r#"{"request":"capsules","all":true}"#),
+        "unknown field `all`, there are no fields in capsules request"
+    );
+    assert_eq!(
+        err(r#"{"request":"capsule_start"}"#),
+        "missing field `name` in capsule_start request"
+    );
+    assert!(
+        err(r#"{"request":"capsule_stop","name":"a","force":true}"#).starts_with("unknown field `force`"),
+        "{}",
+        err(r#"{"request":"capsule_stop","name":"a","force":true}"#)
+    );
+    assert_eq!(
+        err(r#"{"request":"grant","name":"a"}"#),
+        "missing field `capability` in grant request"
+    );
+    assert_eq!(
+        err(r#"{"request":"revoke","capability":"net.connect"}"#),
+        "missing field `name` in revoke request"
+    );
+    assert!(
+        err(r#"{"request":"grant","name":"a","capabilities":["net.connect"]}"#)
+            .starts_with("unknown field `capabilities`, expected `name` or `capability`"),
+        "{}",
+        err(r#"{"request":"grant","name":"a","capabilities":["net.connect"]}"#)
+    );
+    assert!(
+        err(r#"{"request":"logs","name":"a","tail_bytes":-1}"#).ends_with("in logs request"),
+        "{}",
+        err(r#"{"request":"logs","name":"a","tail_bytes":-1}"#)
+    );
+    assert!(
+        err(r#"{"request":"logs","name":"a","tail":10}"#).starts_with("unknown field `tail`"),
+        "{}",
+        err(r#"{"request":"logs","name":"a","tail":10}"#)
     );
 }
 

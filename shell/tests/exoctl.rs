@@ -10,6 +10,10 @@ use std::thread::JoinHandle;
 
 use serde_json::{json, Value};
 
+// The capsule commands; tests/exoctl/ is not a test crate of its own.
+#[path = "exoctl/capsules.rs"]
+mod capsules;
+
 /// A temp directory removed when dropped.
 struct TempDir(PathBuf);
 
@@ -29,40 +33,68 @@ fn temp_dir() -> PathBuf {
     dir
 }
 
-/// A server that reads one request line, answers `reply`, and returns the line.
+/// A server that answers request lines with canned replies, in order, then
+/// hangs up; it returns the lines it read.
 struct FakeServer {
     dir: PathBuf,
     socket: PathBuf,
-    thread: JoinHandle<String>,
+    thread: JoinHandle<Vec<String>>,
 }
 
 impl FakeServer {
+    /// Answers one request with `reply`.
     fn start(reply: Value) -> FakeServer {
+        FakeServer::script(vec![reply])
+    }
+
+    /// Answers the first request with `replies[0]`, the second with `replies[1]`, …
+    fn script(replies: Vec<Value>) -> FakeServer {
         let dir = temp_dir();
         let socket = dir.join("wayland-9.control");
         let listener = UnixListener::bind(&socket).expect("bind fake server");
         let thread = std::thread::spawn(move || {
             let (stream, _) = listener.accept().expect("accept");
-            let mut line = String::new();
-            BufReader::new(stream.try_clone().expect("clone"))
-                .read_line(&mut line)
-                .expect("read request");
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
             let mut stream = stream;
-            stream
-                .write_all(format!("{reply}\n").as_bytes())
-                .expect("write reply");
-            line
+            let mut lines = Vec::new();
+            for reply in replies {
+                let mut line = String::new();
+                if reader.read_line(&mut line).expect("read request") == 0 {
+                    break;
+                }
+                lines.push(line);
+                stream
+                    .write_all(format!("{reply}\n").as_bytes())
+                    .expect("write reply");
+            }
+            lines
         });
         FakeServer { dir, socket, thread }
     }
 
-    /// The request line exoctl sent, parsed.
-    fn request(self) -> Value {
-        let line = self.thread.join().expect("server thread");
+    /// The request lines exoctl sent, parsed.
+    fn requests(self) -> Vec<Value> {
+        let lines = self.thread.join().expect("server thread");
         std::fs::remove_dir_all(&self.dir).ok();
-        assert!(line.ends_with('\n'), "requests are newline-terminated: {line:?}");
-        assert_eq!(line.matches('\n').count(), 1, "one line: {line:?}");
-        serde_json::from_str(&line).expect("request is JSON")
+        lines
+            .iter()
+            .map(|line| {
+                assert!(line.ends_with('\n'), "requests are newline-terminated: {line:?}");
+                assert_eq!(line.matches('\n').count(), 1, "one line: {line:?}");
+                serde_json::from_str(line).expect("request is JSON")
+            })
+            .collect()
+    }
+
+    /// The one request line exoctl sent, parsed.
+    fn request(self) -> Value {
+        let mut requests = self.requests();
+        assert_eq!(requests.len(), 1, "one request: {requests:?}");
+        requests.remove(0)
+    }
+
+    fn socket(&self) -> String {
+        self.socket.to_str().expect("utf-8 path").to_string()
     }
 }
 
@@ -77,13 +109,18 @@ fn exoctl(args: &[&str], cwd: &Path) -> Output {
         .expect("run exoctl")
 }
 
+/// Runs `exoctl --socket <server's> args…` in the server's directory.
+fn exoctl_at(server: &FakeServer, args: &[&str]) -> Output {
+    let socket = server.socket();
+    let mut full = vec!["--socket", socket.as_str()];
+    full.extend_from_slice(args);
+    exoctl(&full, &server.dir)
+}
+
 /// Runs exoctl against a fake server answering `reply`; returns the request it sent and its stdout.
 fn run_ok(args: &[&str], reply: Value) -> (Value, String) {
     let server = FakeServer::start(reply);
-    let socket = server.socket.to_str().expect("utf-8 path").to_string();
-    let mut full = vec!["--socket", socket.as_str()];
-    full.extend_from_slice(args);
-    let out = exoctl(&full, &server.dir);
+    let out = exoctl_at(&server, args);
     assert!(
         out.status.success(),
         "exoctl {args:?} failed: {}",
@@ -98,9 +135,14 @@ fn run_ok(args: &[&str], reply: Value) -> (Value, String) {
 fn sample_windows() -> Value {
     json!([
         {"id": 1, "title": "~: bash", "app_id": "foot", "x": 0, "y": 30, "width": 1280, "height": 770,
-         "workspace": 1, "focused": true, "maximized": true, "fullscreen": false, "minimized": false},
+         "workspace": 1, "focused": true, "maximized": true, "fullscreen": false, "minimized": false,
+         "capsule": null},
         {"id": 22, "title": "Notes", "app_id": "org.example.Editor", "x": -5, "y": 40, "width": 640, "height": 480,
-         "workspace": 3, "focused": false, "maximized": false, "fullscreen": false, "minimized": false}
+         "workspace": 3, "focused": false, "maximized": false, "fullscreen": false, "minimized": false,
+         "capsule": "notes"},
+        // From a compositor that does not send `capsule` yet.
+        {"id": 23, "title": "x", "app_id": "xterm", "x": 0, "y": 0, "width": 10, "height": 10,
+         "workspace": 1, "focused": false, "maximized": false, "fullscreen": false, "minimized": true}
     ])
 }
 
@@ -109,10 +151,10 @@ fn windows_prints_a_table() {
     let (request, stdout) = run_ok(&["windows"], json!({ "ok": sample_windows() }));
     assert_eq!(request, json!({"request": "windows"}));
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 3, "{stdout}");
+    assert_eq!(lines.len(), 4, "{stdout}");
     assert_eq!(
         lines[0].split_whitespace().collect::<Vec<_>>(),
-        ["id", "ws", "focused", "state", "geometry", "app_id", "title"]
+        ["id", "ws", "focused", "state", "geometry", "capsule", "app_id", "title"]
     );
     assert_eq!(
         lines[1].split_whitespace().collect::<Vec<_>>(),
@@ -122,6 +164,7 @@ fn windows_prints_a_table() {
             "yes",
             "maximized",
             "1280x770@0,30",
+            "-",
             "foot",
             "~:",
             "bash"
@@ -135,12 +178,18 @@ fn windows_prints_a_table() {
             "no",
             "-",
             "640x480@-5,40",
+            "notes",
             "org.example.Editor",
             "Notes"
         ]
     );
+    assert_eq!(
+        lines[3].split_whitespace().collect::<Vec<_>>(),
+        ["23", "1", "no", "minimized", "10x10@0,0", "-", "xterm", "x"]
+    );
     // Columns line up.
     assert_eq!(lines[0].find("geometry"), lines[1].find("1280x770"));
+    assert_eq!(lines[0].find("capsule"), lines[2].find("notes"));
 }
 
 #[test]
@@ -337,6 +386,14 @@ fn help_everywhere() {
         &["pointer", "--help"],
         &["pointer", "move", "--help"],
         &["pointer", "click", "--help"],
+        &["capsules", "--help"],
+        &["run", "--help"],
+        &["start", "--help"],
+        &["stop", "--help"],
+        &["restart", "--help"],
+        &["grant", "--help"],
+        &["revoke", "--help"],
+        &["logs", "--help"],
     ] {
         let out = exoctl(args, &dir);
         assert!(out.status.success(), "{args:?}");

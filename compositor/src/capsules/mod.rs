@@ -2,4 +2,7 @@
 //! `gate` decides which globals a client sees, `confine` applies what the kernel offers
 //! (uid, namespaces, cgroups), `supervisor` starts, restarts and stops them.
 
+pub mod confine;
 pub mod gate;
+pub mod launch;
+pub mod supervisor;

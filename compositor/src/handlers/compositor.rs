@@ -126,7 +126,9 @@ impl State {
                 );
             });
             toplevel.send_configure();
-            return;
+            // xdg-shell wants the initial commit without a buffer. A client that attaches one
+            // anyway (WLCS's surface builders do; Mir accepts it) is mapped right away below
+            // instead of staying invisible until it happens to commit again.
         }
         let has_buffer = with_states(surface, |states| {
             matches!(

@@ -1068,3 +1068,35 @@ pub mod input {
         panic!("{target:?} is covered by {others:?}");
     }
 }
+
+/// wl_subcompositor: subsurfaces of one colour (used by the label tests).
+pub mod subsurface {
+    use wayland_client::protocol::{
+        wl_shm, wl_subcompositor::WlSubcompositor, wl_subsurface::WlSubsurface, wl_surface::WlSurface,
+    };
+
+    use super::{Client, State};
+
+    wayland_client::delegate_noop!(State: WlSubcompositor);
+    wayland_client::delegate_noop!(State: WlSubsurface);
+
+    impl Client {
+        /// A subsurface of `parent` at (x, y) with a `width`x`height` ARGB8888 buffer of one
+        /// colour, committed; in the default sync mode it shows with the parent's next commit.
+        pub fn subsurface(
+            &self,
+            parent: &WlSurface,
+            (x, y): (i32, i32),
+            (width, height): (i32, i32),
+            pixel: u32,
+        ) -> (WlSurface, WlSubsurface) {
+            let subcompositor: WlSubcompositor = self.bind(1..=1);
+            let surface = self.surface();
+            let subsurface = subcompositor.get_subsurface(&surface, parent, &self.qh, ());
+            subsurface.set_position(x, y);
+            let buffer = self.shm_buffer(width, height, wl_shm::Format::Argb8888, pixel);
+            self.attach_commit(&surface, Some(&buffer));
+            (surface, subsurface)
+        }
+    }
+}

@@ -6,13 +6,18 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Parser, Subcommand, ValueEnum};
-use serde_json::Value;
 
+use exo_shell::capability::Capability;
 use exo_shell::control::{
-    control_socket_path_from_env, ButtonState, ControlClient, OutputInfo, PointerButton, Request,
-    ScreenshotInfo, VersionInfo, WindowInfo, CONTROL_ENV, PROTOCOL_VERSION,
+    control_socket_path_from_env, ButtonState, ControlClient, PointerButton, Request, RunInfo, CONTROL_ENV,
 };
 use exo_shell::keys::KeyCombo;
+
+// The crate root is exoctl.rs, so its modules live in exoctl/ only by `path`.
+#[path = "exoctl/print.rs"]
+mod print;
+#[path = "exoctl/wait.rs"]
+mod wait;
 
 /// Control a running nexquelium compositor.
 ///
@@ -61,6 +66,66 @@ enum Command {
     /// Move the pointer or press its buttons.
     #[command(subcommand)]
     Pointer(PointerCommand),
+    /// List the capsules: state, pid, uptime, restarts, capabilities, confinement.
+    Capsules,
+    /// Start a program as a new capsule holding exactly the given capabilities.
+    ///
+    /// Prints `started NAME (pid PID)`.
+    ///
+    /// Example: exoctl run --cap display.window --cap net.connect -- foot -e htop
+    Run {
+        /// The capsule's name (default: the compositor picks one from the program).
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// A capability the capsule holds, e.g. display.window or net.connect;
+        /// repeat for more. Without any it holds none.
+        #[arg(long = "cap", value_name = "CAPABILITY")]
+        caps: Vec<Capability>,
+        /// Wait until the capsule has exited, failed or been stopped, and exit with
+        /// its exit code (128+N if killed by signal N; 1 if it failed; 0 if stopped).
+        #[arg(long)]
+        wait: bool,
+        /// The program and its arguments; put them after `--`.
+        #[arg(required = true, trailing_var_arg = true, value_name = "CMD")]
+        argv: Vec<String>,
+    },
+    /// Start a capsule (also clears its restart backoff and failure count).
+    Start {
+        /// The capsule (see `exoctl capsules`).
+        name: String,
+    },
+    /// Stop a capsule; its restart policy does not restart it.
+    Stop {
+        /// The capsule (see `exoctl capsules`).
+        name: String,
+    },
+    /// Stop a capsule if it is running, then start it.
+    Restart {
+        /// The capsule (see `exoctl capsules`).
+        name: String,
+    },
+    /// Give a capsule a capability.
+    Grant {
+        /// The capsule (see `exoctl capsules`).
+        name: String,
+        /// A capability such as net.connect or display.layer.
+        capability: Capability,
+    },
+    /// Take a capability away from a capsule.
+    Revoke {
+        /// The capsule (see `exoctl capsules`).
+        name: String,
+        /// A capability such as net.connect or display.layer.
+        capability: Capability,
+    },
+    /// Print a capsule's log (its stdout and stderr).
+    Logs {
+        /// The capsule (see `exoctl capsules`).
+        name: String,
+        /// Print only the last BYTES bytes.
+        #[arg(long, value_name = "BYTES")]
+        tail: Option<u64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -151,6 +216,27 @@ fn request_for(command: &Command) -> anyhow::Result<Request> {
         Command::Pointer(PointerCommand::Click { button: b }) => button(*b, None),
         Command::Pointer(PointerCommand::Press { button: b }) => button(*b, Some(ButtonState::Press)),
         Command::Pointer(PointerCommand::Release { button: b }) => button(*b, Some(ButtonState::Release)),
+        Command::Capsules => Request::Capsules,
+        Command::Run { name, caps, argv, .. } => Request::Run {
+            name: name.clone(),
+            capabilities: caps.iter().map(|c| c.as_str().to_string()).collect(),
+            argv: argv.clone(),
+        },
+        Command::Start { name } => Request::CapsuleStart { name: name.clone() },
+        Command::Stop { name } => Request::CapsuleStop { name: name.clone() },
+        Command::Restart { name } => Request::CapsuleRestart { name: name.clone() },
+        Command::Grant { name, capability } => Request::Grant {
+            name: name.clone(),
+            capability: capability.as_str().to_string(),
+        },
+        Command::Revoke { name, capability } => Request::Revoke {
+            name: name.clone(),
+            capability: capability.as_str().to_string(),
+        },
+        Command::Logs { name, tail } => Request::Logs {
+            name: name.clone(),
+            tail_bytes: *tail,
+        },
     })
 }
 
@@ -170,109 +256,8 @@ fn socket_path(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     }
 }
 
-/// Prints rows with columns padded to line up; the last column is not padded.
-fn print_table(header: &[&str], rows: &[Vec<String>]) {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
-    for row in std::iter::once(&header).chain(rows) {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        println!("{}", cells.join("  ").trim_end());
-    }
-}
-
-fn print_windows(windows: &[WindowInfo]) {
-    let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
-    let rows: Vec<Vec<String>> = windows
-        .iter()
-        .map(|w| {
-            let flags = [
-                (w.maximized, "maximized"),
-                (w.fullscreen, "fullscreen"),
-                (w.minimized, "minimized"),
-            ];
-            let state: Vec<&str> = flags
-                .iter()
-                .filter(|(on, _)| *on)
-                .map(|(_, name)| *name)
-                .collect();
-            let state = if state.is_empty() {
-                "-".to_string()
-            } else {
-                state.join(",")
-            };
-            let geometry = format!("{}x{}@{},{}", w.width, w.height, w.x, w.y);
-            vec![
-                w.id.to_string(),
-                w.workspace.to_string(),
-                yes_no(w.focused),
-                state,
-                geometry,
-                w.app_id.clone(),
-                w.title.clone(),
-            ]
-        })
-        .collect();
-    print_table(
-        &["id", "ws", "focused", "state", "geometry", "app_id", "title"],
-        &rows,
-    );
-}
-
-fn print_outputs(outputs: &[OutputInfo]) {
-    let rows: Vec<Vec<String>> = outputs
-        .iter()
-        .map(|o| {
-            let mode = format!(
-                "{}x{}@{:.3}Hz",
-                o.width,
-                o.height,
-                f64::from(o.refresh_mhz) / 1000.0
-            );
-            let logical = format!("{}x{}@{},{}", o.logical_width, o.logical_height, o.x, o.y);
-            let maker = format!("{} {}", o.make, o.model).trim().to_string();
-            vec![o.name.clone(), mode, o.scale.to_string(), logical, maker]
-        })
-        .collect();
-    print_table(&["name", "mode", "scale", "logical", "make/model"], &rows);
-}
-
-/// Prints a reply for people; shapes it does not expect are printed as JSON.
-fn print_human(command: &Command, value: Value) {
-    let fallback = |value: &Value| println!("{value}");
-    match command {
-        Command::Version => match serde_json::from_value::<VersionInfo>(value.clone()) {
-            Ok(v) => {
-                println!("{} {} (control protocol {})", v.compositor, v.version, v.protocol);
-                if v.protocol != PROTOCOL_VERSION {
-                    eprintln!("exoctl: warning: exoctl speaks control protocol {PROTOCOL_VERSION}");
-                }
-            }
-            Err(_) => fallback(&value),
-        },
-        Command::Outputs => match serde_json::from_value::<Vec<OutputInfo>>(value.clone()) {
-            Ok(outputs) => print_outputs(&outputs),
-            Err(_) => fallback(&value),
-        },
-        Command::Windows => match serde_json::from_value::<Vec<WindowInfo>>(value.clone()) {
-            Ok(windows) => print_windows(&windows),
-            Err(_) => fallback(&value),
-        },
-        Command::Screenshot { .. } => match serde_json::from_value::<ScreenshotInfo>(value.clone()) {
-            Ok(s) => println!("wrote {} ({}x{})", s.path, s.width, s.height),
-            Err(_) => fallback(&value),
-        },
-        // Input requests answer null: nothing to say on success.
-        _ if value.is_null() => {}
-        _ => fallback(&value),
-    }
-}
-
-fn run(cli: Cli) -> anyhow::Result<()> {
+/// Runs the command; returns the exit status (0 unless `run --wait` passes one on).
+fn run(cli: Cli) -> anyhow::Result<u8> {
     let request = request_for(&cli.command)?;
     let path = socket_path(cli.socket.as_deref())?;
     let mut client = ControlClient::connect(&path).map_err(|e| {
@@ -283,17 +268,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         )
     })?;
     let value = client.request(&request)?;
+    let wait_for = match &cli.command {
+        Command::Run { wait: true, .. } => {
+            let info: RunInfo = serde_json::from_value(value.clone())
+                .with_context(|| format!("unexpected reply to the run request: {value}"))?;
+            Some(info.name)
+        }
+        _ => None,
+    };
     if cli.json {
         println!("{value}");
     } else {
-        print_human(&cli.command, value);
+        print::print_human(&cli.command, value);
     }
-    Ok(())
+    match wait_for {
+        Some(name) => wait::wait_for_exit(&mut client, &name),
+        None => Ok(0),
+    }
 }
 
 fn main() -> ExitCode {
     match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(status) => ExitCode::from(status),
         Err(e) => {
             eprintln!("exoctl: {e:#}");
             ExitCode::FAILURE

@@ -1,0 +1,134 @@
+//! Starting one capsule process: a clean environment, its own Wayland connection on fd 3
+//! (`WAYLAND_SOCKET=3`) when it has `display.window`, output captured to its log file, and the
+//! kernel confinement applied between fork and exec.
+
+use std::{
+    fs::{File, OpenOptions},
+    os::{
+        fd::{AsRawFd, OwnedFd},
+        unix::{net::UnixStream, process::CommandExt},
+    },
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+};
+
+use anyhow::Context;
+use exo_shell::{capsule::Manifest, Capability, CapabilitySet};
+
+use super::confine::{self, ConfinementPlan};
+
+/// The file descriptor number the capsule finds its Wayland connection on.
+const WAYLAND_FD: i32 = 3;
+
+/// Environment variables passed through from the compositor when set; everything else a
+/// capsule sees is declared in its manifest or set here.
+const PASSED_ENV: [&str; 4] = ["PATH", "LANG", "LC_ALL", "TZ"];
+
+pub struct Launched {
+    pub child: Child,
+    /// The compositor's end of the capsule's Wayland connection.
+    pub wayland: Option<UnixStream>,
+    pub plan: ConfinementPlan,
+}
+
+/// Resolve `exec[0]`: a bare name is looked up next to the nexquelium binary first, then in PATH.
+pub fn resolve_program(program: &str) -> PathBuf {
+    if program.contains('/') {
+        return PathBuf::from(program);
+    }
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+    {
+        let candidate = dir.join(program);
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    PathBuf::from(program)
+}
+
+fn open_log(path: &Path) -> anyhow::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open the capsule log {}", path.display()))
+}
+
+/// Spawn the capsule. `runtime_dir` is its private XDG_RUNTIME_DIR, `log` its log file.
+pub fn launch(
+    manifest: &Manifest,
+    caps: CapabilitySet,
+    runtime_dir: &Path,
+    log: &Path,
+) -> anyhow::Result<Launched> {
+    let plan = confine::plan(
+        &manifest.name,
+        caps.contains(Capability::NetConnect),
+        &manifest.resources,
+    );
+    std::fs::create_dir_all(runtime_dir)
+        .with_context(|| format!("cannot create {}", runtime_dir.display()))?;
+    if let Some((uid, gid)) = plan.uid_gid {
+        rustix::fs::chown(
+            runtime_dir,
+            Some(rustix::fs::Uid::from_raw(uid)),
+            Some(rustix::fs::Gid::from_raw(gid)),
+        )
+        .with_context(|| format!("cannot hand {} to uid {uid}", runtime_dir.display()))?;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(runtime_dir, std::fs::Permissions::from_mode(0o700))?;
+
+    let program = resolve_program(&manifest.exec[0]);
+    let mut cmd = Command::new(&program);
+    cmd.args(&manifest.exec[1..]).env_clear();
+    for key in PASSED_ENV {
+        if let Some(value) = std::env::var_os(key) {
+            cmd.env(key, value);
+        }
+    }
+    cmd.env("HOME", runtime_dir)
+        .env("XDG_RUNTIME_DIR", runtime_dir)
+        .env("EXOSPHERE_CAPSULE", &manifest.name)
+        .envs(&manifest.env)
+        .current_dir(runtime_dir)
+        .stdin(Stdio::null())
+        .stdout(open_log(log)?)
+        .stderr(open_log(log)?);
+
+    let mut wayland = None;
+    let mut their_end: Option<OwnedFd> = None;
+    if caps.contains(Capability::DisplayWindow) {
+        let (ours, theirs) = UnixStream::pair().context("cannot create the capsule's Wayland socket pair")?;
+        cmd.env("WAYLAND_SOCKET", WAYLAND_FD.to_string());
+        wayland = Some(ours);
+        their_end = Some(theirs.into());
+    }
+    let their_fd = their_end.as_ref().map(|fd| fd.as_raw_fd());
+    let prepared = confine::prepare(&plan);
+    // SAFETY: the closure only makes async-signal-safe system calls (dup2, fcntl, and the
+    // confinement calls, which are written to be safe between fork and exec).
+    unsafe {
+        cmd.pre_exec(move || {
+            if let Some(fd) = their_fd {
+                // dup2 clears FD_CLOEXEC on the new descriptor, so fd 3 survives exec.
+                if fd != WAYLAND_FD && libc::dup2(fd, WAYLAND_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if fd == WAYLAND_FD {
+                    let flags = libc::fcntl(fd, libc::F_GETFD);
+                    libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+                }
+            }
+            confine::apply_in_child(&prepared)
+        });
+    }
+    let child = cmd
+        .spawn()
+        .with_context(|| format!("cannot start {} for capsule {}", program.display(), manifest.name))?;
+    // Our copy of the capsule's end is closed here; the capsule holds the only one.
+    drop(their_end);
+    Ok(Launched { child, wayland, plan })
+}

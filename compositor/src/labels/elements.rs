@@ -1,0 +1,272 @@
+//! The labels on screen: per-window caches and the render elements of every visible window in
+//! the order explained in the [module docs](super).
+
+use std::cell::RefCell;
+
+use exo_shell::{config::Config, geometry::Rect, CapabilitySet};
+use smithay::{
+    backend::{
+        allocator::Fourcc,
+        renderer::{
+            element::{
+                memory::{MemoryRenderBuffer, MemoryRenderBufferRenderElement},
+                solid::{SolidColorBuffer, SolidColorRenderElement},
+                surface::{render_elements_from_surface_tree, WaylandSurfaceRenderElement},
+                utils::CropRenderElement,
+                Element, Kind,
+            },
+            ImportAll, ImportMem, Renderer, Texture,
+        },
+    },
+    desktop::{PopupManager, Window},
+    reexports::wayland_server::Resource,
+    utils::{Logical, Physical, Point, Rectangle, Scale, Transform},
+    wayland::{compositor::with_states, shell::xdg::XdgToplevelSurfaceData},
+};
+
+use super::{rasterize, LabelSpec};
+use crate::{
+    render::{to_phys, OutputElement},
+    state::{ClientIdentity, ClientState, Nexq},
+    windows::{content_rect, decoration_rects},
+};
+
+/// Per-window render state, kept in the window's user data so that element ids stay stable and
+/// the damage tracker repaints a label only when it changes.
+#[derive(Default)]
+struct WindowDecor {
+    label: Option<(LabelSpec, (i32, i32), MemoryRenderBuffer)>,
+    border: SolidColorBuffer,
+}
+
+impl WindowDecor {
+    /// The label buffer for `spec` at `size` buffer pixels, rasterised again only on a change.
+    fn label(&mut self, spec: &LabelSpec, size: (i32, i32), scale: f64) -> MemoryRenderBuffer {
+        let current = self.label.as_ref().filter(|(s, z, _)| s == spec && *z == size);
+        if let Some((_, _, buffer)) = current {
+            return buffer.clone();
+        }
+        let pixmap = rasterize(spec, size.0, size.1, scale);
+        let buffer = MemoryRenderBuffer::from_slice(
+            &pixmap.bgra,
+            Fourcc::Argb8888,
+            (pixmap.width, pixmap.height),
+            1,
+            Transform::Normal,
+            Some(vec![Rectangle::from_size((pixmap.width, pixmap.height).into())]),
+        );
+        self.label = Some((spec.clone(), size, buffer.clone()));
+        buffer
+    }
+}
+
+/// The client identity and capabilities behind a window; a window whose client is gone (or
+/// has no [`ClientState`]) is shown as a host window without badges.
+fn client_of(window: &Window) -> (ClientIdentity, CapabilitySet) {
+    window
+        .toplevel()
+        .and_then(|t| t.wl_surface().client())
+        .and_then(|c| {
+            c.get_data::<ClientState>()
+                .map(|d| (d.identity.clone(), d.caps()))
+        })
+        .unwrap_or_else(|| (ClientIdentity::default(), CapabilitySet::empty()))
+}
+
+/// The title the client set, unsanitised.
+pub fn window_title(window: &Window) -> String {
+    let Some(toplevel) = window.toplevel() else {
+        return String::new();
+    };
+    with_states(toplevel.wl_surface(), |states| {
+        states
+            .data_map
+            .get::<XdgToplevelSurfaceData>()
+            .and_then(|d| d.lock().ok().and_then(|d| d.title.clone()))
+            .unwrap_or_default()
+    })
+}
+
+/// The visible parts of the title bars below the `i`-th window of `stack` (frames from the top,
+/// each with whether it is fullscreen): where that window's popups may neither draw nor take
+/// input. A title bar under this window's frame or a higher one is hidden anyway.
+pub fn lower_title_bars(stack: &[(Rect, bool)], i: usize, config: &Config) -> Vec<Rectangle<i32, Logical>> {
+    let logical = |r: Rect| Rectangle::<i32, Logical>::new((r.x, r.y).into(), (r.w, r.h).into());
+    let occluders = stack[..=i].iter().map(|&(frame, _)| logical(frame));
+    let titles = stack[i + 1..]
+        .iter()
+        .filter(|&&(_, fullscreen)| !fullscreen)
+        .map(|&(frame, _)| logical(decoration_rects(frame, config).1));
+    Rectangle::subtract_rects_many(titles, occluders)
+}
+
+/// A logical rectangle in physical pixels, rounded edge by edge like element locations, so that
+/// adjacent rectangles stay adjacent at fractional scales.
+fn phys_rect(r: Rect, scale: f64) -> Rectangle<i32, Physical> {
+    Rectangle::from_extremities(
+        to_phys((r.x, r.y).into(), scale),
+        to_phys((r.x + r.w, r.y + r.h).into(), scale),
+    )
+}
+
+/// One visible window, in the stack walked top to bottom.
+struct Stacked<'a> {
+    window: &'a Window,
+    frame: Rect,
+    content: Rect,
+    fullscreen: bool,
+    focused: bool,
+}
+
+/// Every visible window's elements, top window first, in the order the module docs explain.
+pub fn window_elements<R>(renderer: &mut R, nexq: &Nexq, scale: f64, out: &mut Vec<OutputElement<R>>)
+where
+    R: Renderer + ImportAll + ImportMem,
+    R::TextureId: Texture + Clone + Send + 'static,
+{
+    let focused = nexq.layout.focused().copied();
+    let stack: Vec<Stacked> = nexq
+        .layout
+        .windows_bottom_to_top()
+        .into_iter()
+        .rev()
+        .filter_map(|(id, frame)| {
+            let window = nexq.windows.get(&id)?;
+            let fullscreen = nexq.layout.window_info(&id).is_some_and(|i| i.fullscreen);
+            Some(Stacked {
+                window,
+                frame,
+                content: content_rect(frame, fullscreen, &nexq.config),
+                fullscreen,
+                focused: focused == Some(id),
+            })
+        })
+        .collect();
+    let frames: Vec<(Rect, bool)> = stack.iter().map(|w| (w.frame, w.fullscreen)).collect();
+    for (i, w) in stack.iter().enumerate() {
+        let Some(toplevel) = w.window.toplevel() else {
+            continue;
+        };
+        let title = (!w.fullscreen).then(|| decoration_rects(w.frame, &nexq.config).1);
+        w.window
+            .user_data()
+            .insert_if_missing(|| RefCell::new(WindowDecor::default()));
+        let mut decor = w
+            .window
+            .user_data()
+            .get::<RefCell<WindowDecor>>()
+            .expect("inserted just above")
+            .borrow_mut();
+        let (identity, caps) = client_of(w.window);
+        let spec = LabelSpec::new(
+            &identity,
+            caps,
+            &window_title(w.window),
+            w.focused,
+            &nexq.config.appearance,
+        );
+
+        // 1. The label.
+        if let Some(title) = title.filter(|t| t.w > 0 && t.h > 0) {
+            let size = phys_rect(title, scale).size;
+            let buffer = decor.label(&spec, (size.w, size.h), scale);
+            let location = Point::<f64, Logical>::from((title.x as f64, title.y as f64)).to_physical(scale);
+            match MemoryRenderBufferRenderElement::from_buffer(
+                renderer,
+                location,
+                &buffer,
+                None,
+                Some(Rectangle::from_size((size.w as f64, size.h as f64).into())),
+                Some((title.w, title.h).into()),
+                Kind::Unspecified,
+            ) {
+                Ok(element) => out.push(OutputElement::Memory(element)),
+                Err(err) => tracing::warn!(?err, "cannot import a window label"),
+            }
+        }
+
+        // 2. Popups, kept off the visible title bars of lower windows.
+        let render_loc = to_phys(
+            Point::<i32, Logical>::from((w.content.x, w.content.y)) - w.window.geometry().loc,
+            scale,
+        );
+        let protected: Vec<_> = lower_title_bars(&frames, i, &nexq.config)
+            .into_iter()
+            .map(|r| phys_rect(Rect::new(r.loc.x, r.loc.y, r.size.w, r.size.h), scale))
+            .collect();
+        for (popup, offset) in PopupManager::popups_for_surface(toplevel.wl_surface()) {
+            let loc = render_loc
+                + (w.window.geometry().loc + offset - popup.geometry().loc).to_physical_precise_round(scale);
+            let tree = |renderer: &mut R| {
+                render_elements_from_surface_tree::<R, WaylandSurfaceRenderElement<R>>(
+                    renderer,
+                    popup.wl_surface(),
+                    loc,
+                    scale,
+                    1.0,
+                    Kind::Unspecified,
+                )
+            };
+            let elements = tree(renderer);
+            let geos: Vec<_> = elements.iter().map(|e| e.geometry(Scale::from(scale))).collect();
+            if !geos.iter().any(|g| protected.iter().any(|p| p.overlaps(*g))) {
+                out.extend(elements.into_iter().map(OutputElement::Surface));
+                continue;
+            }
+            // Each element in the pieces that miss the protected areas; one fresh copy of the
+            // tree per piece (elements are not Clone), front-to-back order kept per element.
+            let pieces: Vec<Vec<_>> = geos
+                .iter()
+                .map(|g| g.subtract_rects(protected.iter().copied()))
+                .collect();
+            let copies = pieces.iter().map(Vec::len).max().unwrap_or(0);
+            let mut trees: Vec<Vec<Option<WaylandSurfaceRenderElement<R>>>> = std::iter::once(elements)
+                .chain((1..copies).map(|_| tree(renderer)))
+                .map(|t| t.into_iter().map(Some).collect())
+                .collect();
+            for (j, pieces) in pieces.iter().enumerate() {
+                for (copy, piece) in pieces.iter().enumerate() {
+                    if let Some(e) = trees
+                        .get_mut(copy)
+                        .and_then(|t| t.get_mut(j))
+                        .and_then(Option::take)
+                    {
+                        out.extend(
+                            CropRenderElement::from_element(e, scale, *piece).map(OutputElement::Clipped),
+                        );
+                    }
+                }
+            }
+        }
+
+        // 3. The window's own surfaces, cropped to its content.
+        let content = phys_rect(w.content, scale);
+        out.extend(
+            render_elements_from_surface_tree::<R, WaylandSurfaceRenderElement<R>>(
+                renderer,
+                toplevel.wl_surface(),
+                render_loc,
+                scale,
+                1.0,
+                Kind::Unspecified,
+            )
+            .into_iter()
+            .filter_map(|e| CropRenderElement::from_element(e, scale, content))
+            .map(OutputElement::Clipped),
+        );
+
+        // 4. The border, behind the whole frame.
+        if !w.fullscreen {
+            decor
+                .border
+                .update((w.frame.w, w.frame.h), spec.colors.border.to_f32_rgba());
+            out.push(OutputElement::Solid(SolidColorRenderElement::from_buffer(
+                &decor.border,
+                to_phys((w.frame.x, w.frame.y).into(), scale),
+                scale,
+                1.0,
+                Kind::Unspecified,
+            )));
+        }
+    }
+}
