@@ -261,7 +261,11 @@ impl State {
     /// Move a window so that its content (the window geometry, what `windows` reports) starts at
     /// `origin` in global coordinates; the frame goes around it. Used by the WLCS integration,
     /// whose window positions are those of the window geometry, not of our frame.
-    pub fn place_content_at(&mut self, id: WindowId, origin: smithay::utils::Point<i32, smithay::utils::Logical>) {
+    pub fn place_content_at(
+        &mut self,
+        id: WindowId,
+        origin: smithay::utils::Point<i32, smithay::utils::Logical>,
+    ) {
         let (Some(frame), Some(content)) = (self.nexq.layout.rect(&id), self.nexq.content_of(id)) else {
             return;
         };
