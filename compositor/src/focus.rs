@@ -49,14 +49,18 @@ impl WaylandFocus for KeyboardFocusTarget {
 
 impl KeyboardTarget<State> for KeyboardFocusTarget {
     // Text-input focus follows keyboard focus (text-input-v3). Smithay sends text-input
-    // enter/leave only while an input method is bound, and nexquelium offers none, so they are
-    // sent here.
+    // enter/leave only while an input method is bound, so without one they are sent here (see
+    // `handlers::input_method`).
     fn enter(&self, seat: &Seat<State>, data: &mut State, keys: Vec<KeysymHandle<'_>>, serial: Serial) {
         KeyboardTarget::enter(&self.0, seat, data, keys, serial);
-        seat.text_input().enter();
+        if !data.nexq.input_method_bound {
+            seat.text_input().enter();
+        }
     }
     fn leave(&self, seat: &Seat<State>, data: &mut State, serial: Serial) {
-        seat.text_input().leave();
+        if !data.nexq.input_method_bound {
+            seat.text_input().leave();
+        }
         KeyboardTarget::leave(&self.0, seat, data, serial)
     }
     fn key(

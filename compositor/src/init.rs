@@ -190,6 +190,7 @@ impl State {
         let text_input_state = TextInputManagerState::new::<State>(&dh);
         let screencopy_state =
             ScreencopyManagerState::new::<State>(&dh, filter_for("zwlr_screencopy_manager_v1"));
+        let privileged = crate::handlers::PrivilegedGlobals::new(&dh, &primary_selection_state);
 
         let mut seat_state = SeatState::new();
         let mut seat = seat_state.new_wl_seat(&dh, "seat0");
@@ -271,10 +272,25 @@ impl State {
                 relative_pointer_state,
                 text_input_state,
                 screencopy_state,
+                wlr_data_control_state: privileged.wlr_data_control,
+                ext_data_control_state: privileged.ext_data_control,
+                virtual_keyboard_state: privileged.virtual_keyboard,
+                input_method_state: privileged.input_method,
+                input_method_bound: false,
+                foreign_toplevel_global: privileged.foreign_toplevel.global(),
+                foreign_toplevel_state: privileged.foreign_toplevel,
+                foreign_toplevels: Default::default(),
+                session_lock_state: privileged.session_lock,
+                session_lock_global: privileged.session_lock_global,
+                session_lock: Default::default(),
+                shortcuts_inhibit_global: privileged.shortcuts_inhibit.global(),
+                shortcuts_inhibit_state: privileged.shortcuts_inhibit,
                 seat,
                 keyboard_map,
                 cursor_status: CursorImageStatus::default_named(),
                 suppressed_keys: Vec::new(),
+                xray: false,
+                clipboard: Default::default(),
             },
         })
     }

@@ -7,7 +7,10 @@ use exo_shell::{
     layout::Edges,
 };
 use smithay::{
-    backend::input::{ButtonState, KeyState, TouchSlot},
+    backend::{
+        input::{ButtonState, KeyState, TouchSlot},
+        renderer::utils::with_renderer_surface_state,
+    },
     desktop::{layer_map_for_output, WindowSurfaceType},
     input::{
         keyboard::{keysyms, FilterResult, ModifiersState},
@@ -15,8 +18,9 @@ use smithay::{
         touch::{DownEvent, MotionEvent as TouchMotionEvent, UpEvent},
     },
     reexports::wayland_server::protocol::wl_surface::WlSurface,
-    utils::{Logical, Point, SERIAL_COUNTER},
+    utils::{Logical, Point, Rectangle, SERIAL_COUNTER},
     wayland::{
+        compositor::{RectangleKind, RegionAttributes},
         pointer_constraints::{with_pointer_constraint, PointerConstraint},
         shell::wlr_layer::{KeyboardInteractivity, Layer},
     },
@@ -45,6 +49,9 @@ impl State {
 
     /// The surface under a global point and that surface's origin, front to back.
     pub fn surface_under(&self, pos: Point<f64, Logical>) -> Option<(WlSurface, Point<f64, Logical>)> {
+        if self.is_locked() {
+            return self.nexq.lock_surface_under(pos);
+        }
         let map = layer_map_for_output(&self.nexq.output);
         let layer_hit = |layer: Layer| {
             map.layers_on(layer).find_map(|l| {
@@ -85,56 +92,75 @@ impl State {
         Point::from((pos.x.clamp(0.0, max_x), pos.y.clamp(0.0, max_y)))
     }
 
-    /// Absolute pointer motion (winit, synthetic input). Honours locked and confined pointers and
-    /// reports the movement to relative-pointer clients.
+    /// Absolute pointer motion (winit, synthetic input), reported to relative-pointer clients as
+    /// the movement it makes.
     pub fn pointer_motion_absolute(&mut self, pos: Point<f64, Logical>) {
+        let Some(old) = self.nexq.seat.get_pointer().map(|p| p.current_location()) else {
+            return;
+        };
+        let pos = self.clamp_to_output(pos);
+        self.pointer_motion(pos, Some(pos - old));
+    }
+
+    /// Move the pointer to `pos`, honouring locked and confined pointers. `relative` is the
+    /// device's own movement for relative-pointer clients; devices that only know positions
+    /// (tablets, touchscreens emulating a pointer) have none.
+    pub fn pointer_motion(&mut self, pos: Point<f64, Logical>, relative: Option<Point<f64, Logical>>) {
         let Some(pointer) = self.nexq.seat.get_pointer() else {
             return;
         };
         let pos = self.clamp_to_output(pos);
         let old = pointer.current_location();
         let time = self.now_ms();
-        let delta = pos - old;
 
         let mut locked = false;
         let mut confined_out = false;
+        let mut pos = pos;
         if let Some((surface, origin)) = self
             .surface_under(old)
             .filter(|(s, _)| pointer.current_focus().as_ref() == Some(s))
         {
-            // Looked up before `with_pointer_constraint`: it holds the surface's state lock, and
-            // `surface_under` takes that lock again (a deadlock on the first confined motion).
-            let still_on_surface = self.surface_under(pos).is_some_and(|(s, _)| s == surface);
+            // `with_pointer_constraint` holds the surface's state lock, and `surface_under` takes
+            // that lock again (a deadlock on the first confined motion): only copy out here.
+            let mut confine = None;
             with_pointer_constraint(&surface, &pointer, |constraint| match constraint {
                 Some(c) if !c.is_active() => {}
                 Some(c) => match &*c {
                     PointerConstraint::Locked(_) => locked = true,
-                    PointerConstraint::Confined(c) => {
-                        let local = pos - origin;
-                        let inside_region = c.region().is_none_or(|r| r.contains(local.to_i32_round()));
-                        confined_out = !(inside_region && still_on_surface);
-                    }
+                    PointerConstraint::Confined(c) => confine = Some(c.region().cloned()),
                 },
                 None => {}
             });
+            // A confined pointer stops at the edge of its area instead of leaving it.
+            if let Some(region) = confine {
+                match confine_point(&surface, region.as_ref(), pos - origin).map(|local| origin + local) {
+                    Some(target) if self.surface_under(target).is_some_and(|(s, _)| s == surface) => {
+                        pos = target
+                    }
+                    _ => confined_out = true,
+                }
+            }
         }
 
-        let under = self.surface_under(old);
-        pointer.relative_motion(
-            self,
-            under,
-            &RelativeMotionEvent {
-                delta,
-                delta_unaccel: delta,
-                utime: time as u64 * 1000,
-            },
-        );
+        if let Some(delta) = relative {
+            let under = self.surface_under(old);
+            pointer.relative_motion(
+                self,
+                under,
+                &RelativeMotionEvent {
+                    delta,
+                    delta_unaccel: delta,
+                    utime: time as u64 * 1000,
+                },
+            );
+        }
         if locked || confined_out {
             pointer.frame(self);
             return;
         }
 
         let under = self.surface_under(pos);
+        self.remember_pointer_target(&under);
         pointer.motion(
             self,
             under.clone(),
@@ -145,21 +171,29 @@ impl State {
             },
         );
         pointer.frame(self);
-
-        // A constraint activates when the pointer enters its surface (inside its region).
-        if let Some((surface, origin)) = under {
-            with_pointer_constraint(&surface, &pointer, |constraint| {
-                if let Some(c) = constraint {
-                    if !c.is_active()
-                        && c.region()
-                            .is_none_or(|r| r.contains((pos - origin).to_i32_round()))
-                    {
-                        c.activate();
-                    }
-                }
-            });
-        }
+        self.activate_constraint(&under, pos);
         self.queue_redraw();
+    }
+
+    /// A constraint activates when the pointer is on its surface (inside its region).
+    fn activate_constraint(
+        &self,
+        under: &Option<(WlSurface, Point<f64, Logical>)>,
+        pos: Point<f64, Logical>,
+    ) {
+        let (Some((surface, origin)), Some(pointer)) = (under, self.nexq.seat.get_pointer()) else {
+            return;
+        };
+        with_pointer_constraint(surface, &pointer, |constraint| {
+            if let Some(c) = constraint {
+                if !c.is_active()
+                    && c.region()
+                        .is_none_or(|r| r.contains((pos - *origin).to_i32_round()))
+                {
+                    c.activate();
+                }
+            }
+        });
     }
 
     pub fn pointer_button(&mut self, button: u32, state: ButtonState) {
@@ -201,6 +235,9 @@ impl State {
         logo: bool,
         serial: smithay::utils::Serial,
     ) -> bool {
+        if self.is_locked() {
+            return false;
+        }
         if let Some(layer) = self.layer_surface_at(pos) {
             self.set_keyboard_focus(Some(layer));
             return false;
@@ -293,10 +330,15 @@ impl State {
                     .raw_latin_sym_or_raw_current_sym()
                     .unwrap_or(keysyms::KEY_NoSymbol.into());
                 let name = smithay::input::keyboard::xkb::keysym_get_name(sym);
+                // Bindings are matched before any client sees the key, whatever inhibits
+                // shortcuts. While the session is locked the keys are the locker's, except the
+                // secure ones, which no client ever gets: they are swallowed and do nothing.
+                let locked = state.is_locked();
                 match state.nexq.config.bindings.lookup(shell_mods(mods), &name) {
+                    Some(action) if locked && !action.is_secure() => FilterResult::Forward,
                     Some(action) => {
                         state.nexq.suppressed_keys.push(code);
-                        FilterResult::Intercept(Some(action.clone()))
+                        FilterResult::Intercept((!locked).then(|| action.clone()))
                     }
                     None => FilterResult::Forward,
                 }
@@ -345,6 +387,12 @@ impl State {
             }
             Action::Spawn(argv) => crate::spawn::spawn(&argv),
             Action::Quit => self.nexq.loop_signal.stop(),
+            Action::XRay => {
+                self.nexq.xray = !self.nexq.xray;
+                tracing::info!(on = self.nexq.xray, "x-ray");
+            }
+            Action::ClipboardCopy => self.clipboard_copy(),
+            Action::ClipboardPaste => self.clipboard_paste(),
         }
         self.apply_focus();
     }
@@ -357,13 +405,26 @@ impl State {
         let Some(touch) = self.nexq.seat.get_touch() else {
             return;
         };
-        if let Some(layer) = self.layer_surface_at(pos) {
+        if self.is_locked() {
+            // Focus stays on the lock surface.
+        } else if let Some(layer) = self.layer_surface_at(pos) {
             self.set_keyboard_focus(Some(layer));
         } else if let Some((id, _)) = self.nexq.window_at(pos.x, pos.y) {
             self.nexq.layout.focus(&id);
             self.apply_focus();
         }
         let under = self.surface_under(pos);
+        let touched = self
+            .nexq
+            .seat
+            .user_data()
+            .get_or_insert_threadsafe(TouchPoints::default);
+        let mut points = touched.0.lock().unwrap_or_else(|e| e.into_inner());
+        points.retain(|(s, _)| *s != slot);
+        if let Some((surface, _)) = &under {
+            points.push((slot, surface.clone()));
+        }
+        drop(points);
         let event = DownEvent {
             slot,
             location: pos,
@@ -394,6 +455,13 @@ impl State {
         let Some(touch) = self.nexq.seat.get_touch() else {
             return;
         };
+        if let Some(points) = self.nexq.seat.user_data().get::<TouchPoints>() {
+            points
+                .0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|(s, _)| *s != slot);
+        }
         let event = UpEvent {
             slot,
             serial: SERIAL_COUNTER.next_serial(),
@@ -403,4 +471,119 @@ impl State {
         touch.frame(self);
         self.queue_redraw();
     }
+}
+
+/// The touch points that are down, with the surface each went down on.
+#[derive(Default)]
+struct TouchPoints(std::sync::Mutex<Vec<(TouchSlot, WlSurface)>>);
+
+/// The surface the pointer was last sent to and that surface's origin.
+#[derive(Default)]
+struct PointerTarget(std::sync::Mutex<Option<(WlSurface, Point<f64, Logical>)>>);
+
+impl State {
+    /// A surface went away: lift the touch points that are on it (the client would otherwise
+    /// wait for their `up` forever).
+    pub fn touch_surface_destroyed(&mut self, surface: &WlSurface) {
+        let Some(points) = self.nexq.seat.user_data().get::<TouchPoints>() else {
+            return;
+        };
+        let slots: Vec<TouchSlot> = points
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|(_, s)| s == surface)
+            .map(|(slot, _)| *slot)
+            .collect();
+        for slot in slots {
+            self.touch_up(slot);
+        }
+    }
+
+    fn remember_pointer_target(&self, under: &Option<(WlSurface, Point<f64, Logical>)>) {
+        let target = self
+            .nexq
+            .seat
+            .user_data()
+            .get_or_insert_threadsafe(PointerTarget::default);
+        *target.0.lock().unwrap_or_else(|e| e.into_inner()) = under.clone();
+    }
+
+    /// Windows moved, resized, mapped or went away under a pointer that did not move: send it to
+    /// whatever is under it now (enter/leave, or motion with the new surface-local position).
+    pub fn refresh_pointer_focus(&mut self) {
+        let Some(pointer) = self.nexq.seat.get_pointer() else {
+            return;
+        };
+        let location = pointer.current_location();
+        let under = self.surface_under(location);
+        let target = self
+            .nexq
+            .seat
+            .user_data()
+            .get_or_insert_threadsafe(PointerTarget::default);
+        let moved = *target.0.lock().unwrap_or_else(|e| e.into_inner()) != under;
+        // After a grab ends (a move, a popup) the focus can still be what the grab left.
+        let stale =
+            !pointer.is_grabbed() && pointer.current_focus() != under.as_ref().map(|(s, _)| s.clone());
+        if !moved && !stale {
+            return;
+        }
+        self.remember_pointer_target(&under);
+        pointer.motion(
+            self,
+            under.clone(),
+            &MotionEvent {
+                location,
+                serial: SERIAL_COUNTER.next_serial(),
+                time: self.now_ms(),
+            },
+        );
+        pointer.frame(self);
+        self.activate_constraint(&under, location);
+    }
+}
+
+/// The point of a confinement area (the region, or the whole surface) nearest to `local`, in
+/// surface coordinates: `local` itself when it is inside.
+fn confine_point(
+    surface: &WlSurface,
+    region: Option<&RegionAttributes>,
+    local: Point<f64, Logical>,
+) -> Option<Point<f64, Logical>> {
+    let size = with_renderer_surface_state(surface, |s| s.surface_size()).flatten()?;
+    let bounds = Rectangle::<i32, Logical>::from_size(size);
+    let inside = |p: Point<f64, Logical>| {
+        let p = p.to_i32_floor();
+        bounds.contains(p) && region.is_none_or(|r| r.contains(p))
+    };
+    if inside(local) {
+        return Some(local);
+    }
+    let rects: Vec<Rectangle<i32, Logical>> = match region {
+        None => vec![bounds],
+        Some(r) => r
+            .rects
+            .iter()
+            .filter(|(kind, _)| matches!(kind, RectangleKind::Add))
+            .filter_map(|(_, rect)| rect.intersection(bounds))
+            .collect(),
+    };
+    let clamp = |r: &Rectangle<i32, Logical>| {
+        Point::<f64, Logical>::from((
+            local
+                .x
+                .clamp(f64::from(r.loc.x), f64::from(r.loc.x + r.size.w - 1)),
+            local
+                .y
+                .clamp(f64::from(r.loc.y), f64::from(r.loc.y + r.size.h - 1)),
+        ))
+    };
+    let distance = |p: &Point<f64, Logical>| (p.x - local.x).powi(2) + (p.y - local.y).powi(2);
+    rects
+        .iter()
+        .map(clamp)
+        .filter(|p| inside(*p))
+        .min_by(|a, b| distance(a).total_cmp(&distance(b)))
 }

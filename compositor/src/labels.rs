@@ -31,8 +31,18 @@
 //! Input agrees with the picture: `Nexq::window_at` gives a popup no pointer events on its own
 //! title bar or on the ones cut out of it ([`lower_title_bars`]).
 //!
-//! Fullscreen windows have no frame, so no label (the `display.fullscreen` label strip of
-//! DESIGN.md §4.4 is future work); their surfaces are still cropped to the output-sized content.
+//! Fullscreen windows have no border. Unless their client holds `display.fullscreen` they keep
+//! their label as a strip across the top of the output, and their content is the output below
+//! it ([`Decor::Strip`](crate::windows::Decor)); with the capability the content is the whole
+//! output. Either way their surfaces are cropped to the content.
+//!
+//! # X-ray
+//!
+//! With X-ray on (the secure key `x-ray`, Super+X by default) every window's content and every
+//! popup gets a translucent tint in its owner's colour right above it, and the content an
+//! opaque `[capsule]` / `[host]` tag in its top-left corner; layer surfaces get the same in
+//! `render`. Each overlay sits directly above what it tints, so a higher window still hides a
+//! lower one's overlay: the colour of every pixel is that of the client that drew it.
 
 mod elements;
 pub mod text;
@@ -44,7 +54,7 @@ use exo_shell::{
 };
 
 use crate::state::ClientIdentity;
-pub use elements::{lower_title_bars, window_elements, window_title};
+pub use elements::{client_of, lower_title_bars, surface_client, window_elements, window_title, XRayDecor};
 use text::Pixmap;
 
 /// Label text size at scale 1, in pixels of ascent minus descent (about 14 px to the em).
@@ -79,6 +89,30 @@ pub fn badge_tag(capability: Capability) -> Option<&'static str> {
         Capability::SentryControl => "control",
         Capability::NetConnect => "net",
     })
+}
+
+/// How much of the owner's colour an X-ray tint mixes over a surface.
+pub const XRAY_ALPHA: f32 = 0.5;
+/// The height of an X-ray owner tag, in logical pixels.
+pub const XRAY_TAG_HEIGHT: i32 = 22;
+
+/// The text of an X-ray owner tag: `[capsule]`, or `[host]` for host clients.
+pub fn xray_text(identity: &ClientIdentity) -> String {
+    match identity.capsule.as_deref() {
+        Some(name) => format!("[{}]", sanitize_title(name)),
+        None => "[host]".to_string(),
+    }
+}
+
+/// An X-ray owner tag's pixels at `scale`: the text in white on the owner's colour.
+pub fn rasterize_tag(text: &str, color: Color, scale: f64) -> Pixmap {
+    let height = (f64::from(XRAY_TAG_HEIGHT) * scale).round() as i32;
+    let m = Metrics::new(height, scale);
+    let width = text::width(text, m.text_px) + 2 * m.pad;
+    let mut p = Pixmap::new(width, height, color);
+    let baseline = ((height as f32 - m.text_px) / 2.0 + text::ascent(m.text_px)).round();
+    p.draw_text(text, m.text_px, m.pad as f32, baseline, TEXT_COLOR, (0, width));
+    p
 }
 
 /// `c` with each channel multiplied by `f` (0..=1).

@@ -4,6 +4,7 @@
 pub mod backend;
 pub mod capsules;
 pub mod cli;
+pub mod clipboard;
 pub mod control;
 pub mod cursor;
 pub mod focus;

@@ -55,6 +55,8 @@ impl State {
     }
 
     pub fn redraw(&mut self) {
+        // Whatever changed on screen may have changed what is under the pointer.
+        self.refresh_pointer_focus();
         let outcome = match self.backend.render(&mut self.nexq) {
             Ok(outcome) => outcome,
             Err(err) => {
@@ -63,6 +65,7 @@ impl State {
                 return;
             }
         };
+        self.session_lock_frame_rendered();
         let now = self.nexq.clock.now();
         let output = self.nexq.output.clone();
         let interval = self.nexq.frame_interval();
@@ -93,6 +96,9 @@ impl State {
         }
         for layer in layer_map_for_output(output).layers() {
             layer.send_frame(output, now, None, on_output);
+        }
+        for lock_surface in self.nexq.session_lock.surfaces() {
+            send_frames_surface_tree(lock_surface.wl_surface(), output, now, None, on_output);
         }
         if let CursorImageStatus::Surface(surface) = &self.nexq.cursor_status {
             send_frames_surface_tree(surface, output, now, None, on_output);

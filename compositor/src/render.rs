@@ -1,6 +1,8 @@
 //! Builds the list of render elements for the output, front to back: cursor, overlay and top
 //! layers, windows with their frames and trusted labels (see [`crate::labels`] for their order),
-//! bottom and background layers.
+//! bottom and background layers. While the session is locked: cursor and lock surfaces only.
+
+use std::cell::RefCell;
 
 use smithay::{
     backend::renderer::{
@@ -15,11 +17,11 @@ use smithay::{
     },
     desktop::layer_map_for_output,
     input::pointer::CursorImageStatus,
-    utils::{Logical, Point, Scale},
+    utils::{Logical, Point, Rectangle, Scale},
     wayland::shell::wlr_layer::Layer,
 };
 
-use crate::{cursor::CursorImages, state::Nexq};
+use crate::{cursor::CursorImages, labels::XRayDecor, state::Nexq};
 
 smithay::backend::renderer::element::render_elements! {
     pub OutputElement<R> where R: ImportAll + ImportMem;
@@ -52,10 +54,31 @@ where
         cursor_elements(renderer, nexq, cursors, scale, &mut elements);
     }
 
+    if nexq.session_lock.is_locked() {
+        lock_elements(renderer, nexq, scale, &mut elements);
+        return elements;
+    }
+
     let layer_map = layer_map_for_output(output);
     let push_layers = |renderer: &mut R, layer: Layer, elements: &mut Vec<OutputElement<R>>| {
         for surface in layer_map.layers_on(layer).rev() {
             if let Some(geo) = layer_map.layer_geometry(surface) {
+                if nexq.xray {
+                    // X-ray: the owner's tag and tint over the layer surface (see `labels`).
+                    let (identity, _) = crate::labels::surface_client(surface.wl_surface());
+                    surface
+                        .user_data()
+                        .insert_if_missing(|| RefCell::new(XRayDecor::default()));
+                    if let Some(xray) = surface.user_data().get::<RefCell<XRayDecor>>() {
+                        let mut xray = xray.borrow_mut();
+                        let rect = Rectangle::from_extremities(
+                            to_phys(geo.loc, scale),
+                            to_phys(geo.loc + geo.size.to_point(), scale),
+                        );
+                        xray.push_tag(renderer, &identity, rect.loc, scale, elements);
+                        xray.push_tints(0, &[rect], identity.color, elements);
+                    }
+                }
                 elements.extend(
                     surface
                         .render_elements::<WaylandSurfaceRenderElement<R>>(
@@ -78,6 +101,40 @@ where
     push_layers(renderer, Layer::Bottom, &mut elements);
     push_layers(renderer, Layer::Background, &mut elements);
     elements
+}
+
+/// The locked session: lock surfaces over black, nothing else.
+fn lock_elements<R>(renderer: &mut R, nexq: &Nexq, scale: f64, elements: &mut Vec<OutputElement<R>>)
+where
+    R: Renderer + ImportAll + ImportMem,
+    R::TextureId: Texture + Clone + Send + 'static,
+{
+    for surface in nexq.session_lock.surfaces() {
+        elements.extend(
+            render_elements_from_surface_tree(
+                renderer,
+                surface.wl_surface(),
+                (0, 0),
+                scale,
+                1.0,
+                Kind::Unspecified,
+            )
+            .into_iter()
+            .map(OutputElement::Surface),
+        );
+    }
+    let area = nexq.output_logical_rect();
+    let geometry = smithay::utils::Rectangle::new(
+        to_phys(area.loc, scale),
+        area.size.to_f64().to_physical(scale).to_i32_round(),
+    );
+    elements.push(OutputElement::Solid(SolidColorRenderElement::new(
+        nexq.session_lock.backdrop_id().clone(),
+        geometry,
+        smithay::backend::renderer::utils::CommitCounter::default(),
+        [0.0, 0.0, 0.0, 1.0],
+        Kind::Unspecified,
+    )));
 }
 
 fn cursor_elements<R>(

@@ -11,7 +11,7 @@ use smithay::{
     reexports::{
         calloop::{LoopHandle, LoopSignal},
         wayland_server::{
-            backend::{ClientData, ClientId, DisconnectReason},
+            backend::{ClientData, ClientId, DisconnectReason, GlobalId},
             Display, DisplayHandle,
         },
     },
@@ -19,12 +19,19 @@ use smithay::{
     wayland::{
         compositor::{CompositorClientState, CompositorState},
         cursor_shape::CursorShapeManagerState,
+        foreign_toplevel_list::{ForeignToplevelHandle, ForeignToplevelListState},
         fractional_scale::FractionalScaleManagerState,
+        input_method::InputMethodManagerState,
+        keyboard_shortcuts_inhibit::KeyboardShortcutsInhibitState,
         output::OutputManagerState,
         pointer_constraints::PointerConstraintsState,
         presentation::PresentationState,
         relative_pointer::RelativePointerManagerState,
-        selection::{data_device::DataDeviceState, primary_selection::PrimarySelectionState},
+        selection::{
+            data_device::DataDeviceState, ext_data_control, primary_selection::PrimarySelectionState,
+            wlr_data_control,
+        },
+        session_lock::SessionLockManagerState,
         shell::{
             wlr_layer::WlrLayerShellState,
             xdg::{decoration::XdgDecorationState, XdgShellState},
@@ -33,6 +40,7 @@ use smithay::{
         single_pixel_buffer::SinglePixelBufferState,
         text_input::TextInputManagerState,
         viewporter::ViewporterState,
+        virtual_keyboard::VirtualKeyboardManagerState,
         xdg_activation::XdgActivationState,
     },
 };
@@ -105,7 +113,18 @@ impl ClientState {
 impl ClientData for ClientState {
     fn initialized(&self, _client_id: ClientId) {}
     fn disconnected(&self, client_id: ClientId, reason: DisconnectReason) {
-        tracing::debug!(?client_id, ?reason, "client disconnected");
+        // A protocol error is where refused requests end up (a bind of a hidden global, an
+        // exceeded limit): record it with who the client is.
+        match &reason {
+            DisconnectReason::ProtocolError(err) => tracing::warn!(
+                capsule = %self.identity.capsule.as_deref().unwrap_or("(host)"),
+                interface = %err.object_interface,
+                code = err.code,
+                "client disconnected after a protocol error: {}",
+                err.message
+            ),
+            DisconnectReason::ConnectionClosed => tracing::debug!(?client_id, "client disconnected"),
+        }
     }
 }
 
@@ -157,11 +176,34 @@ pub struct Nexq {
     pub text_input_state: TextInputManagerState,
     pub screencopy_state: ScreencopyManagerState,
 
+    // Privileged protocols, each gated by a capability (see `exo_shell::gating`). Where Smithay's
+    // state does not own a removable global, the global's id is kept next to it, so that
+    // `reannounce_globals` can replace the global on a live grant.
+    pub wlr_data_control_state: wlr_data_control::DataControlState,
+    pub ext_data_control_state: ext_data_control::DataControlState,
+    pub virtual_keyboard_state: VirtualKeyboardManagerState,
+    pub input_method_state: InputMethodManagerState,
+    /// Whether Smithay counts an input method as bound (see `handlers::input_method`).
+    pub input_method_bound: bool,
+    pub foreign_toplevel_state: ForeignToplevelListState,
+    pub foreign_toplevel_global: GlobalId,
+    /// The ext-foreign-toplevel-list handle of every mapped window.
+    pub foreign_toplevels: HashMap<WindowId, ForeignToplevelHandle>,
+    pub session_lock_state: SessionLockManagerState,
+    pub session_lock_global: GlobalId,
+    pub session_lock: crate::handlers::session_lock::LockState,
+    pub shortcuts_inhibit_state: KeyboardShortcutsInhibitState,
+    pub shortcuts_inhibit_global: GlobalId,
+
     pub seat: Seat<State>,
     pub keyboard_map: KeyboardMap,
     pub cursor_status: CursorImageStatus,
     /// Keys whose press was consumed by a binding: their release is swallowed too.
     pub suppressed_keys: Vec<u32>,
+    /// X-ray mode: every surface shows its owner (DESIGN.md §4.4; see `labels`).
+    pub xray: bool,
+    /// Clipboard policy between capsules and the trusted copy/paste gesture.
+    pub clipboard: crate::clipboard::Clipboard,
 }
 
 impl Nexq {

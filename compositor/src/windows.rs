@@ -4,9 +4,10 @@
 use exo_shell::{
     config::Config,
     geometry::{Rect, Size},
+    Capability,
 };
 use smithay::{
-    desktop::{Window, WindowSurfaceType},
+    desktop::{PopupManager, Window, WindowSurfaceType},
     reexports::{
         wayland_protocols::xdg::{
             decoration::zv1::server::zxdg_toplevel_decoration_v1, shell::server::xdg_toplevel,
@@ -21,23 +22,55 @@ use crate::{
     state::{Nexq, State, WindowId},
 };
 
-/// The frame's border and title bar thickness from the config; fullscreen windows have none.
+/// The frame's border and title bar thickness from the config.
 fn insets(config: &Config) -> (i32, i32) {
     let a = &config.appearance;
     (a.border_width as i32, a.title_height as i32)
 }
 
+/// How a window is decorated (DESIGN.md §4.1, §4.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decor {
+    /// Border and title bar around the content.
+    Frame,
+    /// Fullscreen without `display.fullscreen`: the frame is the output, the label is a strip
+    /// across its top and the content is everything below the strip.
+    Strip,
+    /// Fullscreen with `display.fullscreen`: the content is the whole frame, no label.
+    Bare,
+}
+
 /// The content (client geometry) inside a frame rectangle.
-pub fn content_rect(frame: Rect, fullscreen: bool, config: &Config) -> Rect {
-    if fullscreen {
-        return frame;
-    }
+pub fn content_rect(frame: Rect, decor: Decor, config: &Config) -> Rect {
     let (border, title) = insets(config);
-    Rect {
-        x: frame.x + border,
-        y: frame.y + border + title,
-        w: (frame.w - 2 * border).max(1),
-        h: (frame.h - 2 * border - title).max(1),
+    match decor {
+        Decor::Bare => frame,
+        Decor::Strip => Rect {
+            x: frame.x,
+            y: frame.y + title,
+            w: frame.w,
+            h: (frame.h - title).max(1),
+        },
+        Decor::Frame => Rect {
+            x: frame.x + border,
+            y: frame.y + border + title,
+            w: (frame.w - 2 * border).max(1),
+            h: (frame.h - 2 * border - title).max(1),
+        },
+    }
+}
+
+/// Where the label (title bar) of a frame is drawn, if it has one.
+pub fn title_rect(frame: Rect, decor: Decor, config: &Config) -> Option<Rect> {
+    match decor {
+        Decor::Bare => None,
+        Decor::Strip => Some(Rect {
+            x: frame.x,
+            y: frame.y,
+            w: frame.w,
+            h: insets(config).1,
+        }),
+        Decor::Frame => Some(decoration_rects(frame, config).1),
     }
 }
 
@@ -70,11 +103,11 @@ pub enum FramePart {
     Border,
 }
 
-pub fn frame_part(frame: Rect, fullscreen: bool, config: &Config, x: i32, y: i32) -> FramePart {
+pub fn frame_part(frame: Rect, decor: Decor, config: &Config, x: i32, y: i32) -> FramePart {
     let p = exo_shell::geometry::Point { x, y };
-    if content_rect(frame, fullscreen, config).contains(p) {
+    if content_rect(frame, decor, config).contains(p) {
         FramePart::Content
-    } else if decoration_rects(frame, config).1.contains(p) {
+    } else if title_rect(frame, decor, config).is_some_and(|t| t.contains(p)) {
         FramePart::TitleBar
     } else {
         FramePart::Border
@@ -82,6 +115,24 @@ pub fn frame_part(frame: Rect, fullscreen: bool, config: &Config, x: i32, y: i32
 }
 
 impl Nexq {
+    /// How a window is decorated now: fullscreen windows keep a label strip unless their
+    /// client holds `display.fullscreen` (host clients too: by the host capabilities).
+    pub fn decor_of(&self, id: WindowId) -> Decor {
+        if !self.layout.window_info(&id).is_some_and(|i| i.fullscreen) {
+            return Decor::Frame;
+        }
+        let bare = self.windows.get(&id).is_some_and(|w| {
+            crate::labels::client_of(w)
+                .1
+                .contains(Capability::DisplayFullscreen)
+        });
+        if bare {
+            Decor::Bare
+        } else {
+            Decor::Strip
+        }
+    }
+
     pub fn window_id_for_surface(&self, surface: &WlSurface) -> Option<WindowId> {
         self.windows
             .iter()
@@ -122,8 +173,7 @@ impl Nexq {
             let Some(window) = self.windows.get(&id).cloned() else {
                 continue;
             };
-            let fullscreen = self.layout.window_info(&id).is_some_and(|i| i.fullscreen);
-            let content = content_rect(frame, fullscreen, &self.config);
+            let content = content_rect(frame, self.decor_of(id), &self.config);
             self.space
                 .map_element(window.clone(), (content.x, content.y), focused == Some(id));
         }
@@ -143,7 +193,7 @@ impl Nexq {
             return;
         };
         let Some(toplevel) = window.toplevel() else { return };
-        let content = content_rect(frame, info.fullscreen, &self.config);
+        let content = content_rect(frame, self.decor_of(id), &self.config);
         let focused = self.layout.focused() == Some(&id);
         toplevel.with_pending_state(|state| {
             state.size = Some((content.w, content.h).into());
@@ -163,8 +213,7 @@ impl Nexq {
 
     pub fn content_of(&self, id: WindowId) -> Option<Rect> {
         let frame = self.layout.rect(&id)?;
-        let fullscreen = self.layout.window_info(&id)?.fullscreen;
-        Some(content_rect(frame, fullscreen, &self.config))
+        Some(content_rect(frame, self.decor_of(id), &self.config))
     }
 
     /// Topmost window at a point, with the part of its frame the point is on.
@@ -173,25 +222,20 @@ impl Nexq {
             x: x.floor() as i32,
             y: y.floor() as i32,
         };
-        let stack: Vec<(WindowId, Rect, bool)> = self
+        let stack: Vec<(WindowId, Rect, Decor)> = self
             .layout
             .windows_bottom_to_top()
             .into_iter()
             .rev()
-            .map(|(id, frame)| {
-                (
-                    id,
-                    frame,
-                    self.layout.window_info(&id).is_some_and(|i| i.fullscreen),
-                )
-            })
+            .map(|(id, frame)| (id, frame, self.decor_of(id)))
             .collect();
-        let frames: Vec<(Rect, bool)> = stack.iter().map(|&(_, frame, fs)| (frame, fs)).collect();
-        for (i, &(id, frame, fullscreen)) in stack.iter().enumerate() {
-            let content = content_rect(frame, fullscreen, &self.config);
-            // Popups reach outside the frame: test the surface tree first, except where the
-            // popup is not drawn (title bars: see `labels`), so input goes where it looks to.
-            let on_label = (!fullscreen && decoration_rects(frame, &self.config).1.contains(p))
+        let frames: Vec<(Rect, Decor)> = stack.iter().map(|&(_, frame, decor)| (frame, decor)).collect();
+        for (i, &(id, frame, decor)) in stack.iter().enumerate() {
+            let content = content_rect(frame, decor, &self.config);
+            // Popups, subsurfaces and the parts of a surface outside its window geometry
+            // (client-side shadows) reach outside the frame: test the surface tree first, except
+            // where it is not drawn (title bars: see `labels`), so input goes where it looks to.
+            let on_label = title_rect(frame, decor, &self.config).is_some_and(|t| t.contains(p))
                 || crate::labels::lower_title_bars(&frames, i, &self.config)
                     .iter()
                     .any(|r| r.contains((p.x, p.y)));
@@ -200,12 +244,12 @@ impl Nexq {
                     x - content.x as f64 + window.geometry().loc.x as f64,
                     y - content.y as f64 + window.geometry().loc.y as f64,
                 ));
-                if window.surface_under(local, WindowSurfaceType::POPUP).is_some() {
+                if window.surface_under(local, WindowSurfaceType::ALL).is_some() {
                     return Some((id, FramePart::Content));
                 }
             }
             if frame.contains(p) {
-                return Some((id, frame_part(frame, fullscreen, &self.config, p.x, p.y)));
+                return Some((id, frame_part(frame, decor, &self.config, p.x, p.y)));
             }
         }
         None
@@ -231,12 +275,21 @@ impl State {
             .and_then(|w| w.toplevel().map(|t| KeyboardFocusTarget(t.wl_surface().clone())));
         self.set_keyboard_focus(target);
         self.nexq.sync_space();
+        // Windows appeared, went or changed places: the pointer may be over another one now
+        // (done here, while a window that is going away still exists to be left).
+        self.refresh_pointer_focus();
         self.queue_redraw();
     }
 
     pub fn set_keyboard_focus(&mut self, target: Option<KeyboardFocusTarget>) {
         let Some(keyboard) = self.nexq.seat.get_keyboard() else {
             return;
+        };
+        // While the session is locked only a lock surface may have the keyboard.
+        let target = if self.is_locked() {
+            self.nexq.lock_focus()
+        } else {
+            target
         };
         if keyboard.current_focus() != target {
             keyboard.set_focus(self, target, SERIAL_COUNTER.next_serial());
@@ -251,11 +304,50 @@ impl State {
 
     /// Forget a toplevel whose surface was destroyed.
     pub fn remove_window(&mut self, id: WindowId) {
+        self.foreign_toplevel_closed(id);
         if let Some(window) = self.nexq.windows.remove(&id) {
             self.nexq.space.unmap_elem(&window);
         }
         self.nexq.layout.remove_window(&id);
         self.apply_focus();
+    }
+
+    /// A window without an explicit window geometry has the bounding box of its surface tree as
+    /// geometry, which moves when a subsurface moves past its edge (`shift`); the layout places
+    /// that geometry, so move the frame along to keep the toplevel's own surface where it is.
+    pub fn keep_surface_in_place(
+        &mut self,
+        id: WindowId,
+        shift: smithay::utils::Point<i32, smithay::utils::Logical>,
+    ) {
+        if shift.x == 0 && shift.y == 0 {
+            return;
+        }
+        let Some(toplevel) = self.nexq.windows.get(&id).and_then(|w| w.toplevel().cloned()) else {
+            return;
+        };
+        let explicit = smithay::wayland::compositor::with_states(toplevel.wl_surface(), |states| {
+            states
+                .cached_state
+                .get::<smithay::wayland::shell::xdg::SurfaceCachedState>()
+                .current()
+                .geometry
+                .is_some()
+        });
+        let floating = self
+            .nexq
+            .layout
+            .window_info(&id)
+            .is_some_and(|i| !i.maximized && !i.fullscreen);
+        let Some(frame) = self.nexq.layout.rect(&id).filter(|_| floating && !explicit) else {
+            return;
+        };
+        let loc = exo_shell::geometry::Point {
+            x: frame.x + shift.x,
+            y: frame.y + shift.y,
+        };
+        self.nexq.layout.move_to(&id, loc);
+        self.nexq.sync_space();
     }
 
     /// Move a window so that its content (the window geometry, what `windows` reports) starts at
@@ -275,6 +367,7 @@ impl State {
         };
         self.nexq.layout.move_to(&id, loc);
         self.nexq.sync_space();
+        self.refresh_pointer_focus();
         self.queue_redraw();
     }
 
@@ -287,9 +380,104 @@ impl State {
             h: geo.size.h.max(1),
         };
         let frame = frame_size_for_content(content, &self.nexq.config);
+        // A window that unmapped and maps again comes back where it was.
+        let earlier = window
+            .user_data()
+            .get::<UnmappedAt>()
+            .and_then(|at| at.0.lock().unwrap_or_else(|e| e.into_inner()).take());
         self.nexq.windows.insert(id, window);
         self.nexq.layout.add_window(id, frame);
+        if let Some(loc) = earlier {
+            self.nexq.layout.move_to(&id, loc);
+        }
+        // Maximized or fullscreen asked for before mapping (see `set_unmapped_state`).
+        let asked = self.nexq.windows.get(&id).and_then(|w| w.toplevel()).map(|t| {
+            t.with_pending_state(|s| {
+                (
+                    s.states.contains(xdg_toplevel::State::Maximized),
+                    s.states.contains(xdg_toplevel::State::Fullscreen),
+                )
+            })
+        });
+        if let Some((maximized, fullscreen)) = asked {
+            if maximized {
+                self.nexq.layout.set_maximized(&id, true);
+            }
+            if fullscreen {
+                self.nexq.layout.set_fullscreen(&id, true);
+            }
+        }
+        self.foreign_toplevel_opened(id);
         tracing::info!(?id, "window mapped");
+        // The new window takes the focus: a menu open elsewhere would keep it with its grab.
+        self.dismiss_grabbed_popups();
         self.apply_focus();
     }
+
+    /// A toplevel that is not mapped yet asks to be maximized or fullscreen (or not): its
+    /// initial configure says so, with the size a maximized window gets, and `map_window` puts it
+    /// in that state in the layout.
+    pub fn set_unmapped_state(
+        &mut self,
+        toplevel: &smithay::wayland::shell::xdg::ToplevelSurface,
+        state: xdg_toplevel::State,
+        on: bool,
+    ) {
+        let maximized_size = {
+            let area = content_rect(self.nexq.layout.usable_area(), Decor::Frame, &self.nexq.config);
+            (area.w, area.h)
+        };
+        toplevel.with_pending_state(|s| {
+            set_state(&mut s.states, state, on);
+            if state == xdg_toplevel::State::Maximized {
+                s.size = on.then(|| maximized_size.into());
+            }
+        });
+        if toplevel.is_initial_configure_sent() {
+            toplevel.send_configure();
+        }
+    }
+
+    /// A toplevel committed without a buffer: it unmaps (xdg-shell) and leaves the screen and
+    /// the layout until it maps again after a new initial configure (handlers/compositor.rs).
+    pub fn unmap_window(&mut self, id: WindowId) {
+        let loc = self.nexq.layout.rect(&id).map(|r| r.loc());
+        self.foreign_toplevel_closed(id);
+        if let Some(window) = self.nexq.windows.remove(&id) {
+            self.nexq.space.unmap_elem(&window);
+            let at = window.user_data().get_or_insert_threadsafe(UnmappedAt::default);
+            *at.0.lock().unwrap_or_else(|e| e.into_inner()) = loc;
+            self.nexq.unmapped.push(window);
+        }
+        self.nexq.layout.remove_window(&id);
+        tracing::info!(?id, "window unmapped");
+        self.apply_focus();
+    }
+
+    /// Close the popups of the window that holds the keyboard with a popup grab (a menu), so the
+    /// grab ends and the focus can move.
+    fn dismiss_grabbed_popups(&mut self) {
+        let Some(keyboard) = self.nexq.seat.get_keyboard() else {
+            return;
+        };
+        let Some(focus) = keyboard.current_focus().filter(|_| keyboard.is_grabbed()) else {
+            return;
+        };
+        let Some(root) = self
+            .nexq
+            .window_id_for_any_surface(&focus.0)
+            .and_then(|id| self.nexq.windows.get(&id))
+            .and_then(|w| w.toplevel().map(|t| t.wl_surface().clone()))
+        else {
+            return;
+        };
+        let popups: Vec<_> = PopupManager::popups_for_surface(&root).map(|(p, _)| p).collect();
+        for popup in popups {
+            let _ = PopupManager::dismiss_popup(&root, &popup);
+        }
+    }
 }
+
+/// Where an unmapped window's frame was, to put it back there when it maps again.
+#[derive(Default)]
+struct UnmappedAt(std::sync::Mutex<Option<exo_shell::geometry::Point>>);

@@ -1,4 +1,5 @@
-//! The compositor's TOML configuration: keyboard, appearance and key bindings.
+//! The compositor's TOML configuration: keyboard, appearance, key bindings and per-client
+//! resource limits.
 //!
 //! A user file is merged over the built-in defaults ([`DEFAULT_CONFIG`]) key
 //! by key, so it only needs the settings it changes. In `[bindings]` each
@@ -25,6 +26,31 @@ pub struct Config {
     pub keyboard: KeyboardConfig,
     pub appearance: Appearance,
     pub bindings: Bindings,
+    pub limits: Limits,
+}
+
+/// What one client (a capsule, or one host connection) may hold (DESIGN.md §4.8). Going over a
+/// limit is refused; a client that insists gets a protocol error and is disconnected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Toplevel windows per client.
+    pub windows: u32,
+    /// The largest buffer width or height, in pixels.
+    pub surface_size: u32,
+    /// Shared memory per client in MiB: the wl_shm buffers it has committed and not destroyed.
+    pub shm_mib: u32,
+    /// The largest selection the trusted copy gesture takes, in KiB.
+    pub clipboard_kib: u32,
+}
+
+impl Limits {
+    pub fn shm_bytes(&self) -> u64 {
+        u64::from(self.shm_mib) << 20
+    }
+
+    pub fn clipboard_bytes(&self) -> usize {
+        (self.clipboard_kib as usize) << 10
+    }
 }
 
 /// XKB keymap names and key repeat; empty strings mean the XKB default.
@@ -217,14 +243,18 @@ impl Entry<'_> {
     }
 
     fn integer(&self, max: u32) -> Result<u32, ConfigError> {
+        self.integer_in(0, max)
+    }
+
+    fn integer_in(&self, min: u32, max: u32) -> Result<u32, ConfigError> {
         let n = self
             .item
             .as_integer()
             .ok_or_else(|| self.bad_value(format!("expected an integer, found {}", describe(self.item))))?;
         u32::try_from(n)
             .ok()
-            .filter(|&n| n <= max)
-            .ok_or_else(|| self.bad_value(format!("expected an integer from 0 to {max}, found {n}")))
+            .filter(|&n| (min..=max).contains(&n))
+            .ok_or_else(|| self.bad_value(format!("expected an integer from {min} to {max}, found {n}")))
     }
 
     fn color(&self) -> Result<Color, ConfigError> {
@@ -265,6 +295,7 @@ fn entries<'a>(
 
 const KEYBOARD_KEYS: &str = "layout, variant, options, model, rules, repeat_delay, repeat_rate";
 const APPEARANCE_KEYS: &str = "background, focused_border, unfocused_border, border_width, title_height";
+const LIMITS_KEYS: &str = "windows, surface_size, shm_mib, clipboard_kib";
 
 impl KeyboardConfig {
     fn apply<'a>(&mut self, src: &'a Source<'a>, table: &'a dyn TableLike) -> Result<(), ConfigError> {
@@ -294,6 +325,21 @@ impl Appearance {
                 "border_width" => self.border_width = e.integer(64)?,
                 "title_height" => self.title_height = e.integer(256)?,
                 _ => return Err(e.bad_key(format!("unknown key (expected one of {APPEARANCE_KEYS})"))),
+            }
+            Ok(())
+        })
+    }
+}
+
+impl Limits {
+    fn apply<'a>(&mut self, src: &'a Source<'a>, table: &'a dyn TableLike) -> Result<(), ConfigError> {
+        entries(src, "limits", table, |name, e| {
+            match name {
+                "windows" => self.windows = e.integer_in(1, 4096)?,
+                "surface_size" => self.surface_size = e.integer_in(64, 32_768)?,
+                "shm_mib" => self.shm_mib = e.integer_in(1, 65_536)?,
+                "clipboard_kib" => self.clipboard_kib = e.integer_in(1, 65_536)?,
+                _ => return Err(e.bad_key(format!("unknown key (expected one of {LIMITS_KEYS})"))),
             }
             Ok(())
         })
@@ -352,6 +398,12 @@ impl Config {
                 title_height: 0,
             },
             bindings: Bindings::new(),
+            limits: Limits {
+                windows: 0,
+                surface_size: 0,
+                shm_mib: 0,
+                clipboard_kib: 0,
+            },
         }
     }
 
@@ -414,9 +466,10 @@ impl Config {
         for (name, item) in root.iter() {
             let key = toml_key(name);
             let key_span = root.key(name).and_then(|k| k.span());
-            let known = ["keyboard", "appearance", "bindings"].contains(&name);
+            let known = ["keyboard", "appearance", "bindings", "limits"].contains(&name);
             if !known {
-                let message = "unknown section (expected keyboard, appearance or bindings)".to_string();
+                let message =
+                    "unknown section (expected keyboard, appearance, bindings or limits)".to_string();
                 return Err(src.invalid(key_span, key, message));
             }
             let Some(table) = item.as_table_like() else {
@@ -426,6 +479,7 @@ impl Config {
             match name {
                 "keyboard" => self.keyboard.apply(&src, table)?,
                 "appearance" => self.appearance.apply(&src, table)?,
+                "limits" => self.limits.apply(&src, table)?,
                 _ => apply_bindings(&mut self.bindings, &src, table)?,
             }
         }

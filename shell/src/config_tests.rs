@@ -41,7 +41,25 @@ fn default_config_parses_and_has_documented_values() {
     assert_eq!(a.unfocused_border.to_string(), "#555555");
     assert_eq!((a.border_width, a.title_height), (2, 24));
     let b = &config.bindings;
-    assert_eq!(b.len(), 3 + 9 + 9 + 5);
+    assert_eq!(b.len(), 3 + 9 + 9 + 5 + 3);
+    assert_eq!(b.lookup(logo(), "x"), Some(&Action::XRay));
+    let logo_shift = Modifiers {
+        shift: true,
+        ..logo()
+    };
+    assert_eq!(b.lookup(logo_shift, "c"), Some(&Action::ClipboardCopy));
+    assert_eq!(b.lookup(logo_shift, "v"), Some(&Action::ClipboardPaste));
+    assert_eq!(
+        config.limits,
+        Limits {
+            windows: 32,
+            surface_size: 8192,
+            shm_mib: 512,
+            clipboard_kib: 1024
+        }
+    );
+    assert_eq!(config.limits.shm_bytes(), 512 << 20);
+    assert_eq!(config.limits.clipboard_bytes(), 1 << 20);
     assert_eq!(b.lookup(logo(), "q"), Some(&Action::Close));
     assert_eq!(
         b.lookup(
@@ -157,6 +175,30 @@ fn unknown_keys_are_errors() {
     assert!(err.contains(":2:2: mouse: unknown section"), "{err}");
     let err = error_at("[appearance.extra]\nx = 1\n", 1);
     assert!(err.contains("appearance.extra: unknown key"), "{err}");
+}
+
+#[test]
+fn limits_merge_and_are_range_checked() {
+    let config = parse("[limits]\nwindows = 4\nclipboard_kib = 64\n").expect("valid limits");
+    assert_eq!((config.limits.windows, config.limits.clipboard_kib), (4, 64));
+    assert_eq!(config.limits.shm_mib, 512, "unset keys keep their default");
+    let err = error_at("[limits]\nwindows = 0\n", 2);
+    assert!(
+        err.contains("limits.windows: expected an integer from 1 to 4096, found 0"),
+        "{err}"
+    );
+    let err = error_at("[limits]\n\nsurface_size = \"big\"\n", 3);
+    assert!(
+        err.contains("limits.surface_size: expected an integer, found a string"),
+        "{err}"
+    );
+    let err = error_at("[limits]\nshm = 5\n", 2);
+    assert!(
+        err.contains(
+            "limits.shm: unknown key (expected one of windows, surface_size, shm_mib, clipboard_kib)"
+        ),
+        "{err}"
+    );
 }
 
 #[test]

@@ -182,11 +182,29 @@ pub enum Action {
     Spawn(Vec<String>),
     /// End the session.
     Quit,
+    /// Toggle X-ray mode: every surface shows its owner's colour and name.
+    XRay,
+    /// The trusted copy gesture: take the focused capsule's clipboard into the compositor.
+    ClipboardCopy,
+    /// The trusted paste gesture: offer what was copied, once, to the focused capsule.
+    ClipboardPaste,
+}
+
+impl Action {
+    /// Secure actions are the compositor's own trusted path (DESIGN.md §4.5): a client may
+    /// never see their keys, not even while it inhibits keyboard shortcuts.
+    pub fn is_secure(&self) -> bool {
+        matches!(
+            self,
+            Action::XRay | Action::ClipboardCopy | Action::ClipboardPaste
+        )
+    }
 }
 
 /// Every action name with its argument, for error messages.
 pub const ACTION_NAMES: &str =
-    "close, focus-next, focus-prev, workspace N, move-to-workspace N, maximize, fullscreen, minimize, spawn COMMAND, quit";
+    "close, focus-next, focus-prev, workspace N, move-to-workspace N, maximize, fullscreen, \
+     minimize, spawn COMMAND, quit, x-ray, clipboard-copy, clipboard-paste";
 
 /// Why an action string was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -242,6 +260,9 @@ impl FromStr for Action {
             "fullscreen" => simple("fullscreen", Action::Fullscreen),
             "minimize" => simple("minimize", Action::Minimize),
             "quit" => simple("quit", Action::Quit),
+            "x-ray" => simple("x-ray", Action::XRay),
+            "clipboard-copy" => simple("clipboard-copy", Action::ClipboardCopy),
+            "clipboard-paste" => simple("clipboard-paste", Action::ClipboardPaste),
             "workspace" => workspace_arg("workspace", args).map(Action::Workspace),
             "move-to-workspace" => workspace_arg("move-to-workspace", args).map(Action::MoveToWorkspace),
             "spawn" if args.is_empty() => Err(ActionError::EmptySpawn("spawn")),
@@ -265,6 +286,9 @@ impl fmt::Display for Action {
             Action::Minimize => f.write_str("minimize"),
             Action::Spawn(argv) => write!(f, "spawn {}", argv.join(" ")),
             Action::Quit => f.write_str("quit"),
+            Action::XRay => f.write_str("x-ray"),
+            Action::ClipboardCopy => f.write_str("clipboard-copy"),
+            Action::ClipboardPaste => f.write_str("clipboard-paste"),
         }
     }
 }
@@ -428,9 +452,15 @@ mod tests {
             "spawn a b",
             "quit",
             "maximize",
+            "x-ray",
+            "clipboard-copy",
+            "clipboard-paste",
         ] {
             assert_eq!(a(s).to_string(), s);
         }
+        assert_eq!(a("X-Ray"), Action::XRay);
+        assert!(a("x-ray").is_secure() && a("clipboard-paste").is_secure());
+        assert!(!a("close").is_secure() && !a("quit").is_secure());
     }
 
     #[test]

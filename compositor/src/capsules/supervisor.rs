@@ -514,6 +514,11 @@ impl State {
         }
         if granted {
             self.reannounce_globals(cap);
+            // Window decoration (badges, the fullscreen label strip) and the clipboard policy
+            // depend on capabilities too.
+            self.nexq.sync_space();
+            self.update_selection_focus();
+            self.queue_redraw();
         }
         tracing::info!(capsule = name, %cap, granted, "capability changed");
         Ok(())
@@ -540,6 +545,12 @@ impl State {
                 let old = std::mem::replace(&mut self.nexq.screencopy_state, new);
                 dh.remove_global::<State>(old.global());
             }
+            Capability::DisplayToplevels => crate::handlers::foreign_toplevel::reannounce(self),
+            Capability::DisplayLock => crate::handlers::session_lock::reannounce(self),
+            Capability::InputInject => crate::handlers::virtual_keyboard::reannounce(self),
+            Capability::InputMethod => crate::handlers::input_method::reannounce(self),
+            Capability::InputInhibit => crate::handlers::shortcuts_inhibit::reannounce(self),
+            Capability::ClipboardManage => crate::handlers::data_control::reannounce(self),
             _ => {}
         }
     }

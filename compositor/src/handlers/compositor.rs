@@ -3,7 +3,7 @@
 
 use smithay::{
     backend::renderer::utils::on_commit_buffer_handler,
-    delegate_compositor, delegate_shm, delegate_single_pixel_buffer, delegate_viewporter,
+    delegate_shm, delegate_single_pixel_buffer, delegate_viewporter,
     desktop::{layer_map_for_output, PopupKind},
     reexports::wayland_server::{
         protocol::{wl_buffer::WlBuffer, wl_surface::WlSurface},
@@ -21,12 +21,17 @@ use smithay::{
 };
 
 use crate::{
-    limits::{self, MAX_BUFFER_SIDE},
+    limits,
     state::{ClientState, State},
 };
 
 impl BufferHandler for State {
-    fn buffer_destroyed(&mut self, _buffer: &WlBuffer) {}
+    fn buffer_destroyed(&mut self, buffer: &WlBuffer) {
+        // The client is still known while it is connected (its limits go with it otherwise).
+        if let Some(data) = buffer.client().as_ref().and_then(|c| c.get_data::<ClientState>()) {
+            data.limits.remove_shm_buffer(&buffer.id());
+        }
+    }
 }
 
 impl ShmHandler for State {
@@ -58,23 +63,42 @@ impl CompositorHandler for State {
             post_no_memory(&self.nexq.display_handle, &client, &err.to_string());
             return;
         }
-        add_destruction_hook(surface, |_: &mut State, surface| {
+        add_destruction_hook(surface, |state: &mut State, surface| {
             if let Some(client) = surface.client() {
                 if let Some(data) = client.get_data::<ClientState>() {
                     data.limits.remove_surface();
                 }
             }
+            state.touch_surface_destroyed(surface);
         });
     }
 
     fn commit(&mut self, surface: &WlSurface) {
-        if let Err(err) = check_buffer_size(surface) {
+        super::protocol_fixes::apply_child_positions(surface);
+        let committed = committed_shm_buffer(surface);
+        let max_side = self.nexq.config.limits.surface_size as i32;
+        if let Some(err) = committed
+            .as_ref()
+            .and_then(|b| (b.width > max_side || b.height > max_side).then_some(b))
+            .map(|b| limits::buffer_too_large(b.width, b.height, max_side))
+        {
             tracing::warn!(%err, "refusing buffer");
             surface.post_error(
                 smithay::reexports::wayland_server::protocol::wl_surface::Error::InvalidSize,
                 err,
             );
             return;
+        }
+        if let (Some(b), Some(client)) = (&committed, surface.client()) {
+            let limit = self.nexq.config.limits.shm_bytes();
+            let counted = client
+                .get_data::<ClientState>()
+                .map(|d| d.limits.add_shm_buffer(b.buffer.id(), b.bytes, limit));
+            if let Some(Err(err)) = counted {
+                tracing::warn!(%err, "disconnecting client");
+                post_no_memory(&self.nexq.display_handle, &client, &err.to_string());
+                return;
+            }
         }
         on_commit_buffer_handler::<Self>(surface);
 
@@ -85,8 +109,20 @@ impl CompositorHandler for State {
             }
             if let Some(id) = self.nexq.window_id_for_surface(&root) {
                 if let Some(window) = self.nexq.windows.get(&id) {
+                    let before = window.geometry().loc;
                     window.on_commit();
+                    let shift = window.geometry().loc - before;
+                    self.keep_surface_in_place(id, shift);
                 }
+            }
+        }
+        // A mapped toplevel that commits without a buffer unmaps (xdg-shell).
+        if let Some(id) = self.nexq.window_id_for_surface(surface) {
+            let has_buffer = smithay::backend::renderer::utils::with_renderer_surface_state(surface, |s| {
+                s.buffer().is_some()
+            });
+            if has_buffer == Some(false) {
+                self.unmap_window(id);
             }
         }
 
@@ -94,6 +130,9 @@ impl CompositorHandler for State {
         self.nexq.popups.commit(surface);
         self.ensure_popup_configure(surface);
         self.layer_commit(surface);
+        // A surface that grew, shrank, unmapped or moved a subsurface may have changed what is
+        // under the pointer; tell the client now, before it reads the replies to later requests.
+        self.refresh_pointer_focus();
         self.queue_redraw();
     }
 }
@@ -182,7 +221,7 @@ impl State {
 
 /// Send wl_display.error(no_memory) and disconnect, like libwayland's `wl_client_post_no_memory`.
 /// `Client::kill` alone closes the connection without telling the client why.
-fn post_no_memory(dh: &DisplayHandle, client: &Client, message: &str) {
+pub(crate) fn post_no_memory(dh: &DisplayHandle, client: &Client, message: &str) {
     use smithay::reexports::wayland_server::{backend::protocol::ProtocolError, protocol::__interfaces};
     const NO_MEMORY: u32 = 2;
     let handle = dh.backend_handle();
@@ -204,24 +243,35 @@ fn post_no_memory(dh: &DisplayHandle, client: &Client, message: &str) {
     }
 }
 
-/// Refuse buffers bigger than any output we would ever show, before anything imports them.
-fn check_buffer_size(surface: &WlSurface) -> Result<(), String> {
-    let size = with_states(surface, |states| {
+/// A shm buffer a commit attaches: its size in pixels and in bytes.
+struct CommittedShm {
+    buffer: WlBuffer,
+    width: i32,
+    height: i32,
+    bytes: u64,
+}
+
+/// The shm buffer this commit attaches, if any: checked against the limits (surface size,
+/// shared memory) before anything imports it.
+fn committed_shm_buffer(surface: &WlSurface) -> Option<CommittedShm> {
+    with_states(surface, |states| {
         let mut attrs = states.cached_state.get::<SurfaceAttributes>();
         match attrs.current().buffer.as_ref() {
             Some(BufferAssignment::NewBuffer(buffer)) => {
-                with_buffer_contents(buffer, |_, _, data| (data.width, data.height)).ok()
+                with_buffer_contents(buffer, |_, _, data| CommittedShm {
+                    buffer: buffer.clone(),
+                    width: data.width,
+                    height: data.height,
+                    bytes: u64::from(data.stride.unsigned_abs()) * u64::from(data.height.unsigned_abs()),
+                })
+                .ok()
             }
             _ => None,
         }
-    });
-    match size {
-        Some((w, h)) if w > MAX_BUFFER_SIDE || h > MAX_BUFFER_SIDE => Err(limits::buffer_too_large(w, h)),
-        _ => Ok(()),
-    }
+    })
 }
 
-delegate_compositor!(State);
+// wl_compositor and wl_subcompositor are delegated in `protocol_fixes`.
 delegate_shm!(State);
 delegate_viewporter!(State);
 delegate_single_pixel_buffer!(State);

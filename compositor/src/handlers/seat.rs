@@ -20,7 +20,6 @@ use smithay::{
     wayland::{
         pointer_constraints::{with_pointer_constraint, PointerConstraintsHandler},
         seat::WaylandFocus,
-        selection::{data_device::set_data_device_focus, primary_selection::set_primary_focus},
         tablet_manager::TabletSeatHandler,
         text_input::{TextInputManagerState, TextInputSeat, TextInputUserData},
     },
@@ -37,14 +36,13 @@ impl SeatHandler for State {
         &mut self.nexq.seat_state
     }
 
-    fn focus_changed(&mut self, seat: &Seat<Self>, focused: Option<&KeyboardFocusTarget>) {
-        // The clipboard follows keyboard focus: only the focused client may read selections.
-        let dh = &self.nexq.display_handle;
+    fn focus_changed(&mut self, _seat: &Seat<Self>, focused: Option<&KeyboardFocusTarget>) {
+        // The clipboard follows keyboard focus: only the focused client may read selections, and
+        // only those of its own owner (see `clipboard`).
         let client = focused
             .and_then(|f| f.wl_surface())
-            .and_then(|s| dh.get_client(s.id()).ok());
-        set_data_device_focus(dh, seat, client.clone());
-        set_primary_focus(dh, seat, client);
+            .and_then(|s| self.nexq.display_handle.get_client(s.id()).ok());
+        self.selection_focus_to(client);
     }
 
     fn cursor_image(&mut self, _seat: &Seat<Self>, image: CursorImageStatus) {
@@ -122,7 +120,11 @@ impl Dispatch<ZwpTextInputManagerV3, ()> for State {
         );
         if let Some(seat) = seat {
             let focused = seat.text_input().focus();
-            if !had_one && focused.is_some_and(|s| s.id().same_client_as(&resource.id())) {
+            // With an input method bound, Smithay sends the `enter` itself.
+            if !state.nexq.input_method_bound
+                && !had_one
+                && focused.is_some_and(|s| s.id().same_client_as(&resource.id()))
+            {
                 seat.text_input().enter();
             }
         }

@@ -1,4 +1,7 @@
 //! wl_data_device_manager and primary selection: clipboard and drag-and-drop between clients.
+//! Who may see a selection is decided in `clipboard`.
+
+use std::{os::fd::OwnedFd, sync::Arc};
 
 use smithay::{
     delegate_data_device, delegate_primary_selection,
@@ -7,14 +10,30 @@ use smithay::{
     wayland::selection::{
         data_device::{ClientDndGrabHandler, DataDeviceHandler, DataDeviceState, ServerDndGrabHandler},
         primary_selection::{PrimarySelectionHandler, PrimarySelectionState},
-        SelectionHandler,
+        SelectionHandler, SelectionSource, SelectionTarget,
     },
 };
 
 use crate::state::State;
 
 impl SelectionHandler for State {
-    type SelectionUserData = ();
+    /// The bytes of a selection the compositor offers (a trusted paste, see `clipboard`).
+    type SelectionUserData = Arc<[u8]>;
+
+    fn new_selection(&mut self, ty: SelectionTarget, source: Option<SelectionSource>, _seat: Seat<Self>) {
+        self.selection_set(ty, source.as_ref());
+    }
+
+    fn send_selection(
+        &mut self,
+        _ty: SelectionTarget,
+        _mime_type: String,
+        fd: OwnedFd,
+        _seat: Seat<Self>,
+        user_data: &Arc<[u8]>,
+    ) {
+        self.send_compositor_selection(fd, user_data);
+    }
 }
 
 impl DataDeviceHandler for State {

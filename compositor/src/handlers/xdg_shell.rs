@@ -2,7 +2,7 @@
 //! frame, popups are kept on screen, and client requests go through the layout policy.
 
 use smithay::{
-    delegate_xdg_decoration, delegate_xdg_shell,
+    delegate_xdg_decoration,
     desktop::{
         find_popup_root_surface, get_popup_toplevel_coords, PopupKeyboardGrab, PopupKind, PopupPointerGrab,
         PopupUngrabStrategy, Window,
@@ -13,7 +13,10 @@ use smithay::{
             decoration::zv1::server::zxdg_toplevel_decoration_v1::Mode as DecorationMode,
             shell::server::xdg_toplevel,
         },
-        wayland_server::protocol::{wl_output::WlOutput, wl_seat::WlSeat},
+        wayland_server::{
+            protocol::{wl_output::WlOutput, wl_seat::WlSeat},
+            Resource,
+        },
     },
     utils::Serial,
     wayland::shell::xdg::{
@@ -22,7 +25,11 @@ use smithay::{
     },
 };
 
-use crate::{focus::KeyboardFocusTarget, grabs::GrabKind, state::State};
+use crate::{
+    focus::KeyboardFocusTarget,
+    grabs::GrabKind,
+    state::{ClientState, State},
+};
 
 impl XdgShellHandler for State {
     fn xdg_shell_state(&mut self) -> &mut XdgShellState {
@@ -42,6 +49,16 @@ impl XdgShellHandler for State {
         if duplicate {
             tracing::warn!("ignoring a second xdg_toplevel for a surface that already has one");
             return;
+        }
+        // Per-client window limit (DESIGN.md §4.8): one too many disconnects the client.
+        if let Some(client) = Resource::client(wl_surface) {
+            let max = self.nexq.config.limits.windows;
+            let counted = client.get_data::<ClientState>().map(|d| d.limits.add_window(max));
+            if let Some(Err(err)) = counted {
+                tracing::warn!(%err, "disconnecting client");
+                super::compositor::post_no_memory(&self.nexq.display_handle, &client, &err.to_string());
+                return;
+            }
         }
         // Mapped (placed, focused) on its first buffer commit, see handlers/compositor.rs.
         self.nexq.unmapped.push(Window::new_wayland_window(surface));
@@ -64,6 +81,11 @@ impl XdgShellHandler for State {
     }
 
     fn grab(&mut self, surface: PopupSurface, seat: WlSeat, serial: Serial) {
+        if self.is_locked() {
+            // Input belongs to the lock surface while the session is locked.
+            surface.send_popup_done();
+            return;
+        }
         let Some(seat) = Seat::<State>::from_resource(&seat) else {
             return;
         };
@@ -125,6 +147,8 @@ impl XdgShellHandler for State {
             self.nexq.layout.set_maximized(&id, true);
             self.nexq.sync_space();
             self.queue_redraw();
+        } else {
+            self.set_unmapped_state(&surface, xdg_toplevel::State::Maximized, true);
         }
         // The protocol wants a configure in reply even when nothing changed.
         if surface.is_initial_configure_sent() {
@@ -137,6 +161,8 @@ impl XdgShellHandler for State {
             self.nexq.layout.set_maximized(&id, false);
             self.nexq.sync_space();
             self.queue_redraw();
+        } else {
+            self.set_unmapped_state(&surface, xdg_toplevel::State::Maximized, false);
         }
         if surface.is_initial_configure_sent() {
             surface.send_configure();
@@ -148,6 +174,8 @@ impl XdgShellHandler for State {
             self.nexq.layout.set_fullscreen(&id, true);
             self.nexq.sync_space();
             self.queue_redraw();
+        } else {
+            self.set_unmapped_state(&surface, xdg_toplevel::State::Fullscreen, true);
         }
         if surface.is_initial_configure_sent() {
             surface.send_configure();
@@ -159,6 +187,8 @@ impl XdgShellHandler for State {
             self.nexq.layout.set_fullscreen(&id, false);
             self.nexq.sync_space();
             self.queue_redraw();
+        } else {
+            self.set_unmapped_state(&surface, xdg_toplevel::State::Fullscreen, false);
         }
         if surface.is_initial_configure_sent() {
             surface.send_configure();
@@ -179,6 +209,20 @@ impl XdgShellHandler for State {
             w.toplevel()
                 .is_some_and(|t| t.xdg_toplevel() == surface.xdg_toplevel())
         };
+        let tracked = self
+            .nexq
+            .unmapped
+            .iter()
+            .chain(self.nexq.windows.values())
+            .any(same);
+        if tracked {
+            if let Some(data) = Resource::client(surface.wl_surface())
+                .as_ref()
+                .and_then(|c| c.get_data::<ClientState>())
+            {
+                data.limits.remove_window();
+            }
+        }
         self.nexq.unmapped.retain(|w| !same(w));
         let id = self.nexq.windows.iter().find(|(_, w)| same(w)).map(|(id, _)| *id);
         if let Some(id) = id {
@@ -187,11 +231,20 @@ impl XdgShellHandler for State {
     }
 
     fn popup_destroyed(&mut self, _surface: PopupSurface) {
+        // Leave the popup now, while its wl_surface still exists to be left.
+        self.nexq.popups.cleanup();
+        self.refresh_pointer_focus();
         self.queue_redraw();
     }
 
-    fn title_changed(&mut self, _surface: ToplevelSurface) {
+    fn title_changed(&mut self, surface: ToplevelSurface) {
+        warn_hidden_title(&surface);
+        self.foreign_toplevel_changed(&surface);
         self.queue_redraw();
+    }
+
+    fn app_id_changed(&mut self, surface: ToplevelSurface) {
+        self.foreign_toplevel_changed(&surface);
     }
 }
 
@@ -234,6 +287,37 @@ impl State {
     }
 }
 
+/// Record (once per toplevel) a title with characters the label strips: bidi controls,
+/// zero-width and other invisible characters are how a client tries to forge a label.
+fn warn_hidden_title(surface: &ToplevelSurface) {
+    use exo_shell::capsule::sanitize_title;
+    use smithay::{
+        reexports::wayland_server::Resource,
+        wayland::{compositor::with_states, shell::xdg::XdgToplevelSurfaceData},
+    };
+    struct HiddenTitleWarned;
+    let stripped = |c: char| !c.is_whitespace() && sanitize_title(c.encode_utf8(&mut [0; 4])).is_empty();
+    let (title, first) = with_states(surface.wl_surface(), |states| {
+        let title = states
+            .data_map
+            .get::<XdgToplevelSurfaceData>()
+            .and_then(|d| d.lock().ok().and_then(|d| d.title.clone()))
+            .unwrap_or_default();
+        let hidden = title.chars().take(4096).any(stripped);
+        let first = hidden && states.data_map.insert_if_missing_threadsafe(|| HiddenTitleWarned);
+        (title, first)
+    });
+    if first {
+        let client = surface.wl_surface().client();
+        let data = client.as_ref().and_then(|c| c.get_data::<ClientState>());
+        tracing::warn!(
+            capsule = %data.and_then(|d| d.identity.capsule.as_deref()).unwrap_or("(host)"),
+            sanitised = %sanitize_title(&title),
+            "refused hidden characters in a window title (stripped from the label)"
+        );
+    }
+}
+
 impl XdgDecorationHandler for State {
     fn new_decoration(&mut self, toplevel: ToplevelSurface) {
         toplevel.with_pending_state(|state| state.decoration_mode = Some(DecorationMode::ServerSide));
@@ -257,5 +341,5 @@ impl XdgDecorationHandler for State {
     }
 }
 
-delegate_xdg_shell!(State);
+// xdg_wm_base is delegated in `protocol_fixes`.
 delegate_xdg_decoration!(State);

@@ -3,7 +3,11 @@
 
 use std::cell::RefCell;
 
-use exo_shell::{config::Config, geometry::Rect, CapabilitySet};
+use exo_shell::{
+    config::{Color, Config},
+    geometry::Rect,
+    CapabilitySet,
+};
 use smithay::{
     backend::{
         allocator::Fourcc,
@@ -24,11 +28,11 @@ use smithay::{
     wayland::{compositor::with_states, shell::xdg::XdgToplevelSurfaceData},
 };
 
-use super::{rasterize, LabelSpec};
+use super::{rasterize, rasterize_tag, xray_text, LabelSpec, XRAY_ALPHA};
 use crate::{
     render::{to_phys, OutputElement},
     state::{ClientIdentity, ClientState, Nexq},
-    windows::{content_rect, decoration_rects},
+    windows::{content_rect, title_rect, Decor},
 };
 
 /// Per-window render state, kept in the window's user data so that element ids stay stable and
@@ -37,6 +41,97 @@ use crate::{
 struct WindowDecor {
     label: Option<(LabelSpec, (i32, i32), MemoryRenderBuffer)>,
     border: SolidColorBuffer,
+    xray: XRayDecor,
+}
+
+/// The X-ray overlay of one surface owner (a window with its popups, or a layer surface): its
+/// tag and its tints, kept so that element ids stay stable while X-ray is on.
+#[derive(Default)]
+pub struct XRayDecor {
+    tag: Option<(String, Color, u64, MemoryRenderBuffer)>,
+    tints: Vec<SolidColorBuffer>,
+}
+
+impl XRayDecor {
+    /// The `[owner]` tag at `origin` (physical), in front of what follows.
+    pub fn push_tag<R>(
+        &mut self,
+        renderer: &mut R,
+        identity: &ClientIdentity,
+        origin: Point<i32, Physical>,
+        scale: f64,
+        out: &mut Vec<OutputElement<R>>,
+    ) where
+        R: Renderer + ImportAll + ImportMem,
+        R::TextureId: Texture + Clone + Send + 'static,
+    {
+        let text = xray_text(identity);
+        let key = scale.to_bits();
+        let current = self
+            .tag
+            .as_ref()
+            .filter(|(t, c, k, _)| *t == text && *c == identity.color && *k == key);
+        let buffer = match current {
+            Some((_, _, _, buffer)) => buffer.clone(),
+            None => {
+                let pixmap = rasterize_tag(&text, identity.color, scale);
+                let buffer = MemoryRenderBuffer::from_slice(
+                    &pixmap.bgra,
+                    Fourcc::Argb8888,
+                    (pixmap.width, pixmap.height),
+                    1,
+                    Transform::Normal,
+                    Some(vec![Rectangle::from_size((pixmap.width, pixmap.height).into())]),
+                );
+                self.tag = Some((text, identity.color, key, buffer.clone()));
+                buffer
+            }
+        };
+        match MemoryRenderBufferRenderElement::from_buffer(
+            renderer,
+            origin.to_f64(),
+            &buffer,
+            None,
+            None,
+            None,
+            Kind::Unspecified,
+        ) {
+            Ok(element) => out.push(OutputElement::Memory(element)),
+            Err(err) => tracing::warn!(?err, "cannot import an X-ray tag"),
+        }
+    }
+
+    /// Translucent tints in the owner's colour over `rects` (physical); the `n`-th tint of a
+    /// frame always uses the `n`-th buffer.
+    pub fn push_tints<R>(
+        &mut self,
+        first: usize,
+        rects: &[Rectangle<i32, Physical>],
+        color: Color,
+        out: &mut Vec<OutputElement<R>>,
+    ) -> usize
+    where
+        R: Renderer + ImportAll + ImportMem,
+        R::TextureId: Texture + Clone + Send + 'static,
+    {
+        let rgba = color.to_f32_rgba();
+        for (i, rect) in rects.iter().enumerate() {
+            if self.tints.len() <= first + i {
+                self.tints.push(SolidColorBuffer::default());
+            }
+            let buffer = &mut self.tints[first + i];
+            // Sizes are physical here: the buffer is placed at scale 1.
+            buffer.update((rect.size.w, rect.size.h), rgba);
+            out.push(OutputElement::Solid(SolidColorRenderElement::from_buffer(
+                buffer,
+                rect.loc,
+                1.0,
+                XRAY_ALPHA,
+                Kind::Unspecified,
+            )));
+        }
+        first + rects.len()
+    }
 }
 
 impl WindowDecor {
@@ -62,10 +157,19 @@ impl WindowDecor {
 
 /// The client identity and capabilities behind a window; a window whose client is gone (or
 /// has no [`ClientState`]) is shown as a host window without badges.
-fn client_of(window: &Window) -> (ClientIdentity, CapabilitySet) {
+pub fn client_of(window: &Window) -> (ClientIdentity, CapabilitySet) {
     window
         .toplevel()
-        .and_then(|t| t.wl_surface().client())
+        .map(|t| surface_client(t.wl_surface()))
+        .unwrap_or_else(|| (ClientIdentity::default(), CapabilitySet::empty()))
+}
+
+/// The identity and capabilities of the client behind a surface, as [`client_of`].
+pub fn surface_client(
+    surface: &smithay::reexports::wayland_server::protocol::wl_surface::WlSurface,
+) -> (ClientIdentity, CapabilitySet) {
+    surface
+        .client()
         .and_then(|c| {
             c.get_data::<ClientState>()
                 .map(|d| (d.identity.clone(), d.caps()))
@@ -88,15 +192,15 @@ pub fn window_title(window: &Window) -> String {
 }
 
 /// The visible parts of the title bars below the `i`-th window of `stack` (frames from the top,
-/// each with whether it is fullscreen): where that window's popups may neither draw nor take
-/// input. A title bar under this window's frame or a higher one is hidden anyway.
-pub fn lower_title_bars(stack: &[(Rect, bool)], i: usize, config: &Config) -> Vec<Rectangle<i32, Logical>> {
+/// each with its decoration): where that window's popups may neither draw nor take input. A
+/// title bar under this window's frame or a higher one is hidden anyway.
+pub fn lower_title_bars(stack: &[(Rect, Decor)], i: usize, config: &Config) -> Vec<Rectangle<i32, Logical>> {
     let logical = |r: Rect| Rectangle::<i32, Logical>::new((r.x, r.y).into(), (r.w, r.h).into());
     let occluders = stack[..=i].iter().map(|&(frame, _)| logical(frame));
     let titles = stack[i + 1..]
         .iter()
-        .filter(|&&(_, fullscreen)| !fullscreen)
-        .map(|&(frame, _)| logical(decoration_rects(frame, config).1));
+        .filter_map(|&(frame, decor)| title_rect(frame, decor, config))
+        .map(logical);
     Rectangle::subtract_rects_many(titles, occluders)
 }
 
@@ -114,7 +218,7 @@ struct Stacked<'a> {
     window: &'a Window,
     frame: Rect,
     content: Rect,
-    fullscreen: bool,
+    decor: Decor,
     focused: bool,
 }
 
@@ -132,22 +236,22 @@ where
         .rev()
         .filter_map(|(id, frame)| {
             let window = nexq.windows.get(&id)?;
-            let fullscreen = nexq.layout.window_info(&id).is_some_and(|i| i.fullscreen);
+            let decor = nexq.decor_of(id);
             Some(Stacked {
                 window,
                 frame,
-                content: content_rect(frame, fullscreen, &nexq.config),
-                fullscreen,
+                content: content_rect(frame, decor, &nexq.config),
+                decor,
                 focused: focused == Some(id),
             })
         })
         .collect();
-    let frames: Vec<(Rect, bool)> = stack.iter().map(|w| (w.frame, w.fullscreen)).collect();
+    let frames: Vec<(Rect, Decor)> = stack.iter().map(|w| (w.frame, w.decor)).collect();
     for (i, w) in stack.iter().enumerate() {
         let Some(toplevel) = w.window.toplevel() else {
             continue;
         };
-        let title = (!w.fullscreen).then(|| decoration_rects(w.frame, &nexq.config).1);
+        let title = title_rect(w.frame, w.decor, &nexq.config);
         w.window
             .user_data()
             .insert_if_missing(|| RefCell::new(WindowDecor::default()));
@@ -184,6 +288,13 @@ where
                 Err(err) => tracing::warn!(?err, "cannot import a window label"),
             }
         }
+        // X-ray: the owner's tag on the content's corner, and (below) tints over the popups
+        // and the content, each just above what it tints so higher windows still hide it.
+        let mut tints = 0;
+        if nexq.xray {
+            let origin = to_phys((w.content.x, w.content.y).into(), scale);
+            decor.xray.push_tag(renderer, &identity, origin, scale, out);
+        }
 
         // 2. Popups, kept off the visible title bars of lower windows.
         let render_loc = to_phys(
@@ -209,6 +320,13 @@ where
             };
             let elements = tree(renderer);
             let geos: Vec<_> = elements.iter().map(|e| e.geometry(Scale::from(scale))).collect();
+            if nexq.xray {
+                // Everything the popup's surfaces draw, where they are drawn.
+                if let Some(drawn) = geos.iter().copied().reduce(|a, b| a.merge(b)) {
+                    let visible = drawn.subtract_rects(protected.iter().copied());
+                    tints = decor.xray.push_tints(tints, &visible, identity.color, out);
+                }
+            }
             if !geos.iter().any(|g| protected.iter().any(|p| p.overlaps(*g))) {
                 out.extend(elements.into_iter().map(OutputElement::Surface));
                 continue;
@@ -241,6 +359,9 @@ where
 
         // 3. The window's own surfaces, cropped to its content.
         let content = phys_rect(w.content, scale);
+        if nexq.xray {
+            decor.xray.push_tints(tints, &[content], identity.color, out);
+        }
         out.extend(
             render_elements_from_surface_tree::<R, WaylandSurfaceRenderElement<R>>(
                 renderer,
@@ -256,7 +377,7 @@ where
         );
 
         // 4. The border, behind the whole frame.
-        if !w.fullscreen {
+        if w.decor == Decor::Frame {
             decor
                 .border
                 .update((w.frame.w, w.frame.h), spec.colors.border.to_f32_rgba());

@@ -232,3 +232,22 @@ fn forged_titles_render_like_clean_ones() {
     assert!(clean == forged);
     assert!(clean != rasterize(&host("simple-shm!"), 300, 24, 1.0));
 }
+
+#[test]
+fn x_ray_tags_name_the_owner_in_its_colour() {
+    assert_eq!(xray_text(&ClientIdentity::default()), "[host]");
+    assert_eq!(xray_text(&capsule("terminal")), "[terminal]");
+    let tag = rasterize_tag("[terminal]", GREEN, 1.0);
+    assert_eq!(tag.height, XRAY_TAG_HEIGHT);
+    assert!(tag.width > text::width("[terminal]", TEXT_PX));
+    // The owner's colour at the edges, white text inside.
+    assert_eq!(tag.get(0, 0), GREEN);
+    assert_eq!(tag.get(tag.width - 1, tag.height - 1), GREEN);
+    let white = (0..tag.height)
+        .flat_map(|y| (0..tag.width).map(move |x| (x, y)))
+        .filter(|&(x, y)| tag.get(x, y) == TEXT_COLOR)
+        .count();
+    assert!(white > 30, "{white} white pixels");
+    let at_2x = rasterize_tag("[terminal]", GREEN, 2.0);
+    assert_eq!(at_2x.height, 2 * XRAY_TAG_HEIGHT);
+}

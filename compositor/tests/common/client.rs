@@ -1100,3 +1100,376 @@ pub mod subsurface {
         }
     }
 }
+
+/// Privileged protocols (data control wlr/ext, virtual keyboard, ext-foreign-toplevel-list,
+/// ext-session-lock, input-method v2, keyboard-shortcuts-inhibit). Objects bound here get a
+/// [`PLog`] as user data and their events land there (offers keep their mime types in
+/// [`Mimes`](super::input::Mimes), foreign-toplevel handles their state in [`Handle`]).
+pub mod privileged {
+    use std::{
+        io::Write,
+        os::{fd::OwnedFd, unix::fs::FileExt},
+        sync::{Arc, Mutex},
+    };
+
+    use wayland_client::{
+        backend::ObjectId, event_created_child, protocol::wl_keyboard, Connection, Dispatch, Proxy,
+        QueueHandle,
+    };
+    use wayland_protocols::{
+        ext::{
+            data_control::v1::client::{
+                ext_data_control_device_v1::{self, ExtDataControlDeviceV1},
+                ext_data_control_manager_v1::ExtDataControlManagerV1,
+                ext_data_control_offer_v1::{self, ExtDataControlOfferV1},
+                ext_data_control_source_v1::{self, ExtDataControlSourceV1},
+            },
+            foreign_toplevel_list::v1::client::{
+                ext_foreign_toplevel_handle_v1::{self, ExtForeignToplevelHandleV1},
+                ext_foreign_toplevel_list_v1::{self, ExtForeignToplevelListV1},
+            },
+            session_lock::v1::client::{
+                ext_session_lock_manager_v1::ExtSessionLockManagerV1,
+                ext_session_lock_surface_v1::{self, ExtSessionLockSurfaceV1},
+                ext_session_lock_v1::{self, ExtSessionLockV1},
+            },
+        },
+        wp::keyboard_shortcuts_inhibit::zv1::client::{
+            zwp_keyboard_shortcuts_inhibit_manager_v1::ZwpKeyboardShortcutsInhibitManagerV1,
+            zwp_keyboard_shortcuts_inhibitor_v1::{self, ZwpKeyboardShortcutsInhibitorV1},
+        },
+    };
+    use wayland_protocols_misc::{
+        zwp_input_method_v2::client::{
+            zwp_input_method_manager_v2::ZwpInputMethodManagerV2,
+            zwp_input_method_v2::{self, ZwpInputMethodV2},
+        },
+        zwp_virtual_keyboard_v1::client::{
+            zwp_virtual_keyboard_manager_v1::ZwpVirtualKeyboardManagerV1,
+            zwp_virtual_keyboard_v1::ZwpVirtualKeyboardV1,
+        },
+    };
+    use wayland_protocols_wlr::data_control::v1::client::{
+        zwlr_data_control_device_v1::{self, ZwlrDataControlDeviceV1},
+        zwlr_data_control_manager_v1::ZwlrDataControlManagerV1,
+        zwlr_data_control_offer_v1::{self, ZwlrDataControlOfferV1},
+        zwlr_data_control_source_v1::{self, ZwlrDataControlSourceV1},
+    };
+
+    use super::{input::Mimes, Client, Ev, State};
+
+    /// What a data-control source writes for every `send`, then closes the fd.
+    pub const MANAGER_BYTES: &[u8] = b"selection bytes from the clipboard manager";
+
+    /// The events recorded in a [`PLog`].
+    #[derive(Debug)]
+    pub enum P {
+        WlrSelection(Option<ZwlrDataControlOfferV1>),
+        WlrPrimary(Option<ZwlrDataControlOfferV1>),
+        ExtSelection(Option<ExtDataControlOfferV1>),
+        ExtPrimary(Option<ExtDataControlOfferV1>),
+        /// A data-control device was told the manager is gone.
+        DeviceFinished,
+        /// A data-control source was asked for this mime type (and wrote [`MANAGER_BYTES`]).
+        Sent(String),
+        Cancelled,
+        /// ext_foreign_toplevel_list_v1.toplevel (the handle's state is its [`Handle`]).
+        Toplevel(ExtForeignToplevelHandleV1),
+        ListFinished,
+        Locked,
+        LockFinished,
+        LockConfigure {
+            serial: u32,
+            width: u32,
+            height: u32,
+        },
+        Activate,
+        Deactivate,
+        ImDone,
+        Unavailable,
+        InhibitActive,
+        InhibitInactive,
+    }
+
+    /// Events with the object that received them; clones share one log.
+    #[derive(Debug, Clone, Default)]
+    pub struct PLog(Arc<Mutex<Vec<(ObjectId, P)>>>);
+
+    impl PLog {
+        fn push(&self, id: ObjectId, e: P) {
+            self.0.lock().unwrap().push((id, e));
+        }
+        pub fn mark(&self) -> usize {
+            self.0.lock().unwrap().len()
+        }
+        pub fn find<T>(&self, mark: usize, mut f: impl FnMut(&ObjectId, &P) -> Option<T>) -> Option<T> {
+            self.0
+                .lock()
+                .unwrap()
+                .iter()
+                .skip(mark)
+                .find_map(|(id, e)| f(id, e))
+        }
+        pub fn find_all<T>(&self, mark: usize, mut f: impl FnMut(&ObjectId, &P) -> Option<T>) -> Vec<T> {
+            self.0
+                .lock()
+                .unwrap()
+                .iter()
+                .skip(mark)
+                .filter_map(|(id, e)| f(id, e))
+                .collect()
+        }
+    }
+
+    /// What a foreign-toplevel handle has announced: pending values and those as of its last
+    /// `done`.
+    #[derive(Debug, Default, Clone)]
+    pub struct HandleState {
+        pub identifier: String,
+        pub title: String,
+        pub app_id: String,
+        pub done_title: Option<String>,
+        pub done_app_id: Option<String>,
+        pub dones: usize,
+        pub closed: bool,
+    }
+
+    /// User data of a foreign-toplevel handle.
+    #[derive(Debug, Default)]
+    pub struct Handle(pub Mutex<HandleState>);
+
+    impl Handle {
+        pub fn of(handle: &ExtForeignToplevelHandleV1) -> HandleState {
+            handle
+                .data::<Handle>()
+                .expect("handle with Handle data")
+                .0
+                .lock()
+                .unwrap()
+                .clone()
+        }
+    }
+
+    macro_rules! silent {
+        ($($iface:ty),* $(,)?) => {$(
+            impl Dispatch<$iface, PLog> for State {
+                fn event(_: &mut State, _: &$iface, _: <$iface as Proxy>::Event, _: &PLog, _: &Connection, _: &QueueHandle<State>) {}
+            }
+        )*};
+    }
+
+    silent!(
+        ZwlrDataControlManagerV1,
+        ExtDataControlManagerV1,
+        ZwpVirtualKeyboardManagerV1,
+        ZwpVirtualKeyboardV1,
+        ExtSessionLockManagerV1,
+        ZwpInputMethodManagerV2,
+        ZwpKeyboardShortcutsInhibitManagerV1,
+    );
+
+    macro_rules! children {
+        (ZwlrDataControlDeviceV1) => {
+            event_created_child!(State, ZwlrDataControlDeviceV1, [
+                zwlr_data_control_device_v1::EVT_DATA_OFFER_OPCODE => (ZwlrDataControlOfferV1, Mimes::default())
+            ]);
+        };
+        (ExtDataControlDeviceV1) => {
+            event_created_child!(State, ExtDataControlDeviceV1, [
+                ext_data_control_device_v1::EVT_DATA_OFFER_OPCODE => (ExtDataControlOfferV1, Mimes::default())
+            ]);
+        };
+        (ExtForeignToplevelListV1) => {
+            event_created_child!(State, ExtForeignToplevelListV1, [
+                ext_foreign_toplevel_list_v1::EVT_TOPLEVEL_OPCODE => (ExtForeignToplevelHandleV1, Handle::default())
+            ]);
+        };
+        ($other:ident) => {};
+    }
+
+    macro_rules! logged {
+        ($($iface:ident => |$ev:ident| $conv:expr;)*) => {$(
+            impl Dispatch<$iface, PLog> for State {
+                fn event(
+                    _: &mut State,
+                    proxy: &$iface,
+                    $ev: <$iface as Proxy>::Event,
+                    log: &PLog,
+                    _: &Connection,
+                    _: &QueueHandle<State>,
+                ) {
+                    let e: Option<P> = $conv;
+                    if let Some(e) = e {
+                        log.push(proxy.id(), e);
+                    }
+                }
+                children!($iface);
+            }
+        )*};
+    }
+
+    fn answer(fd: OwnedFd) {
+        std::fs::File::from(fd)
+            .write_all(MANAGER_BYTES)
+            .expect("write selection pipe");
+    }
+
+    logged! {
+        ZwlrDataControlDeviceV1 => |e| match e {
+            zwlr_data_control_device_v1::Event::Selection { id } => Some(P::WlrSelection(id)),
+            zwlr_data_control_device_v1::Event::PrimarySelection { id } => Some(P::WlrPrimary(id)),
+            zwlr_data_control_device_v1::Event::Finished => Some(P::DeviceFinished),
+            _ => None,
+        };
+        ExtDataControlDeviceV1 => |e| match e {
+            ext_data_control_device_v1::Event::Selection { id } => Some(P::ExtSelection(id)),
+            ext_data_control_device_v1::Event::PrimarySelection { id } => Some(P::ExtPrimary(id)),
+            ext_data_control_device_v1::Event::Finished => Some(P::DeviceFinished),
+            _ => None,
+        };
+        ZwlrDataControlSourceV1 => |e| match e {
+            zwlr_data_control_source_v1::Event::Send { mime_type, fd } => {
+                answer(fd);
+                Some(P::Sent(mime_type))
+            }
+            zwlr_data_control_source_v1::Event::Cancelled => Some(P::Cancelled),
+            _ => None,
+        };
+        ExtDataControlSourceV1 => |e| match e {
+            ext_data_control_source_v1::Event::Send { mime_type, fd } => {
+                answer(fd);
+                Some(P::Sent(mime_type))
+            }
+            ext_data_control_source_v1::Event::Cancelled => Some(P::Cancelled),
+            _ => None,
+        };
+        ExtForeignToplevelListV1 => |e| match e {
+            ext_foreign_toplevel_list_v1::Event::Toplevel { toplevel } => Some(P::Toplevel(toplevel)),
+            ext_foreign_toplevel_list_v1::Event::Finished => Some(P::ListFinished),
+            _ => None,
+        };
+        ExtSessionLockV1 => |e| match e {
+            ext_session_lock_v1::Event::Locked => Some(P::Locked),
+            ext_session_lock_v1::Event::Finished => Some(P::LockFinished),
+            _ => None,
+        };
+        ExtSessionLockSurfaceV1 => |e| match e {
+            ext_session_lock_surface_v1::Event::Configure { serial, width, height } =>
+                Some(P::LockConfigure { serial, width, height }),
+            _ => None,
+        };
+        ZwpInputMethodV2 => |e| match e {
+            zwp_input_method_v2::Event::Activate => Some(P::Activate),
+            zwp_input_method_v2::Event::Deactivate => Some(P::Deactivate),
+            zwp_input_method_v2::Event::Done => Some(P::ImDone),
+            zwp_input_method_v2::Event::Unavailable => Some(P::Unavailable),
+            _ => None,
+        };
+        ZwpKeyboardShortcutsInhibitorV1 => |e| match e {
+            zwp_keyboard_shortcuts_inhibitor_v1::Event::Active => Some(P::InhibitActive),
+            zwp_keyboard_shortcuts_inhibitor_v1::Event::Inactive => Some(P::InhibitInactive),
+            _ => None,
+        };
+    }
+
+    impl Dispatch<ZwlrDataControlOfferV1, Mimes> for State {
+        fn event(
+            _: &mut State,
+            _: &ZwlrDataControlOfferV1,
+            e: zwlr_data_control_offer_v1::Event,
+            m: &Mimes,
+            _: &Connection,
+            _: &QueueHandle<State>,
+        ) {
+            if let zwlr_data_control_offer_v1::Event::Offer { mime_type } = e {
+                m.0.lock().unwrap().push(mime_type);
+            }
+        }
+    }
+
+    impl Dispatch<ExtDataControlOfferV1, Mimes> for State {
+        fn event(
+            _: &mut State,
+            _: &ExtDataControlOfferV1,
+            e: ext_data_control_offer_v1::Event,
+            m: &Mimes,
+            _: &Connection,
+            _: &QueueHandle<State>,
+        ) {
+            if let ext_data_control_offer_v1::Event::Offer { mime_type } = e {
+                m.0.lock().unwrap().push(mime_type);
+            }
+        }
+    }
+
+    impl Dispatch<ExtForeignToplevelHandleV1, Handle> for State {
+        fn event(
+            _: &mut State,
+            _: &ExtForeignToplevelHandleV1,
+            e: ext_foreign_toplevel_handle_v1::Event,
+            h: &Handle,
+            _: &Connection,
+            _: &QueueHandle<State>,
+        ) {
+            let mut h = h.0.lock().unwrap();
+            match e {
+                ext_foreign_toplevel_handle_v1::Event::Identifier { identifier } => h.identifier = identifier,
+                ext_foreign_toplevel_handle_v1::Event::Title { title } => h.title = title,
+                ext_foreign_toplevel_handle_v1::Event::AppId { app_id } => h.app_id = app_id,
+                ext_foreign_toplevel_handle_v1::Event::Done => {
+                    h.done_title = Some(h.title.clone());
+                    h.done_app_id = Some(h.app_id.clone());
+                    h.dones += 1;
+                }
+                ext_foreign_toplevel_handle_v1::Event::Closed => h.closed = true,
+                _ => {}
+            }
+        }
+    }
+
+    impl Client {
+        /// Bind a global of this module's interfaces with `log` as its user data.
+        pub fn bind_plogged<I>(&self, log: &PLog, versions: std::ops::RangeInclusive<u32>) -> I
+        where
+            I: Proxy + 'static,
+            State: Dispatch<I, PLog>,
+        {
+            self.globals
+                .bind(&self.qh, versions, log.clone())
+                .unwrap_or_else(|e| panic!("bind {}: {e}", I::interface().name))
+        }
+
+        /// Dispatch until `f` matches a `log` entry at or after `mark`.
+        pub fn wait_plog<T>(
+            &mut self,
+            log: &PLog,
+            mark: usize,
+            what: &str,
+            mut f: impl FnMut(&ObjectId, &P) -> Option<T>,
+        ) -> T {
+            self.dispatch_until(what, |_| log.find(mark, &mut f))
+        }
+
+        /// A copy (in a new memfd) of the xkb keymap the compositor sent to this client's
+        /// wl_keyboard, and its size: what a virtual keyboard uploads to type in the same layout.
+        pub fn keymap_copy(&mut self) -> (OwnedFd, u32) {
+            let (fd, size) = self.dispatch_until("wl_keyboard.keymap", |s| {
+                s.events.iter().rev().find_map(|e| match &e.kind {
+                    Ev::Keyboard(wl_keyboard::Event::Keymap { fd, size, .. }) => {
+                        Some((fd.try_clone().expect("dup keymap fd"), *size))
+                    }
+                    _ => None,
+                })
+            });
+            let mut bytes = vec![0u8; size as usize];
+            std::fs::File::from(fd)
+                .read_exact_at(&mut bytes, 0)
+                .expect("read the keymap");
+            let copy = rustix::fs::memfd_create(c"nexq-test-keymap", rustix::fs::MemfdFlags::CLOEXEC)
+                .expect("memfd_create");
+            let mut file = std::fs::File::from(copy);
+            file.write_all(&bytes).expect("write keymap copy");
+            (file.into(), size)
+        }
+    }
+}

@@ -281,3 +281,72 @@ pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<
 }
 
 pub mod client;
+
+/// The file `Session::start_logged` sends the compositor's stderr (its tracing log) to.
+const COMPOSITOR_LOG: &str = "nexquelium.stderr";
+
+impl Session {
+    /// Like [`Session::start`], with the compositor's log (stderr) kept for
+    /// [`Session::compositor_log`] instead of passed through to the test's output.
+    pub fn start_logged(args: &[&str]) -> Session {
+        let runtime = private_dir("rt");
+        let socket = "wayland-test".to_string();
+        let log = std::fs::File::create(runtime.join(COMPOSITOR_LOG)).expect("create compositor log");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nexquelium"));
+        cmd.args(["--backend", "headless", "--socket", &socket]);
+        if !args.contains(&"--host-caps") {
+            cmd.args(["--host-caps", "all"]);
+        }
+        cmd.args(args)
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env_remove("WAYLAND_DISPLAY")
+            .env_remove("DISPLAY")
+            .env("XDG_CONFIG_HOME", runtime.join("config"))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log);
+        let mut child = cmd.spawn().expect("start nexquelium");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let control = BufReader::new(stdout)
+            .lines()
+            .map(|line| line.expect("read nexquelium stdout"))
+            .find_map(|line| line.strip_prefix("NEXQUELIUM_CONTROL=").map(PathBuf::from));
+        let Some(control) = control else {
+            let log = std::fs::read_to_string(runtime.join(COMPOSITOR_LOG)).unwrap_or_default();
+            panic!("nexquelium printed no NEXQUELIUM_CONTROL line; its log:\n{log}");
+        };
+        Session {
+            child,
+            runtime,
+            socket,
+            control,
+            clients: Vec::new(),
+        }
+    }
+
+    /// What the compositor has logged so far (empty unless started with `start_logged`),
+    /// without terminal colour codes.
+    pub fn compositor_log(&self) -> String {
+        let raw = std::fs::read_to_string(self.runtime.join(COMPOSITOR_LOG)).unwrap_or_default();
+        let mut out = String::with_capacity(raw.len());
+        let mut chars = raw.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                // CSI: ESC [ parameters final-byte.
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+}
