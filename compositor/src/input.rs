@@ -386,6 +386,19 @@ impl State {
                 }
             }
             Action::Spawn(argv) => crate::spawn::spawn(&argv),
+            Action::StartCapsule(name) => {
+                let running = self
+                    .nexq
+                    .supervisor
+                    .capsules
+                    .get(&name)
+                    .is_some_and(|c| c.running.is_some());
+                if !running {
+                    if let Err(err) = self.capsule_user_start(&name) {
+                        tracing::warn!("binding cannot start capsule {name}: {err:#}");
+                    }
+                }
+            }
             Action::Quit => self.nexq.loop_signal.stop(),
             Action::XRay => {
                 self.nexq.xray = !self.nexq.xray;

@@ -267,12 +267,15 @@ fn set_state(states: &mut smithay::wayland::shell::xdg::ToplevelStateSet, s: xdg
 impl State {
     /// Give keyboard focus to whatever the layout says is focused (or nothing).
     pub fn apply_focus(&mut self) {
-        let target = self
-            .nexq
-            .layout
-            .focused()
-            .and_then(|id| self.nexq.windows.get(id))
-            .and_then(|w| w.toplevel().map(|t| KeyboardFocusTarget(t.wl_surface().clone())));
+        // A layer surface with exclusive keyboard interactivity keeps the keyboard whatever the
+        // layout focuses.
+        let target = self.exclusive_layer_focus().or_else(|| {
+            self.nexq
+                .layout
+                .focused()
+                .and_then(|id| self.nexq.windows.get(id))
+                .and_then(|w| w.toplevel().map(|t| KeyboardFocusTarget(t.wl_surface().clone())))
+        });
         self.set_keyboard_focus(target);
         self.nexq.sync_space();
         // Windows appeared, went or changed places: the pointer may be over another one now

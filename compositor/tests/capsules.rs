@@ -357,3 +357,28 @@ fn capsules_reach_neither_the_public_socket_nor_the_control_socket() {
         "prober did not run: {log}"
     );
 }
+
+#[test]
+fn super_return_starts_the_terminal_capsule() {
+    require_program("foot");
+    let dir = CapsuleDir::new("superreturn");
+    dir.add(
+        "terminal",
+        "[capsule]\nname = \"terminal\"\nversion = \"1\"\nexec = [\"foot\"]\n\n[permissions]\nrequired = [\"display.window\"]\n",
+    );
+    let session = dir.session();
+    assert_eq!(capsule(&session, "terminal").status, CapsuleStatus::Stopped);
+    session.key("super+return");
+    let windows = session.wait_windows(1, Duration::from_secs(15));
+    assert_eq!(windows[0].capsule.as_deref(), Some("terminal"));
+    // A second press does not start a second one.
+    session.key("super+return");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        capsules(&session)
+            .iter()
+            .filter(|c| c.status.state() == "running")
+            .count(),
+        1
+    );
+}

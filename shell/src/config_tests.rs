@@ -84,7 +84,7 @@ fn default_config_parses_and_has_documented_values() {
     assert_eq!(b.lookup(logo(), "7"), Some(&Action::Workspace(7)));
     assert_eq!(
         b.lookup(logo(), "Return"),
-        Some(&Action::Spawn(vec!["foot".into()]))
+        Some(&Action::StartCapsule("terminal".into()))
     );
     assert_eq!(
         b.lookup(

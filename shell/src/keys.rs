@@ -180,6 +180,8 @@ pub enum Action {
     Minimize,
     /// Run a program: argv, split on whitespace (no quoting).
     Spawn(Vec<String>),
+    /// Start the named capsule (a no-op when it already runs).
+    StartCapsule(String),
     /// End the session.
     Quit,
     /// Toggle X-ray mode: every surface shows its owner's colour and name.
@@ -204,7 +206,7 @@ impl Action {
 /// Every action name with its argument, for error messages.
 pub const ACTION_NAMES: &str =
     "close, focus-next, focus-prev, workspace N, move-to-workspace N, maximize, fullscreen, \
-     minimize, spawn COMMAND, quit, x-ray, clipboard-copy, clipboard-paste";
+     minimize, spawn COMMAND, capsule NAME, quit, x-ray, clipboard-copy, clipboard-paste";
 
 /// Why an action string was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -219,6 +221,8 @@ pub enum ActionError {
     BadWorkspace(String),
     #[error("\"{0}\" needs a command to run, e.g. \"spawn foot\"")]
     EmptySpawn(&'static str),
+    #[error("\"capsule\" needs the name of a capsule, e.g. \"capsule terminal\"")]
+    MissingCapsule,
     #[error("\"{action}\" takes no further arguments, found \"{extra}\"")]
     ExtraArgument { action: &'static str, extra: String },
 }
@@ -267,6 +271,14 @@ impl FromStr for Action {
             "move-to-workspace" => workspace_arg("move-to-workspace", args).map(Action::MoveToWorkspace),
             "spawn" if args.is_empty() => Err(ActionError::EmptySpawn("spawn")),
             "spawn" => Ok(Action::Spawn(args.iter().map(|a| a.to_string()).collect())),
+            "capsule" => match args {
+                [] => Err(ActionError::MissingCapsule),
+                [name] => Ok(Action::StartCapsule(name.to_string())),
+                [_, extra, ..] => Err(ActionError::ExtraArgument {
+                    action: "capsule",
+                    extra: extra.to_string(),
+                }),
+            },
             _ => Err(ActionError::Unknown(name.to_string())),
         }
     }
@@ -285,6 +297,7 @@ impl fmt::Display for Action {
             Action::Fullscreen => f.write_str("fullscreen"),
             Action::Minimize => f.write_str("minimize"),
             Action::Spawn(argv) => write!(f, "spawn {}", argv.join(" ")),
+            Action::StartCapsule(name) => write!(f, "capsule {name}"),
             Action::Quit => f.write_str("quit"),
             Action::XRay => f.write_str("x-ray"),
             Action::ClipboardCopy => f.write_str("clipboard-copy"),
@@ -521,5 +534,22 @@ mod tests {
         assert_eq!(b.remove(&combo("super+a")), Some(Action::Minimize));
         assert_eq!(b.len(), 1);
         assert_eq!(b.get(&combo("super+b")), Some(&Action::Quit));
+    }
+
+    #[test]
+    fn capsule_action_names_one_capsule() {
+        assert_eq!(
+            "capsule terminal".parse::<Action>(),
+            Ok(Action::StartCapsule("terminal".into()))
+        );
+        assert_eq!(
+            "capsule terminal".parse::<Action>().unwrap().to_string(),
+            "capsule terminal"
+        );
+        assert_eq!("capsule".parse::<Action>(), Err(ActionError::MissingCapsule));
+        assert!(matches!(
+            "capsule a b".parse::<Action>(),
+            Err(ActionError::ExtraArgument { .. })
+        ));
     }
 }

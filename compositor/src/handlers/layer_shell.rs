@@ -73,15 +73,8 @@ impl State {
         let output = self.nexq.output.clone();
         let map = layer_map_for_output(&output);
         let zone = map.non_exclusive_zone();
-        let exclusive_focus = map
-            .layers()
-            .rev()
-            .find(|l| {
-                l.cached_state().keyboard_interactivity == KeyboardInteractivity::Exclusive
-                    && matches!(l.layer(), Layer::Top | Layer::Overlay)
-            })
-            .map(|l| KeyboardFocusTarget(l.wl_surface().clone()));
         drop(map);
+        let exclusive_focus = self.exclusive_layer_focus();
         let full = self.nexq.output_logical_rect();
         let to_rect = |r: smithay::utils::Rectangle<i32, smithay::utils::Logical>| Rect {
             x: r.loc.x,
@@ -93,8 +86,50 @@ impl State {
         self.nexq.sync_space();
         if let Some(target) = exclusive_focus {
             self.set_keyboard_focus(Some(target));
+        } else if self.focused_layer_refuses_keyboard() {
+            // Its keyboard interactivity went to none: the focus goes back to the windows.
+            self.apply_focus();
+        }
+    }
+
+    /// The topmost layer surface on the top or overlay layer that wants the keyboard exclusively.
+    pub fn exclusive_layer_focus(&self) -> Option<KeyboardFocusTarget> {
+        let map = layer_map_for_output(&self.nexq.output);
+        map.layers()
+            .rev()
+            .find(|l| {
+                l.cached_state().keyboard_interactivity == KeyboardInteractivity::Exclusive
+                    && matches!(l.layer(), Layer::Top | Layer::Overlay)
+            })
+            .map(|l| KeyboardFocusTarget(l.wl_surface().clone()))
+    }
+
+    /// Whether the keyboard is on a layer surface that no longer takes keyboard input.
+    fn focused_layer_refuses_keyboard(&self) -> bool {
+        let Some(focus) = self.nexq.seat.get_keyboard().and_then(|k| k.current_focus()) else {
+            return false;
+        };
+        let map = layer_map_for_output(&self.nexq.output);
+        map.layer_for_surface(&focus.0, smithay::desktop::WindowSurfaceType::TOPLEVEL)
+            .is_some_and(|l| l.cached_state().keyboard_interactivity == KeyboardInteractivity::None)
+    }
+
+    /// A layer surface showed its first buffer: one that takes keyboard input on the top or
+    /// overlay layer gets the focus, as a new window does.
+    pub fn focus_new_layer(&mut self, layer: &LayerSurface) {
+        let mapped = layer.user_data().insert_if_missing_threadsafe(|| FocusedOnMap);
+        if !mapped {
+            return;
+        }
+        let wants = layer.cached_state().keyboard_interactivity != KeyboardInteractivity::None
+            && matches!(layer.layer(), Layer::Top | Layer::Overlay);
+        if wants {
+            self.set_keyboard_focus(Some(KeyboardFocusTarget(layer.wl_surface().clone())));
         }
     }
 }
+
+/// Marks a layer surface that has been shown (and offered the focus) once.
+struct FocusedOnMap;
 
 delegate_layer_shell!(State);
