@@ -216,9 +216,8 @@ impl State {
             layer.layer_surface().send_configure();
         }
         self.update_usable_area();
-        let has_buffer = smithay::backend::renderer::utils::with_renderer_surface_state(surface, |s| {
-            s.buffer().is_some()
-        });
+        let has_buffer =
+            smithay::backend::renderer::utils::with_renderer_surface_state(surface, |s| s.buffer().is_some());
         if has_buffer == Some(true) {
             self.focus_new_layer(&layer);
         }
