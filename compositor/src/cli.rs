@@ -34,8 +34,9 @@ pub struct Cli {
     /// Capabilities of host clients (those on the public Wayland socket): a comma-separated list
     /// such as "display.window,display.capture", "all" (tests, benchmarks, grim from a host
     /// shell) or "none" (no host clients at all).
-    #[arg(long, default_value = "display.window", value_parser = parse_caps)]
-    pub host_caps: exo_shell::CapabilitySet,
+    /// Default: `[session] host_capabilities` of the config, which defaults to display.window.
+    #[arg(long, value_parser = parse_caps)]
+    pub host_caps: Option<exo_shell::CapabilitySet>,
     /// Directory of system capsules (default: /etc/exosphere/capsules if it exists, else the
     /// repository's assets/capsules).
     #[arg(long)]

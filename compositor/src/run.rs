@@ -61,7 +61,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     };
 
     insert_display(&event_loop, display)?;
-    let socket_name = listen_socket(&event_loop, cli.socket.as_deref(), cli.host_caps)?;
+    let socket_name = listen_socket(
+        &event_loop,
+        cli.socket.as_deref(),
+        cli.host_caps.unwrap_or(config.session.host_capabilities),
+    )?;
     let mut state = State::new(
         &event_loop,
         dh,

@@ -136,3 +136,32 @@ fn host_caps_none_refuses_host_clients() {
         "a host client got a connection with no capabilities"
     );
 }
+
+#[test]
+fn host_capabilities_come_from_the_config_and_the_flag_overrides_them() {
+    let dir = std::env::temp_dir().join(format!("nexq-gating-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("config.toml");
+    std::fs::write(
+        &path,
+        "[session]\nhost_capabilities = \"display.window,display.layer\"\n",
+    )
+    .unwrap();
+    let from_config = Session::start(&["--config", path.to_str().unwrap()]);
+    let interfaces = listed_interfaces(&from_config);
+    assert!(
+        interfaces.iter().any(|i| i == "zwlr_layer_shell_v1"),
+        "{interfaces:?}"
+    );
+    assert!(!interfaces.iter().any(|i| i == "zwlr_screencopy_manager_v1"));
+    let overridden = Session::start(&[
+        "--config",
+        path.to_str().unwrap(),
+        "--host-caps",
+        "display.window",
+    ]);
+    assert!(!listed_interfaces(&overridden)
+        .iter()
+        .any(|i| i == "zwlr_layer_shell_v1"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -27,6 +27,15 @@ pub struct Config {
     pub appearance: Appearance,
     pub bindings: Bindings,
     pub limits: Limits,
+    pub session: SessionConfig,
+}
+
+/// `[session]`: who gets what outside the capsules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Capabilities of host clients (those on the public Wayland socket); `--host-caps`
+    /// overrides it. Written like `--host-caps`: "display.window", "all", "none" or a list.
+    pub host_capabilities: crate::CapabilitySet,
 }
 
 /// What one client (a capsule, or one host connection) may hold (DESIGN.md §4.8). Going over a
@@ -296,6 +305,23 @@ fn entries<'a>(
 const KEYBOARD_KEYS: &str = "layout, variant, options, model, rules, repeat_delay, repeat_rate";
 const APPEARANCE_KEYS: &str = "background, focused_border, unfocused_border, border_width, title_height";
 const LIMITS_KEYS: &str = "windows, surface_size, shm_mib, clipboard_kib";
+const SESSION_KEYS: &str = "host_capabilities";
+
+impl SessionConfig {
+    fn apply<'a>(&mut self, src: &'a Source<'a>, table: &'a dyn TableLike) -> Result<(), ConfigError> {
+        entries(src, "session", table, |name, e| {
+            match name {
+                "host_capabilities" => {
+                    let text = e.string()?;
+                    self.host_capabilities = crate::CapabilitySet::parse_list(&text)
+                        .map_err(|err| e.bad_value(format!("{err}")))?;
+                }
+                _ => return Err(e.bad_key(format!("unknown key (expected one of {SESSION_KEYS})"))),
+            }
+            Ok(())
+        })
+    }
+}
 
 impl KeyboardConfig {
     fn apply<'a>(&mut self, src: &'a Source<'a>, table: &'a dyn TableLike) -> Result<(), ConfigError> {
@@ -398,6 +424,9 @@ impl Config {
                 title_height: 0,
             },
             bindings: Bindings::new(),
+            session: SessionConfig {
+                host_capabilities: crate::CapabilitySet::empty(),
+            },
             limits: Limits {
                 windows: 0,
                 surface_size: 0,
@@ -466,10 +495,10 @@ impl Config {
         for (name, item) in root.iter() {
             let key = toml_key(name);
             let key_span = root.key(name).and_then(|k| k.span());
-            let known = ["keyboard", "appearance", "bindings", "limits"].contains(&name);
+            let known = ["keyboard", "appearance", "bindings", "limits", "session"].contains(&name);
             if !known {
-                let message =
-                    "unknown section (expected keyboard, appearance, bindings or limits)".to_string();
+                let message = "unknown section (expected keyboard, appearance, bindings, limits or session)"
+                    .to_string();
                 return Err(src.invalid(key_span, key, message));
             }
             let Some(table) = item.as_table_like() else {
@@ -480,6 +509,7 @@ impl Config {
                 "keyboard" => self.keyboard.apply(&src, table)?,
                 "appearance" => self.appearance.apply(&src, table)?,
                 "limits" => self.limits.apply(&src, table)?,
+                "session" => self.session.apply(&src, table)?,
                 _ => apply_bindings(&mut self.bindings, &src, table)?,
             }
         }

@@ -371,3 +371,20 @@ fn colours() {
     assert!("ff0000".parse::<Color>().is_err());
     assert!("#ff00é0".parse::<Color>().is_err());
 }
+
+#[test]
+fn host_capabilities_come_from_the_session_section() {
+    let path = std::path::Path::new("/t/config.toml");
+    assert_eq!(
+        crate::Config::default().session.host_capabilities,
+        "display.window".parse::<crate::CapabilitySet>().unwrap()
+    );
+    let c = crate::Config::parse("[session]\nhost_capabilities = \"all\"\n", path).unwrap();
+    assert_eq!(c.session.host_capabilities, crate::CapabilitySet::all());
+    let err = crate::Config::parse("[session]\nhost_capabilities = \"display.windw\"\n", path)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("/t/config.toml:2:"), "{err}");
+    assert!(err.contains("session.host_capabilities"), "{err}");
+    assert!(err.contains("display.windw"), "{err}");
+}

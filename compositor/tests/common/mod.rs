@@ -53,8 +53,9 @@ impl Session {
         let socket = "wayland-test".to_string();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_nexquelium"));
         cmd.args(["--backend", "headless", "--socket", &socket]);
-        // Protocol tests drive privileged tools (grim, layer shells) from host clients.
-        if !args.contains(&"--host-caps") {
+        // Protocol tests drive privileged tools (grim, layer shells) from host clients; a test
+        // that passes its own config decides host capabilities there.
+        if !args.contains(&"--host-caps") && !args.contains(&"--config") {
             cmd.args(["--host-caps", "all"]);
         }
         cmd.args(args)
