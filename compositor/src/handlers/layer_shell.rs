@@ -95,13 +95,16 @@ impl State {
     /// The topmost layer surface on the top or overlay layer that wants the keyboard exclusively.
     pub fn exclusive_layer_focus(&self) -> Option<KeyboardFocusTarget> {
         let map = layer_map_for_output(&self.nexq.output);
-        map.layers()
+        let found = map
+            .layers()
             .rev()
             .find(|l| {
                 l.cached_state().keyboard_interactivity == KeyboardInteractivity::Exclusive
                     && matches!(l.layer(), Layer::Top | Layer::Overlay)
             })
-            .map(|l| KeyboardFocusTarget(l.wl_surface().clone()))
+            .map(|l| KeyboardFocusTarget(l.wl_surface().clone()));
+        drop(map);
+        found
     }
 
     /// Whether the keyboard is on a layer surface that no longer takes keyboard input.
