@@ -466,13 +466,14 @@ impl State {
         let Some(focus) = keyboard.current_focus().filter(|_| keyboard.is_grabbed()) else {
             return;
         };
-        let Some(root) = self
-            .nexq
-            .window_id_for_any_surface(&focus.0)
-            .and_then(|id| self.nexq.windows.get(&id))
-            .and_then(|w| w.toplevel().map(|t| t.wl_surface().clone()))
-        else {
-            return;
+        // The grab has the keyboard on the innermost popup; its root is a window or a layer
+        // surface.
+        let root = match self.nexq.popups.find_popup(&focus.0) {
+            Some(popup) => match smithay::desktop::find_popup_root_surface(&popup) {
+                Ok(root) => root,
+                Err(_) => return,
+            },
+            None => focus.0.clone(),
         };
         let popups: Vec<_> = PopupManager::popups_for_surface(&root).map(|(p, _)| p).collect();
         for popup in popups {

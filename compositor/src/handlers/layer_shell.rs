@@ -4,7 +4,7 @@
 use exo_shell::geometry::Rect;
 use smithay::{
     delegate_layer_shell,
-    desktop::{layer_map_for_output, LayerSurface, PopupKind},
+    desktop::{layer_map_for_output, LayerSurface},
     reexports::wayland_server::protocol::wl_output::WlOutput,
     wayland::shell::{
         wlr_layer::{
@@ -38,10 +38,10 @@ impl WlrLayerShellHandler for State {
     }
 
     fn new_popup(&mut self, _parent: WlrLayerSurface, popup: PopupSurface) {
+        // Already tracked by `XdgShellHandler::new_popup` (as a popup without a parent yet); the
+        // popup manager puts it under its layer surface when it first commits. Tracking it here
+        // too would list it twice (two popup_done when it is dismissed).
         self.unconstrain_popup(&popup);
-        if let Err(err) = self.nexq.popups.track_popup(PopupKind::from(popup)) {
-            tracing::warn!(%err, "cannot track layer popup");
-        }
     }
 
     fn layer_destroyed(&mut self, surface: WlrLayerSurface) {
