@@ -31,7 +31,8 @@ use smithay::{
             timer::{TimeoutAction, Timer},
             Interest, Mode, PostAction, RegistrationToken,
         },
-        wayland_server::{Client, Resource},
+        wayland_protocols::wp::primary_selection::zv1::server::zwp_primary_selection_source_v1::ZwpPrimarySelectionSourceV1,
+        wayland_server::{protocol::wl_data_source::WlDataSource, Client, Resource},
     },
     wayland::selection::{
         data_device::{
@@ -43,7 +44,10 @@ use smithay::{
     },
 };
 
-use crate::state::{ClientIdentity, ClientState, State};
+use crate::{
+    handlers::manager_selection::ManagerSelections,
+    state::{ClientIdentity, ClientState, State},
+};
 
 /// The text types the gesture copies from (in order of preference) and offers on paste.
 pub const TEXT_MIME_TYPES: [&str; 5] = [
@@ -86,6 +90,17 @@ pub fn may_offer(selection: Option<&Owner>, client: &Owner, manages: bool) -> bo
     }
 }
 
+/// A selection the compositor offers as its own (Smithay's "compositor selection").
+#[derive(Debug, Clone)]
+pub enum OwnSelection {
+    /// What the paste gesture put there.
+    Bytes(Arc<[u8]>),
+    /// A clipboard manager's source, set without keyboard focus (`handlers::manager_selection`).
+    Clipboard(WlDataSource),
+    /// The same for the primary selection.
+    Primary(ZwpPrimarySelectionSourceV1),
+}
+
 /// Bytes taken by the copy gesture, waiting for a paste.
 #[derive(Debug, Clone)]
 pub struct Held {
@@ -104,12 +119,25 @@ pub struct Clipboard {
     pub held: Option<Held>,
     /// A copy in progress: its pipe and its timeout.
     copying: Option<(RegistrationToken, RegistrationToken)>,
+    /// Clipboard managers' sources offered as the compositor's own selections.
+    pub managed: ManagerSelections,
 }
 
 impl Clipboard {
     /// The owner of the current clipboard selection.
     pub fn clipboard_owner(&self) -> Option<&Owner> {
         self.clipboard_owner.as_ref()
+    }
+
+    /// Record who owns the selection of `target` now (and, for the clipboard, its types).
+    pub fn set_owner(&mut self, target: SelectionTarget, owner: Option<Owner>, mimes: Vec<String>) {
+        match target {
+            SelectionTarget::Clipboard => {
+                self.clipboard_owner = owner;
+                self.clipboard_mimes = mimes;
+            }
+            SelectionTarget::Primary => self.primary_owner = owner,
+        }
     }
 }
 
@@ -172,13 +200,8 @@ impl State {
                     .unwrap_or(Owner::Host),
             ),
         };
-        match ty {
-            SelectionTarget::Clipboard => {
-                self.nexq.clipboard.clipboard_owner = owner;
-                self.nexq.clipboard.clipboard_mimes = source.map(|s| s.mime_types()).unwrap_or_default();
-            }
-            SelectionTarget::Primary => self.nexq.clipboard.primary_owner = owner,
-        }
+        let mimes = source.map(|s| s.mime_types()).unwrap_or_default();
+        self.nexq.clipboard.set_owner(ty, owner, mimes);
         // Not now: Smithay offers the *old* selection to a newly focused client, and it is
         // replaced only after this handler returns.
         self.nexq
@@ -201,8 +224,8 @@ impl State {
             return;
         }
         // A selection the compositor itself offers (an earlier paste) is copied directly.
-        let pasted = current_data_device_selection_userdata(&self.nexq.seat).map(|bytes| bytes.clone());
-        if let Some(bytes) = pasted {
+        let own = current_data_device_selection_userdata(&self.nexq.seat).map(|own| own.clone());
+        if let Some(OwnSelection::Bytes(bytes)) = own {
             self.nexq.clipboard.held = Some(Held { bytes, from: owner });
             return;
         }
@@ -223,11 +246,18 @@ impl State {
             tracing::warn!(%err, "clipboard copy: cannot make the pipe non-blocking");
             return;
         }
-        if let Err(err) =
-            request_data_device_client_selection(&self.nexq.seat, mime.to_string(), OwnedFd::from(writer))
-        {
-            tracing::info!(%err, "clipboard copy: cannot read the clipboard");
-            return;
+        let writer = OwnedFd::from(writer);
+        match &own {
+            // A clipboard manager's source, offered by the compositor: ask the source directly.
+            Some(managed) => self.send_managed_selection(managed, mime.to_string(), writer),
+            None => {
+                if let Err(err) =
+                    request_data_device_client_selection(&self.nexq.seat, mime.to_string(), writer)
+                {
+                    tracing::info!(%err, "clipboard copy: cannot read the clipboard");
+                    return;
+                }
+            }
         }
         self.cancel_copy();
         let cap = self.nexq.config.limits.clipboard_bytes();
@@ -312,7 +342,8 @@ impl State {
         self.nexq.clipboard.clipboard_owner = Some(owner);
         self.nexq.clipboard.clipboard_mimes = mimes.clone();
         let dh = self.nexq.display_handle.clone();
-        set_data_device_selection(&dh, &self.nexq.seat, mimes, held.bytes);
+        self.cancel_managed(SelectionTarget::Clipboard);
+        set_data_device_selection(&dh, &self.nexq.seat, mimes, OwnSelection::Bytes(held.bytes));
         self.update_selection_focus();
     }
 

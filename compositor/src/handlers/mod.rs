@@ -6,6 +6,7 @@ pub(crate) mod data_control;
 pub(crate) mod foreign_toplevel;
 pub(crate) mod input_method;
 mod layer_shell;
+pub(crate) mod manager_selection;
 mod output;
 mod protocol_fixes;
 mod screencopy;

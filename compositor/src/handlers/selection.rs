@@ -1,38 +1,51 @@
 //! wl_data_device_manager and primary selection: clipboard and drag-and-drop between clients.
 //! Who may see a selection is decided in `clipboard`.
 
-use std::{os::fd::OwnedFd, sync::Arc};
+use std::os::fd::OwnedFd;
 
 use smithay::{
-    delegate_data_device, delegate_primary_selection,
     input::Seat,
-    reexports::wayland_server::protocol::{wl_data_source::WlDataSource, wl_surface::WlSurface},
+    reexports::{
+        wayland_protocols::wp::primary_selection::zv1::server::zwp_primary_selection_device_manager_v1::ZwpPrimarySelectionDeviceManagerV1,
+        wayland_server::{
+            delegate_dispatch, delegate_global_dispatch,
+            protocol::{
+                wl_data_device_manager::WlDataDeviceManager, wl_data_source::WlDataSource,
+                wl_surface::WlSurface,
+            },
+        },
+    },
     wayland::selection::{
         data_device::{ClientDndGrabHandler, DataDeviceHandler, DataDeviceState, ServerDndGrabHandler},
-        primary_selection::{PrimarySelectionHandler, PrimarySelectionState},
+        primary_selection::{PrimaryDeviceManagerGlobalData, PrimarySelectionHandler, PrimarySelectionState},
         SelectionHandler, SelectionSource, SelectionTarget,
     },
 };
 
-use crate::state::State;
+use crate::{clipboard::OwnSelection, state::State};
 
 impl SelectionHandler for State {
-    /// The bytes of a selection the compositor offers (a trusted paste, see `clipboard`).
-    type SelectionUserData = Arc<[u8]>;
+    /// A selection the compositor offers itself: a trusted paste (see `clipboard`) or a
+    /// clipboard manager's source (see `manager_selection`).
+    type SelectionUserData = OwnSelection;
 
     fn new_selection(&mut self, ty: SelectionTarget, source: Option<SelectionSource>, _seat: Seat<Self>) {
+        self.cancel_managed(ty);
         self.selection_set(ty, source.as_ref());
     }
 
     fn send_selection(
         &mut self,
         _ty: SelectionTarget,
-        _mime_type: String,
+        mime_type: String,
         fd: OwnedFd,
         _seat: Seat<Self>,
-        user_data: &Arc<[u8]>,
+        user_data: &OwnSelection,
     ) {
-        self.send_compositor_selection(fd, user_data);
+        match user_data {
+            OwnSelection::Bytes(bytes) => self.send_compositor_selection(fd, bytes),
+            managed => self.send_managed_selection(managed, mime_type, fd),
+        }
     }
 }
 
@@ -56,5 +69,9 @@ impl PrimarySelectionHandler for State {
     }
 }
 
-delegate_data_device!(State);
-delegate_primary_selection!(State);
+// As `delegate_data_device!` and `delegate_primary_selection!`, except for the devices and
+// sources, which `manager_selection` dispatches (and passes on to Smithay).
+delegate_global_dispatch!(State: [WlDataDeviceManager: ()] => DataDeviceState);
+delegate_dispatch!(State: [WlDataDeviceManager: ()] => DataDeviceState);
+delegate_global_dispatch!(State: [ZwpPrimarySelectionDeviceManagerV1: PrimaryDeviceManagerGlobalData] => PrimarySelectionState);
+delegate_dispatch!(State: [ZwpPrimarySelectionDeviceManagerV1: ()] => PrimarySelectionState);
