@@ -195,8 +195,21 @@ impl Nexq {
         let Some(toplevel) = window.toplevel() else { return };
         let content = content_rect(frame, self.decor_of(id), &self.config);
         let focused = self.layout.focused() == Some(&id);
+        // Until the layout gives the window a size of its own (maximized, fullscreen, clamped or
+        // resized), it is configured 0x0: the client keeps choosing its size (xdg-shell).
+        let own = window.geometry().size;
+        let sized = window
+            .user_data()
+            .get_or_insert_threadsafe(SizedByLayout::default);
+        if info.maximized || info.fullscreen || (content.w, content.h) != (own.w, own.h) {
+            sized.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        let size = sized
+            .0
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .then(|| (content.w, content.h).into());
         toplevel.with_pending_state(|state| {
-            state.size = Some((content.w, content.h).into());
+            state.size = size;
             state.decoration_mode = Some(zxdg_toplevel_decoration_v1::Mode::ServerSide);
             set_state(&mut state.states, xdg_toplevel::State::Activated, focused);
             set_state(&mut state.states, xdg_toplevel::State::Maximized, info.maximized);
@@ -481,6 +494,10 @@ impl State {
         }
     }
 }
+
+/// Set on a window once the layout has given it a size: from then on its configures state it.
+#[derive(Default)]
+struct SizedByLayout(std::sync::atomic::AtomicBool);
 
 /// Where an unmapped window's frame was, to put it back there when it maps again.
 #[derive(Default)]

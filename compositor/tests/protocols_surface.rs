@@ -269,9 +269,11 @@ fn xdg_shell_configure_sequence_and_activation() {
     let activated = c.wait_toplevel_configure(mark, &first.toplevel, "first activated", |t| t.activated());
     assert_eq!(
         (activated.width, activated.height),
-        (300, 200),
-        "the mapped size is kept"
+        (0, 0),
+        "the layout leaves the size to the client"
     );
+    let info = window(&session, "first");
+    assert_eq!((info.width, info.height), (300, 200), "the mapped size is kept");
 
     let mark = c.mark();
     let second = c.map_toplevel("second", 300, 200, Format::Argb8888, 0xff_a0_60_20);

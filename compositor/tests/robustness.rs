@@ -389,6 +389,27 @@ fn vm_rss_kib(pid: u32) -> u64 {
 }
 
 #[test]
+fn buffer_on_an_xdg_surface_without_a_role_is_unconfigured_buffer() {
+    let (mut session, witness) = session_with_witness();
+    let mut client = Client::connect(&session);
+    let surface = client.compositor().create_surface(&client.qh, ());
+    let xdg_surface = client.wm_base().get_xdg_surface(&surface, &client.qh, ());
+    let buffer = client.shm_buffer(64, 64, None);
+    // No get_toplevel, so no configure can have come: attaching is the error, not committing.
+    surface.attach(Some(&buffer), 0, 0);
+    let result = client.roundtrip();
+    let error = client.expect_protocol_error(result);
+    assert_eq!(error.object_interface, "xdg_surface", "{error:?}");
+    assert_eq!(error.object_id, xdg_surface.id().protocol_id(), "{error:?}");
+    assert_eq!(
+        error.code, 3,
+        "expected xdg_surface.error.unconfigured_buffer: {error:?}"
+    );
+    assert_closed_by_compositor(&mut client.raw);
+    assert_session_healthy(&mut session, &witness);
+}
+
+#[test]
 fn oversized_buffer_is_refused_with_a_protocol_error() {
     let (mut session, witness) = session_with_witness();
     let mut client = Client::connect(&session);

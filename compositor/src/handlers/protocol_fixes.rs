@@ -7,6 +7,8 @@
 //!   desynchronized subsurfaces too; Smithay applies it with the subsurface's own commit.
 //! - `xdg_wm_base.get_xdg_surface` on a wl_surface that has another role, or that has a buffer
 //!   attached or committed, is a protocol error; Smithay accepts both.
+//! - `wl_surface.attach` on an xdg_surface without a role is `unconfigured_buffer`
+//!   (`unconfigured_buffer`, which dispatches wl_surface).
 //! - `xdg_positioner.set_anchor_rect` with a zero width or height is valid (only negative sizes
 //!   are an error); Smithay raises invalid_input.
 
@@ -39,7 +41,7 @@ use smithay::{
         compositor::{
             add_pre_commit_hook, get_parent, get_role, with_states, BufferAssignment, Cacheable,
             CompositorHandler, CompositorState, RegionUserData, SubsurfaceCachedState, SubsurfaceUserData,
-            SurfaceAttributes, SurfaceUserData,
+            SurfaceAttributes,
         },
         shell::xdg::{
             XdgPositionerUserData, XdgShellState, XdgShellSurfaceUserData, XdgSurfaceUserData,
@@ -48,12 +50,12 @@ use smithay::{
     },
 };
 
+use super::unconfigured_buffer;
 use crate::state::State;
 
 delegate_global_dispatch!(State: [WlCompositor: ()] => CompositorState);
 delegate_global_dispatch!(State: [WlSubcompositor: ()] => CompositorState);
 delegate_dispatch!(State: [WlCompositor: ()] => CompositorState);
-delegate_dispatch!(State: [WlSurface: SurfaceUserData] => CompositorState);
 delegate_dispatch!(State: [WlRegion: RegionUserData] => CompositorState);
 delegate_dispatch!(State: [WlCallback: ()] => CompositorState);
 delegate_dispatch!(State: [WlSubcompositor: ()] => CompositorState);
@@ -215,15 +217,20 @@ impl Dispatch<XdgWmBase, XdgWmBaseUserData> for State {
         dh: &DisplayHandle,
         data_init: &mut DataInit<'_, Self>,
     ) {
-        if let xdg_wm_base::Request::GetXdgSurface { surface, .. } = &request {
+        let mut made = None;
+        if let xdg_wm_base::Request::GetXdgSurface { surface, id } = &request {
             if let Some((error, message)) = xdg_surface_refused(surface) {
                 resource.post_error(error, message);
                 return;
             }
+            made = Some((surface.clone(), unconfigured_buffer::new_object_id(id)));
         }
         <XdgShellState as Dispatch<XdgWmBase, XdgWmBaseUserData, State>>::request(
             state, client, resource, request, data, dh, data_init,
         );
+        if let Some((surface, id)) = made {
+            unconfigured_buffer::record(client, dh, &surface, id);
+        }
     }
 
     fn destroyed(state: &mut Self, client: ClientId, resource: &XdgWmBase, data: &XdgWmBaseUserData) {
