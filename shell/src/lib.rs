@@ -12,6 +12,7 @@ pub mod gating;
 pub mod geometry;
 pub mod keys;
 pub mod layout;
+pub mod sentry;
 
 pub use capability::{Capability, CapabilitySet};
 pub use config::{Color, Config, ConfigError};
