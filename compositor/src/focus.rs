@@ -50,14 +50,16 @@ impl WaylandFocus for KeyboardFocusTarget {
 impl KeyboardTarget<State> for KeyboardFocusTarget {
     // Text-input focus follows keyboard focus (text-input-v3). Smithay sends text-input
     // enter/leave only while an input method is bound, so without one they are sent here (see
-    // `handlers::input_method`).
+    // `handlers::input_method`); and what text-inputs enabled before is void.
     fn enter(&self, seat: &Seat<State>, data: &mut State, keys: Vec<KeysymHandle<'_>>, serial: Serial) {
         KeyboardTarget::enter(&self.0, seat, data, keys, serial);
+        crate::handlers::text_input::focus_moved(seat);
         if !data.nexq.input_method_bound {
             seat.text_input().enter();
         }
     }
     fn leave(&self, seat: &Seat<State>, data: &mut State, serial: Serial) {
+        crate::handlers::text_input::focus_moved(seat);
         if !data.nexq.input_method_bound {
             seat.text_input().leave();
         }

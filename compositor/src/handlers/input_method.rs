@@ -4,9 +4,10 @@
 //! over another capsule's window would be a way around the trusted labels.
 //!
 //! Text-input focus: with no input method bound Smithay sends no text-input `enter`/`leave`,
-//! so nexquelium sends them (`focus.rs`, `seat.rs`); with one bound Smithay does. Which of the
-//! two applies is `Nexq::input_method_bound`, kept here in step with Smithay's own notion:
-//! set when an input method is created, cleared when any is destroyed.
+//! so nexquelium sends them (`focus.rs`, `handlers::text_input`); with one bound Smithay does.
+//! Which of the two applies is `Nexq::input_method_bound`, kept here in step with Smithay's own
+//! notion: set when an input method is created, cleared when any is destroyed. What text-inputs
+//! asked while none was bound reaches Smithay when one is (`text_input::release_held`).
 
 use smithay::{
     reexports::{
@@ -76,17 +77,24 @@ impl Dispatch<ZwpInputMethodManagerV2, ()> for State {
             request,
             zwp_input_method_manager_v2::Request::GetInputMethod { .. }
         );
-        if creates && !state.nexq.input_method_bound {
-            // Smithay enters the focused text-input for the new input method; nexquelium
-            // already had: leave first, so the client sees leave + enter, not enter twice.
-            state.nexq.seat.text_input().leave();
+        if !creates {
+            <InputMethodManagerState as Dispatch<ZwpInputMethodManagerV2, (), State>>::request(
+                state, client, resource, request, data, dh, data_init,
+            );
+            return;
         }
+        // Smithay enters the focused text-input for the new input method, which was entered
+        // when it got focus: hidden from Smithay for the call, its client sees nothing and keeps
+        // its text-input entered (and enabled).
+        let text_input = state.nexq.seat.text_input().clone();
+        let focus = text_input.focus();
+        text_input.set_focus(None);
         <InputMethodManagerState as Dispatch<ZwpInputMethodManagerV2, (), State>>::request(
             state, client, resource, request, data, dh, data_init,
         );
-        if creates {
-            state.nexq.input_method_bound = true;
-        }
+        text_input.set_focus(focus);
+        state.nexq.input_method_bound = true;
+        crate::handlers::text_input::release_held(state, dh, data_init);
     }
 }
 

@@ -14,6 +14,7 @@ mod seat;
 mod selection;
 pub(crate) mod session_lock;
 pub(crate) mod shortcuts_inhibit;
+pub(crate) mod text_input;
 mod unconfigured_buffer;
 pub(crate) mod virtual_keyboard;
 mod xdg_shell;

@@ -1,4 +1,4 @@
-//! wl_seat with cursor-shape, pointer-constraints, relative-pointer and text-input-v3.
+//! wl_seat with cursor-shape, pointer-constraints and relative-pointer (text-input-v3: `text_input`).
 
 use smithay::{
     delegate_cursor_shape, delegate_pointer_constraints, delegate_relative_pointer, delegate_seat,
@@ -6,22 +6,12 @@ use smithay::{
         pointer::{CursorImageStatus, PointerHandle},
         Seat, SeatHandler, SeatState,
     },
-    reexports::{
-        wayland_protocols::wp::text_input::zv3::server::{
-            zwp_text_input_manager_v3::{self, ZwpTextInputManagerV3},
-            zwp_text_input_v3::ZwpTextInputV3,
-        },
-        wayland_server::{
-            delegate_dispatch, delegate_global_dispatch, protocol::wl_surface::WlSurface, Client, DataInit,
-            Dispatch, DisplayHandle, Resource,
-        },
-    },
+    reexports::wayland_server::{protocol::wl_surface::WlSurface, Resource},
     utils::{Logical, Point},
     wayland::{
         pointer_constraints::{with_pointer_constraint, PointerConstraintsHandler},
         seat::WaylandFocus,
         tablet_manager::TabletSeatHandler,
-        text_input::{TextInputManagerState, TextInputSeat, TextInputUserData},
     },
 };
 
@@ -86,47 +76,3 @@ delegate_seat!(State);
 delegate_cursor_shape!(State);
 delegate_pointer_constraints!(State);
 delegate_relative_pointer!(State);
-
-// text-input-v3 is delegated by hand so that a text-input created while its client already has
-// keyboard focus gets its `enter` (focus changes send it in `focus.rs`).
-delegate_global_dispatch!(State: [ZwpTextInputManagerV3: ()] => TextInputManagerState);
-delegate_dispatch!(State: [ZwpTextInputV3: TextInputUserData] => TextInputManagerState);
-
-impl Dispatch<ZwpTextInputManagerV3, ()> for State {
-    fn request(
-        state: &mut Self,
-        client: &Client,
-        resource: &ZwpTextInputManagerV3,
-        request: zwp_text_input_manager_v3::Request,
-        data: &(),
-        dh: &DisplayHandle,
-        data_init: &mut DataInit<'_, Self>,
-    ) {
-        let seat = match &request {
-            zwp_text_input_manager_v3::Request::GetTextInput { seat, .. } => {
-                Seat::<State>::from_resource(seat)
-            }
-            _ => None,
-        };
-        // Smithay addresses one text-input per client: only the client's first gets `enter`.
-        let had_one = seat.as_ref().is_some_and(|seat| {
-            let mut found = false;
-            seat.text_input()
-                .with_focused_text_input(|ti, _| found |= ti.id().same_client_as(&resource.id()));
-            found
-        });
-        <TextInputManagerState as Dispatch<ZwpTextInputManagerV3, (), State>>::request(
-            state, client, resource, request, data, dh, data_init,
-        );
-        if let Some(seat) = seat {
-            let focused = seat.text_input().focus();
-            // With an input method bound, Smithay sends the `enter` itself.
-            if !state.nexq.input_method_bound
-                && !had_one
-                && focused.is_some_and(|s| s.id().same_client_as(&resource.id()))
-            {
-                seat.text_input().enter();
-            }
-        }
-    }
-}

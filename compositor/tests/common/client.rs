@@ -673,6 +673,9 @@ pub mod input {
         /// zwp_text_input_v3.enter / leave with the surface.
         TextEnter(ObjectId),
         TextLeave(ObjectId),
+        /// zwp_text_input_v3.commit_string and done (its serial).
+        TextCommit(Option<String>),
+        TextDone(u32),
         /// xdg_activation_token_v1.done.
         Token(String),
         Selection(Option<WlDataOffer>),
@@ -798,6 +801,8 @@ pub mod input {
         ZwpTextInputV3 => |e| match e {
             zwp_text_input_v3::Event::Enter { surface } => Some(In::TextEnter(surface.id())),
             zwp_text_input_v3::Event::Leave { surface } => Some(In::TextLeave(surface.id())),
+            zwp_text_input_v3::Event::CommitString { text } => Some(In::TextCommit(text)),
+            zwp_text_input_v3::Event::Done { serial } => Some(In::TextDone(serial)),
             _ => None,
         };
         XdgActivationTokenV1 => |e| match e {
@@ -1185,6 +1190,8 @@ pub mod privileged {
         },
         Activate,
         Deactivate,
+        /// zwp_input_method_v2.surrounding_text's text.
+        Surrounding(String),
         ImDone,
         Unavailable,
         InhibitActive,
@@ -1361,6 +1368,7 @@ pub mod privileged {
         ZwpInputMethodV2 => |e| match e {
             zwp_input_method_v2::Event::Activate => Some(P::Activate),
             zwp_input_method_v2::Event::Deactivate => Some(P::Deactivate),
+            zwp_input_method_v2::Event::SurroundingText { text, .. } => Some(P::Surrounding(text)),
             zwp_input_method_v2::Event::Done => Some(P::ImDone),
             zwp_input_method_v2::Event::Unavailable => Some(P::Unavailable),
             _ => None,
