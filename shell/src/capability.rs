@@ -124,7 +124,7 @@ impl UnknownCapability {
 }
 
 /// Levenshtein distance over chars; names here are short, so the simple table is fine.
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

@@ -456,6 +456,7 @@ impl State {
             capabilities: caps,
             resources: Default::default(),
             env: Default::default(),
+            sentry: Default::default(),
             path: PathBuf::from("(exoctl run)"),
         };
         sup.capsules.insert(

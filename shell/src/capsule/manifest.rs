@@ -20,6 +20,12 @@
 //!
 //! [env]
 //! TERM = "xterm-256color"
+//!
+//! [sentry]                 # optional; thresholds and actions, see docs/sentry.md
+//! memory_percent = 80
+//!
+//! [sentry.actions]
+//! cpu_saturation = "notify"
 //! ```
 //!
 //! Parsing is strict: unknown sections and keys, unknown or repeated
@@ -40,6 +46,10 @@ use super::color::derived_color;
 use super::restart::RestartPolicy;
 use crate::capability::{Capability, CapabilitySet};
 use crate::config::{describe, line_col, toml_key, Color};
+use crate::sentry::Thresholds;
+
+#[path = "manifest_sentry.rs"]
+mod sentry_table;
 
 /// The file name every capsule folder holds.
 pub const MANIFEST_FILE: &str = "Capsule.toml";
@@ -76,6 +86,8 @@ pub struct Manifest {
     pub resources: Resources,
     /// Extra environment, on top of what the supervisor sets.
     pub env: BTreeMap<String, String>,
+    /// `[sentry]`: the thresholds and actions Sentry applies to it (the defaults when absent).
+    pub sentry: Thresholds,
     /// The file this was read from.
     pub path: PathBuf,
 }
@@ -286,7 +298,7 @@ fn fields<'a>(
     Ok(())
 }
 
-const SECTIONS: &str = "capsule, permissions, resources, env";
+const SECTIONS: &str = "capsule, permissions, resources, env, sentry";
 const CAPSULE_KEYS: &str = "name, version, description, exec, autostart, restart, color";
 const RESOURCE_KEYS: &str = "memory_max, cpu_max, pids_max";
 const NAME_RULE: &str = "a name of 1 to 32 characters a-z, 0-9 and '-', not starting with '-'";
@@ -504,10 +516,11 @@ pub(crate) fn parse_manifest(text: &str, path: &Path, cpus: u32) -> Result<Manif
     let mut capabilities = CapabilitySet::empty();
     let mut resources = Resources::default();
     let mut env = BTreeMap::new();
+    let mut sentry = Thresholds::default();
     for (name, item) in root.iter() {
         let key = toml_key(name);
         let key_span = root.key(name).and_then(|k| k.span());
-        if !["capsule", "permissions", "resources", "env"].contains(&name) {
+        if !["capsule", "permissions", "resources", "env", "sentry"].contains(&name) {
             let message = format!("unknown section (expected one of {SECTIONS})");
             return Err(src.invalid(key_span, &key, message));
         }
@@ -519,6 +532,7 @@ pub(crate) fn parse_manifest(text: &str, path: &Path, cpus: u32) -> Result<Manif
             "capsule" => capsule = Some((parse_capsule(&src, table)?, key_span)),
             "permissions" => capabilities = parse_permissions(&src, table)?,
             "resources" => resources = parse_resources(&src, table, cpus)?,
+            "sentry" => sentry = sentry_table::parse_sentry(&src, table, cpus)?,
             _ => env = parse_env(&src, table)?,
         }
     }
@@ -565,6 +579,7 @@ pub(crate) fn parse_manifest(text: &str, path: &Path, cpus: u32) -> Result<Manif
         capabilities,
         resources,
         env,
+        sentry,
         path: path.to_path_buf(),
     })
 }

@@ -84,6 +84,7 @@ fn minimal_manifest_gets_the_documented_defaults() {
     assert!(m.capabilities.is_empty(), "deny by default");
     assert_eq!(m.resources, Resources::default());
     assert!(m.env.is_empty());
+    assert_eq!(m.sentry, crate::sentry::Thresholds::default());
 }
 
 #[test]
@@ -368,7 +369,7 @@ fn unknown_sections_and_syntax_errors() {
     let msg = error_at(&with("[permission]\nrequired = []\n"), 6, 2);
     assert_eq!(
         msg,
-        "permission: unknown section (expected one of capsule, permissions, resources, env)"
+        "permission: unknown section (expected one of capsule, permissions, resources, env, sentry)"
     );
     let msg = error_at(&with("env = \"X=1\"\n"), 6, 1);
     assert!(msg.starts_with("capsule.env: unknown key"), "{msg}");
@@ -416,6 +417,8 @@ fn every_shipped_manifest_parses() {
             assert_eq!(m.capabilities, Capability::DisplayWindow.into());
             assert_eq!(m.color.to_string(), "#4a90d9");
             assert!(m.env.contains_key("TERM"));
+            let busy = m.sentry.actions.cpu_saturation;
+            assert_eq!(busy, crate::sentry::ActionKind::Notify, "a terminal runs builds");
         }
         if m.name == "clock" {
             assert!(!m.autostart);

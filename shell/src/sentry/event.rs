@@ -71,7 +71,11 @@ pub enum EventKind {
     /// A window of the capsule did not answer a ping in time.
     Unresponsive { window: String },
     /// Its client was disconnected for a Wayland protocol error.
-    ProtocolError { interface: String, code: u32, message: String },
+    ProtocolError {
+        interface: String,
+        code: u32,
+        message: String,
+    },
     /// It asked for something its capabilities do not grant (`what`: the global, request or
     /// action; `capability`: the one it would need).
     Refused { what: String, capability: String },
@@ -80,7 +84,11 @@ pub enum EventKind {
     /// A rule found an anomaly; `evidence` says what it saw, for people.
     Anomaly { anomaly: AnomalyKind, evidence: String },
     /// An action was taken on the capsule; `by` as in `CapsuleStopped`, `reason` for people.
-    Action { action: ActionKind, by: String, reason: String },
+    Action {
+        action: ActionKind,
+        by: String,
+        reason: String,
+    },
     /// A read-only control channel (`sentry.observe` without `sentry.control`) asked for an
     /// action; it was refused.
     ControlRefused { request: String },
@@ -255,6 +263,9 @@ mod tests {
     #[test]
     fn severities_order_from_info_to_critical() {
         assert!(Severity::ALL.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(serde_json::to_string(&Severity::Critical).unwrap(), r#""critical""#);
+        assert_eq!(
+            serde_json::to_string(&Severity::Critical).unwrap(),
+            r#""critical""#
+        );
     }
 }

@@ -3,5 +3,10 @@
 //! Plain data and functions: the compositor feeds it and carries out its actions.
 
 pub mod event;
+pub mod rules;
+pub mod thresholds;
+mod watcher;
 
 pub use event::{ActionKind, AnomalyKind, Event, EventKind, Sample, Severity};
+pub use rules::{Finding, Rules};
+pub use thresholds::{Policy, Thresholds};
