@@ -245,6 +245,7 @@ impl State {
                 config_path,
                 space,
                 popups: PopupManager::default(),
+                layers: Default::default(),
                 layout,
                 windows: Default::default(),
                 next_window_id: 0,

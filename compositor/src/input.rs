@@ -11,7 +11,7 @@ use smithay::{
         input::{ButtonState, KeyState, TouchSlot},
         renderer::utils::with_renderer_surface_state,
     },
-    desktop::{layer_map_for_output, WindowSurfaceType},
+    desktop::WindowSurfaceType,
     input::{
         keyboard::{keysyms, FilterResult, ModifiersState},
         pointer::{ButtonEvent, GrabStartData, MotionEvent, RelativeMotionEvent},
@@ -52,14 +52,7 @@ impl State {
         if self.is_locked() {
             return self.nexq.lock_surface_under(pos);
         }
-        let map = layer_map_for_output(&self.nexq.output);
-        let layer_hit = |layer: Layer| {
-            map.layers_on(layer).find_map(|l| {
-                let geo = map.layer_geometry(l)?;
-                l.surface_under(pos - geo.loc.to_f64(), WindowSurfaceType::ALL)
-                    .map(|(s, loc)| (s, (loc + geo.loc).to_f64()))
-            })
-        };
+        let layer_hit = |layer: Layer| self.nexq.layers.surface_under(layer, pos);
         if let Some(hit) = layer_hit(Layer::Overlay).or_else(|| layer_hit(Layer::Top)) {
             return Some(hit);
         }
@@ -295,10 +288,10 @@ impl State {
     }
 
     fn layer_surface_at(&self, pos: Point<f64, Logical>) -> Option<KeyboardFocusTarget> {
-        let map = layer_map_for_output(&self.nexq.output);
-        let layer = map
+        let layers = &self.nexq.layers;
+        let layer = layers
             .layer_under(Layer::Overlay, pos)
-            .or_else(|| map.layer_under(Layer::Top, pos))?;
+            .or_else(|| layers.layer_under(Layer::Top, pos))?;
         (layer.cached_state().keyboard_interactivity != KeyboardInteractivity::None)
             .then(|| KeyboardFocusTarget(layer.wl_surface().clone()))
     }

@@ -14,6 +14,7 @@ pub mod init;
 pub mod input;
 pub mod keyboard_map;
 pub mod labels;
+pub mod layers;
 pub mod limits;
 pub mod protocols;
 pub mod redraw;

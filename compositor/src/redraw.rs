@@ -5,12 +5,9 @@ use std::time::Duration;
 
 use smithay::{
     backend::renderer::element::RenderElementStates,
-    desktop::{
-        layer_map_for_output,
-        utils::{
-            send_frames_surface_tree, surface_presentation_feedback_flags_from_states,
-            take_presentation_feedback_surface_tree, OutputPresentationFeedback,
-        },
+    desktop::utils::{
+        send_frames_surface_tree, surface_presentation_feedback_flags_from_states,
+        take_presentation_feedback_surface_tree, OutputPresentationFeedback,
     },
     input::pointer::CursorImageStatus,
     output::Output,
@@ -94,7 +91,7 @@ impl State {
         for window in self.nexq.space.elements() {
             window.send_frame(output, now, None, on_output);
         }
-        for layer in layer_map_for_output(output).layers() {
+        for layer in self.nexq.layers.iter() {
             layer.send_frame(output, now, None, on_output);
         }
         for lock_surface in self.nexq.session_lock.surfaces() {
@@ -118,7 +115,7 @@ impl State {
         for window in self.nexq.space.elements() {
             window.take_presentation_feedback(&mut feedback, on_output, flags);
         }
-        for layer in layer_map_for_output(output).layers() {
+        for layer in self.nexq.layers.iter() {
             layer.take_presentation_feedback(&mut feedback, on_output, flags);
         }
         if let CursorImageStatus::Surface(surface) = &self.nexq.cursor_status {

@@ -15,7 +15,6 @@ use smithay::{
         },
         ImportAll, ImportMem, Renderer, Texture,
     },
-    desktop::layer_map_for_output,
     input::pointer::CursorImageStatus,
     utils::{Logical, Point, Rectangle, Scale},
     wayland::shell::wlr_layer::Layer,
@@ -59,38 +58,37 @@ where
         return elements;
     }
 
-    let layer_map = layer_map_for_output(output);
     let push_layers = |renderer: &mut R, layer: Layer, elements: &mut Vec<OutputElement<R>>| {
-        for surface in layer_map.layers_on(layer).rev() {
-            if let Some(geo) = layer_map.layer_geometry(surface) {
-                if nexq.xray {
-                    // X-ray: the owner's tag and tint over the layer surface (see `labels`).
-                    let (identity, _) = crate::labels::surface_client(surface.wl_surface());
-                    surface
-                        .user_data()
-                        .insert_if_missing(|| RefCell::new(XRayDecor::default()));
-                    if let Some(xray) = surface.user_data().get::<RefCell<XRayDecor>>() {
-                        let mut xray = xray.borrow_mut();
-                        let rect = Rectangle::from_extremities(
-                            to_phys(geo.loc, scale),
-                            to_phys(geo.loc + geo.size.to_point(), scale),
-                        );
-                        xray.push_tag(renderer, &identity, rect.loc, scale, elements);
-                        xray.push_tints(0, &[rect], identity.color, elements);
-                    }
+        for (surface, origin) in nexq.layers.on(layer).rev() {
+            if nexq.xray {
+                // X-ray: the owner's tag and tint over the layer surface (see `labels`).
+                let (identity, _) = crate::labels::surface_client(surface.wl_surface());
+                surface
+                    .user_data()
+                    .insert_if_missing(|| RefCell::new(XRayDecor::default()));
+                if let Some(xray) = surface.user_data().get::<RefCell<XRayDecor>>() {
+                    let mut xray = xray.borrow_mut();
+                    let mut geo = surface.bbox();
+                    geo.loc += origin;
+                    let rect = Rectangle::from_extremities(
+                        to_phys(geo.loc, scale),
+                        to_phys(geo.loc + geo.size.to_point(), scale),
+                    );
+                    xray.push_tag(renderer, &identity, rect.loc, scale, elements);
+                    xray.push_tints(0, &[rect], identity.color, elements);
                 }
-                elements.extend(
-                    surface
-                        .render_elements::<WaylandSurfaceRenderElement<R>>(
-                            renderer,
-                            to_phys(geo.loc, scale),
-                            Scale::from(scale),
-                            1.0,
-                        )
-                        .into_iter()
-                        .map(OutputElement::Surface),
-                );
             }
+            elements.extend(
+                surface
+                    .render_elements::<WaylandSurfaceRenderElement<R>>(
+                        renderer,
+                        to_phys(origin, scale),
+                        Scale::from(scale),
+                        1.0,
+                    )
+                    .into_iter()
+                    .map(OutputElement::Surface),
+            );
         }
     };
     push_layers(renderer, Layer::Overlay, &mut elements);

@@ -146,6 +146,8 @@ pub struct Nexq {
 
     pub space: Space<Window>,
     pub popups: PopupManager,
+    /// The layer surfaces (panels, backgrounds, overlays) and where they are.
+    pub layers: crate::layers::LayerSurfaces,
     pub layout: Layout<WindowId>,
     pub windows: HashMap<WindowId, Window>,
     pub next_window_id: u64,

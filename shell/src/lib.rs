@@ -11,6 +11,7 @@ pub mod control;
 pub mod gating;
 pub mod geometry;
 pub mod keys;
+pub mod layer_layout;
 pub mod layout;
 pub mod sentry;
 

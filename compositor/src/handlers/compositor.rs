@@ -4,7 +4,7 @@
 use smithay::{
     backend::renderer::utils::on_commit_buffer_handler,
     delegate_shm, delegate_single_pixel_buffer, delegate_viewporter,
-    desktop::{layer_map_for_output, PopupKind},
+    desktop::PopupKind,
     reexports::wayland_server::{
         protocol::{wl_buffer::WlBuffer, wl_surface::WlSurface},
         Client, DisplayHandle, Resource,
@@ -15,7 +15,7 @@ use smithay::{
             add_destruction_hook, get_parent, is_sync_subsurface, with_states, BufferAssignment,
             CompositorClientState, CompositorHandler, CompositorState, SurfaceAttributes,
         },
-        shell::{wlr_layer::LayerSurfaceData, xdg::XdgToplevelSurfaceData},
+        shell::xdg::XdgToplevelSurfaceData,
         shm::{with_buffer_contents, ShmHandler, ShmState},
     },
 };
@@ -195,26 +195,15 @@ impl State {
     }
 
     fn layer_commit(&mut self, surface: &WlSurface) {
-        let output = self.nexq.output.clone();
-        let mut map = layer_map_for_output(&output);
-        let Some(layer) = map
-            .layer_for_surface(surface, smithay::desktop::WindowSurfaceType::TOPLEVEL)
-            .cloned()
-        else {
+        let Some(layer) = self.nexq.layers.find(surface).cloned() else {
             return;
         };
-        let initial_sent = with_states(surface, |states| {
-            states
-                .data_map
-                .get::<LayerSurfaceData>()
-                .map(|d| d.lock().map(|d| d.initial_configure_sent).unwrap_or(true))
-                .unwrap_or(true)
-        });
-        map.arrange();
-        drop(map);
-        if !initial_sent {
+        if !crate::layers::initial_configure_sent(surface) {
+            // The reply to the initial commit: the size this commit's state gets.
+            self.arrange_layers();
             layer.layer_surface().send_configure();
         }
+        // Places every layer surface again (this one's state changed, and so may the zones).
         self.update_usable_area();
         let has_buffer =
             smithay::backend::renderer::utils::with_renderer_surface_state(surface, |s| s.buffer().is_some());

@@ -1,10 +1,9 @@
 //! zwlr_layer_shell_v1: panels, backgrounds and overlays. Exclusive zones shrink the area the
 //! layout places windows in.
 
-use exo_shell::geometry::Rect;
 use smithay::{
     delegate_layer_shell,
-    desktop::{layer_map_for_output, LayerSurface},
+    desktop::LayerSurface,
     reexports::wayland_server::protocol::wl_output::WlOutput,
     wayland::shell::{
         wlr_layer::{
@@ -29,12 +28,9 @@ impl WlrLayerShellHandler for State {
         _layer: Layer,
         namespace: String,
     ) {
-        // There is one output; a requested output is always that one.
-        let output = self.nexq.output.clone();
-        let mut map = layer_map_for_output(&output);
-        if let Err(err) = map.map_layer(&LayerSurface::new(surface, namespace)) {
-            tracing::warn!(?err, "cannot map layer surface");
-        }
+        // There is one output; a requested output is always that one. The surface is placed
+        // (and configured) when it first commits.
+        self.nexq.layers.map(LayerSurface::new(surface, namespace));
     }
 
     fn new_popup(&mut self, _parent: WlrLayerSurface, popup: PopupSurface) {
@@ -45,13 +41,7 @@ impl WlrLayerShellHandler for State {
     }
 
     fn layer_destroyed(&mut self, surface: WlrLayerSurface) {
-        let output = self.nexq.output.clone();
-        let mut map = layer_map_for_output(&output);
-        let layer = map.layers().find(|l| l.layer_surface() == &surface).cloned();
-        if let Some(layer) = layer {
-            map.unmap_layer(&layer);
-        }
-        drop(map);
+        self.nexq.layers.unmap(&surface, &self.nexq.output);
         if self
             .nexq
             .seat
@@ -67,22 +57,21 @@ impl WlrLayerShellHandler for State {
 }
 
 impl State {
-    /// Recompute the area left by exclusive zones and hand it to the layout; give keyboard
-    /// focus to a layer surface that asks for it exclusively.
+    /// Place the layer surfaces on the output (see `exo_shell::layer_layout`), configuring those
+    /// whose size changed.
+    pub fn arrange_layers(&mut self) {
+        let full = output_area(&self.nexq);
+        self.nexq.layers.arrange(&self.nexq.output, full);
+    }
+
+    /// Place the layer surfaces, hand the area their exclusive zones leave to the layout; give
+    /// keyboard focus to a layer surface that asks for it exclusively.
     pub fn update_usable_area(&mut self) {
-        let output = self.nexq.output.clone();
-        let map = layer_map_for_output(&output);
-        let zone = map.non_exclusive_zone();
-        drop(map);
+        self.arrange_layers();
         let exclusive_focus = self.exclusive_layer_focus();
-        let full = self.nexq.output_logical_rect();
-        let to_rect = |r: smithay::utils::Rectangle<i32, smithay::utils::Logical>| Rect {
-            x: r.loc.x,
-            y: r.loc.y,
-            w: r.size.w,
-            h: r.size.h,
-        };
-        self.nexq.layout.set_areas(to_rect(full), to_rect(zone));
+        let full = output_area(&self.nexq);
+        let usable = self.nexq.layers.usable_area();
+        self.nexq.layout.set_areas(full, usable);
         self.nexq.sync_space();
         if let Some(target) = exclusive_focus {
             self.set_keyboard_focus(Some(target));
@@ -94,17 +83,15 @@ impl State {
 
     /// The topmost layer surface on the top or overlay layer that wants the keyboard exclusively.
     pub fn exclusive_layer_focus(&self) -> Option<KeyboardFocusTarget> {
-        let map = layer_map_for_output(&self.nexq.output);
-        let found = map
-            .layers()
+        self.nexq
+            .layers
+            .iter()
             .rev()
             .find(|l| {
                 l.cached_state().keyboard_interactivity == KeyboardInteractivity::Exclusive
                     && matches!(l.layer(), Layer::Top | Layer::Overlay)
             })
-            .map(|l| KeyboardFocusTarget(l.wl_surface().clone()));
-        drop(map);
-        found
+            .map(|l| KeyboardFocusTarget(l.wl_surface().clone()))
     }
 
     /// Whether the keyboard is on a layer surface that no longer takes keyboard input.
@@ -112,8 +99,9 @@ impl State {
         let Some(focus) = self.nexq.seat.get_keyboard().and_then(|k| k.current_focus()) else {
             return false;
         };
-        let map = layer_map_for_output(&self.nexq.output);
-        map.layer_for_surface(&focus.0, smithay::desktop::WindowSurfaceType::TOPLEVEL)
+        self.nexq
+            .layers
+            .find(&focus.0)
             .is_some_and(|l| l.cached_state().keyboard_interactivity == KeyboardInteractivity::None)
     }
 
@@ -130,6 +118,12 @@ impl State {
             self.set_keyboard_focus(Some(KeyboardFocusTarget(layer.wl_surface().clone())));
         }
     }
+}
+
+/// The output's area in global logical coordinates, in the layout's terms.
+fn output_area(nexq: &crate::state::Nexq) -> exo_shell::geometry::Rect {
+    let r = nexq.output_logical_rect();
+    exo_shell::geometry::Rect::new(r.loc.x, r.loc.y, r.size.w, r.size.h)
 }
 
 /// Marks a layer surface that has been shown (and offered the focus) once.

@@ -268,15 +268,11 @@ impl State {
                 .unwrap_or_default();
             smithay::utils::Point::from((content.x, content.y)) - geo_loc
         } else {
-            let map = smithay::desktop::layer_map_for_output(&self.nexq.output);
-            let Some(layer) = map.layer_for_surface(&root, smithay::desktop::WindowSurfaceType::TOPLEVEL)
-            else {
+            let layers = &self.nexq.layers;
+            let Some(origin) = layers.find(&root).and_then(|layer| layers.origin(layer)) else {
                 return;
             };
-            let Some(geo) = map.layer_geometry(layer) else {
-                return;
-            };
-            geo.loc
+            origin
         };
         let mut target = output_geo;
         target.loc -= parent_origin;

@@ -13,7 +13,7 @@ use nexquelium::{
 };
 use smithay::{
     backend::input::ButtonState,
-    desktop::{layer_map_for_output, LayerSurface},
+    desktop::LayerSurface,
     reexports::{
         calloop::{
             channel::{channel, Channel, Event, Sender},
@@ -140,10 +140,7 @@ fn handle(state: &mut State, clients: &mut Clients, command: Command) {
                 state.place_content_at(id, location);
                 return;
             }
-            let layer = layer_map_for_output(&state.nexq.output)
-                .layers()
-                .find(|l| is_it(l.wl_surface()))
-                .cloned();
+            let layer = state.nexq.layers.iter().find(|l| is_it(l.wl_surface())).cloned();
             match layer {
                 Some(layer) => place_layer_at(state, &layer, location),
                 None => eprintln!("nexquelium-wlcs: position_window for a surface that is neither a mapped toplevel nor a layer surface"),
@@ -178,7 +175,7 @@ fn handle(state: &mut State, clients: &mut Clients, command: Command) {
 /// WLCS moves layer surfaces too, which Exosphere never does: they sit where their anchors put
 /// them. The test hook anchors the surface to the output's top-left corner with margins that put
 /// it at `location`, in both its current and pending state (so that its next commits keep it
-/// there), and lets the layer map arrange it.
+/// there), and has the layer surfaces arranged again.
 fn place_layer_at(state: &mut State, layer: &LayerSurface, location: Point<i32, Logical>) {
     with_states(layer.wl_surface(), |states| {
         let mut cached = states.cached_state.get::<LayerSurfaceCachedState>();
@@ -194,7 +191,7 @@ fn place_layer_at(state: &mut State, layer: &LayerSurface, location: Point<i32, 
         place(cached.pending());
         place(cached.current());
     });
-    layer_map_for_output(&state.nexq.output).arrange();
+    // Places every layer surface again.
     state.update_usable_area();
     state.refresh_pointer_focus();
     state.queue_redraw();
