@@ -47,6 +47,10 @@ pub struct Cli {
     /// Config file (default: $XDG_CONFIG_HOME/nexquelium/config.toml, else built-in defaults).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Sentry's event log (default: `[sentry] log` of the config, else
+    /// $XDG_STATE_HOME/exosphere/sentry.jsonl, else ~/.local/state/exosphere/sentry.jsonl).
+    #[arg(long, value_name = "PATH")]
+    pub sentry_log: Option<PathBuf>,
     /// Program to start once the compositor is ready, with WAYLAND_DISPLAY set (after `--`).
     #[arg(last = true)]
     pub command: Vec<String>,

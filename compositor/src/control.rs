@@ -1,23 +1,29 @@
 //! The control socket server: JSON lines on a 0600 Unix socket (protocol types and the
 //! documentation live in `exo_shell::control` and `docs/control-protocol.md`). A bad request
-//! gets an error reply; the connection and the compositor stay up.
+//! gets an error reply; the connection and the compositor stay up. Connections are served by
+//! `sentry::conn`, which also serves the capsules' control channels with the same requests,
+//! limited by the capsule's `sentry.observe` / `sentry.control`.
 
 use std::{
-    io::{ErrorKind, Read, Write},
+    io::{ErrorKind, Read},
     os::unix::{
         fs::PermissionsExt,
         net::{UnixListener, UnixStream},
     },
     path::{Path, PathBuf},
-    time::Duration,
 };
 
 use anyhow::Context;
 use exo_shell::control::{
-    parse_request, ButtonState as CtlButtonState, CapsuleLogs, OutputInfo, PointerButton, Reply, Request,
-    RunInfo, ScreenshotInfo, VersionInfo, WindowInfo, PROTOCOL_VERSION,
+    parse_request, Access, ButtonState as CtlButtonState, CapsuleLogs, DashboardInfo, OutputInfo,
+    PointerButton, Reply, Request, RunInfo, ScreenshotInfo, VersionInfo, WindowInfo, XrayInfo,
+    DEFAULT_EVENTS_LIMIT, PROTOCOL_VERSION,
 };
-use exo_shell::{keys::KeyCombo, Capability, CapabilitySet};
+use exo_shell::{
+    keys::KeyCombo,
+    sentry::{ActionKind, EventKind, Severity},
+    Capability, CapabilitySet,
+};
 use smithay::{
     backend::input::{ButtonState, KeyState},
     reexports::calloop::{generic::Generic, Interest, LoopHandle, Mode, PostAction},
@@ -25,14 +31,9 @@ use smithay::{
 
 use crate::{
     input::{BTN_LEFT, BTN_MIDDLE, BTN_RIGHT},
+    sentry::{ConnId, Peer},
     state::State,
 };
-
-/// A request line longer than this is refused and the connection closed.
-const MAX_LINE: usize = 1 << 20;
-/// How long a reply may wait for a client that does not read: then the connection is dropped
-/// (the event loop, and with it the whole session, is blocked while a reply is written).
-const REPLY_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub fn control_socket_path(runtime_dir: &Path, socket_name: &str) -> PathBuf {
     runtime_dir.join(format!("{socket_name}.control"))
@@ -76,14 +77,16 @@ fn accept(state: &mut State, stream: UnixStream) {
     // Capsules never get the control socket: refuse any process that belongs to one.
     match rustix::net::sockopt::socket_peercred(&stream) {
         Ok(cred) => {
-            if state
-                .nexq
-                .supervisor
-                .owns_process(cred.pid.as_raw_nonzero().get(), cred.uid.as_raw())
-            {
-                tracing::warn!(
-                    pid = cred.pid.as_raw_nonzero().get(),
-                    "refused a control connection from a capsule"
+            let pid = cred.pid.as_raw_nonzero().get();
+            if let Some(capsule) = state.nexq.supervisor.process_owner(pid, cred.uid.as_raw()) {
+                tracing::warn!(pid, %capsule, "refused a control connection from a capsule");
+                state.record_event(
+                    Some(&capsule),
+                    Severity::Warning,
+                    EventKind::Refused {
+                        what: "control socket".into(),
+                        capability: Capability::SentryObserve.to_string(),
+                    },
                 );
                 return;
             }
@@ -93,83 +96,71 @@ fn accept(state: &mut State, stream: UnixStream) {
             return;
         }
     }
-    if let Err(err) = stream
-        .set_nonblocking(true)
-        .and_then(|()| stream.set_write_timeout(Some(REPLY_WRITE_TIMEOUT)))
-    {
-        tracing::warn!(%err, "control connection setup failed");
-        return;
+    if let Err(err) = state.nexq.sentry.add_conn(stream, Peer::User) {
+        tracing::warn!(%err, "cannot serve a control connection");
     }
-    let mut buffer: Vec<u8> = Vec::new();
-    let inserted = state.nexq.loop_handle.insert_source(
-        Generic::new(stream, Interest::READ, Mode::Level),
-        move |_, stream, state| {
-            // SAFETY: the stream is not dropped or replaced while we use it here.
-            let stream = unsafe { stream.get_mut() };
-            Ok(serve(state, stream, &mut buffer))
+}
+
+/// Answers one request line of connection `id` (`None` for a blank line).
+pub fn handle_line(state: &mut State, id: ConnId, line: &[u8]) -> Option<Reply> {
+    let reply = match std::str::from_utf8(line) {
+        Ok(text) if text.trim().is_empty() => return None,
+        Ok(text) => match parse_request(text) {
+            Ok(request) => handle(state, id, request),
+            Err(err) => Reply::Error(err.to_string()),
         },
-    );
-    if let Err(err) = inserted {
-        tracing::warn!(%err, "cannot watch control connection");
-    }
+        Err(_) => Reply::Error("request is not valid UTF-8".into()),
+    };
+    Some(reply)
 }
 
-fn serve(state: &mut State, stream: &mut UnixStream, buffer: &mut Vec<u8>) -> PostAction {
-    let mut chunk = [0u8; 4096];
-    loop {
-        match stream.read(&mut chunk) {
-            Ok(0) => return PostAction::Remove,
-            Ok(n) => {
-                buffer.extend_from_slice(&chunk[..n]);
-                // Serve what is here before reading on: a client that writes without pause
-                // must neither keep the event loop here nor grow the buffer without bound.
-                if buffer.len() > MAX_LINE {
-                    break;
-                }
-            }
-            Err(err) if err.kind() == ErrorKind::WouldBlock => break,
-            Err(err) if err.kind() == ErrorKind::Interrupted => continue,
-            Err(_) => return PostAction::Remove,
+fn handle(state: &mut State, id: ConnId, request: Request) -> Reply {
+    let Some(peer) = state.nexq.sentry.conn(id).map(|c| c.peer.clone()) else {
+        return Reply::Error("the connection is closed".into());
+    };
+    if let Peer::Capsule(capsule) = &peer {
+        if let Err(message) = capsule_may(state, capsule, &request) {
+            state.record_event(
+                Some(capsule),
+                Severity::Warning,
+                EventKind::ControlRefused {
+                    request: request.name().into(),
+                },
+            );
+            return Reply::Error(message);
         }
     }
-    while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
-        let line: Vec<u8> = buffer.drain(..=end).collect();
-        let reply = match std::str::from_utf8(&line[..end]) {
-            Ok(text) if text.trim().is_empty() => continue,
-            Ok(text) => match parse_request(text) {
-                Ok(request) => handle(state, request),
-                Err(err) => Reply::Error(err.to_string()),
-            },
-            Err(_) => Reply::Error("request is not valid UTF-8".into()),
-        };
-        if write_reply(stream, &reply).is_err() {
-            return PostAction::Remove;
-        }
-    }
-    if buffer.len() > MAX_LINE {
-        let _ = write_reply(
-            stream,
-            &Reply::Error(format!("request line longer than {MAX_LINE} bytes")),
-        );
-        return PostAction::Remove;
-    }
-    PostAction::Continue
-}
-
-fn write_reply(stream: &mut UnixStream, reply: &Reply) -> std::io::Result<()> {
-    let mut line = serde_json::to_vec(reply).map_err(std::io::Error::other)?;
-    line.push(b'\n');
-    // Replies are small; block for them so a slow reader still gets a whole line.
-    stream.set_nonblocking(false)?;
-    let result = stream.write_all(&line);
-    stream.set_nonblocking(true)?;
-    result
-}
-
-fn handle(state: &mut State, request: Request) -> Reply {
-    match run(state, request) {
+    match run(state, id, &peer, request) {
         Ok(value) => Reply::Ok(value),
         Err(err) => Reply::Error(format!("{err:#}")),
+    }
+}
+
+/// Whether a capsule's channel may send `request`: observing needs `sentry.observe` (which a
+/// channel exists for), actions `sentry.control` too; input, screenshots and `run` are for the
+/// user's socket only. A capsule never grants itself anything.
+fn capsule_may(state: &State, capsule: &str, request: &Request) -> Result<(), String> {
+    let caps = state
+        .nexq
+        .supervisor
+        .capsules
+        .get(capsule)
+        .map(|c| c.caps)
+        .unwrap_or_default();
+    let name = request.name();
+    match request.access() {
+        Access::UserOnly => Err(format!("{name} is not available to capsules")),
+        _ if !caps.contains(Capability::SentryObserve) => Err(format!("{name} needs sentry.observe")),
+        Access::Control if !caps.contains(Capability::SentryControl) => {
+            Err(format!("{name} needs sentry.control"))
+        }
+        Access::Control => match request {
+            Request::Grant { name, .. } if name == capsule => {
+                Err("a capsule cannot grant capabilities to itself".into())
+            }
+            _ => Ok(()),
+        },
+        Access::Observe => Ok(()),
     }
 }
 
@@ -177,7 +168,21 @@ fn to_value<T: serde::Serialize>(value: T) -> anyhow::Result<serde_json::Value> 
     Ok(serde_json::to_value(value)?)
 }
 
-fn run(state: &mut State, request: Request) -> anyhow::Result<serde_json::Value> {
+/// Records that `peer` had an action done to capsule `name`.
+fn record_action(state: &mut State, peer: &Peer, name: &str, action: ActionKind, reason: String) {
+    state.record_event(
+        Some(name),
+        Severity::Notice,
+        EventKind::Action {
+            action,
+            by: peer.who().to_string(),
+            reason,
+        },
+    );
+}
+
+fn run(state: &mut State, id: ConnId, peer: &Peer, request: Request) -> anyhow::Result<serde_json::Value> {
+    let requested = || "requested over the control protocol".to_string();
     match request {
         Request::Version => to_value(VersionInfo {
             protocol: PROTOCOL_VERSION,
@@ -237,26 +242,75 @@ fn run(state: &mut State, request: Request) -> anyhow::Result<serde_json::Value>
         Request::Capsules => to_value(state.capsule_infos()),
         Request::CapsuleStart { name } => {
             state.capsule_user_start(&name)?;
+            record_action(state, peer, &name, ActionKind::Start, requested());
             Ok(serde_json::Value::Null)
         }
         Request::CapsuleStop { name } => {
-            state.capsule_stop(&name, false)?;
+            state.capsule_stop_by(&name, false, peer.who())?;
+            record_action(state, peer, &name, ActionKind::Stop, requested());
             Ok(serde_json::Value::Null)
         }
         Request::CapsuleRestart { name } => {
-            state.capsule_stop(&name, true)?;
+            state.capsule_stop_by(&name, true, peer.who())?;
+            record_action(state, peer, &name, ActionKind::Restart, requested());
             Ok(serde_json::Value::Null)
         }
         Request::Grant { name, capability } => {
             let cap: Capability = capability.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
             state.capsule_set_capability(&name, cap, true)?;
+            record_action(state, peer, &name, ActionKind::Grant, format!("granted {cap}"));
             Ok(serde_json::Value::Null)
         }
         Request::Revoke { name, capability } => {
             let cap: Capability = capability.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
             state.capsule_set_capability(&name, cap, false)?;
+            record_action(state, peer, &name, ActionKind::Revoke, format!("revoked {cap}"));
             Ok(serde_json::Value::Null)
         }
+        Request::Release { name } => {
+            state.capsule_release(&name)?;
+            record_action(
+                state,
+                peer,
+                &name,
+                ActionKind::Release,
+                "released from quarantine".into(),
+            );
+            Ok(serde_json::Value::Null)
+        }
+        ref events @ Request::Events { limit, follow, .. } => {
+            let filter = events.event_filter().unwrap_or_default();
+            let limit = limit.unwrap_or(DEFAULT_EVENTS_LIMIT) as usize;
+            // What the history shows must be durable, and a new follower must not get an
+            // event again that the history already has.
+            state.nexq.sentry.publish();
+            let history = state.nexq.sentry.log.query(&filter, limit);
+            if follow {
+                if let Some(conn) = state.nexq.sentry.conn_mut(id) {
+                    conn.follow = Some(filter);
+                }
+            }
+            to_value(history)
+        }
+        Request::Samples { capsule } => {
+            if let Some(name) = &capsule {
+                anyhow::ensure!(
+                    state.nexq.supervisor.capsules.contains_key(name),
+                    "no capsule named {name:?}"
+                );
+            }
+            if let Some(conn) = state.nexq.sentry.conn_mut(id) {
+                conn.samples = Some(capsule);
+            }
+            state.ensure_sampling();
+            Ok(serde_json::Value::Null)
+        }
+        Request::Xray { on } => to_value(XrayInfo {
+            xray: state.xray_set(on),
+        }),
+        Request::Dashboard { action } => to_value(DashboardInfo {
+            visible: state.dashboard_set(action),
+        }),
         Request::Logs { name, tail_bytes } => {
             anyhow::ensure!(
                 state.nexq.supervisor.capsules.contains_key(&name),

@@ -254,6 +254,7 @@ impl State {
                 redraw: RedrawState::Idle,
                 pending_screencopies: Vec::new(),
                 supervisor,
+                sentry: crate::sentry::Sentry::new(event_loop.handle()),
                 compositor_state,
                 xdg_shell_state,
                 xdg_decoration_state,

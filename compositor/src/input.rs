@@ -399,6 +399,9 @@ impl State {
             }
             Action::ClipboardCopy => self.clipboard_copy(),
             Action::ClipboardPaste => self.clipboard_paste(),
+            Action::DashboardToggle => {
+                self.dashboard_set(exo_shell::control::DashboardAction::Toggle);
+            }
         }
         self.apply_focus();
     }

@@ -22,6 +22,7 @@ pub mod reload;
 pub mod render;
 pub mod run;
 pub mod screencopy_queue;
+pub mod sentry;
 pub mod spawn;
 pub mod state;
 pub mod windows;

@@ -76,6 +76,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         socket_name.clone(),
     )?;
     state.update_usable_area();
+    let sentry = &state.nexq.config.sentry;
+    let log_path = cli
+        .sentry_log
+        .clone()
+        .or_else(|| sentry.log.clone())
+        .or_else(exo_shell::sentry::log::default_log_path);
+    let max_bytes = sentry.log_max_bytes();
+    state.open_event_log(log_path.as_deref(), max_bytes);
 
     let control_path = crate::control::control_socket_path(&runtime_dir, &socket_name);
     crate::control::listen(&event_loop.handle(), &control_path)?;

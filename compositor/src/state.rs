@@ -85,6 +85,8 @@ pub struct ClientState {
     pub identity: ClientIdentity,
     /// Capabilities granted to this client; changed live by grant/revoke.
     pub caps: std::sync::Mutex<exo_shell::CapabilitySet>,
+    /// Reports a capsule's protocol-error disconnection to Sentry.
+    pub sentry: crate::sentry::ClientReporter,
 }
 
 impl Default for ClientState {
@@ -101,6 +103,7 @@ impl ClientState {
             limits: ClientLimits::default(),
             identity,
             caps: std::sync::Mutex::new(caps),
+            sentry: Default::default(),
         }
     }
 
@@ -116,13 +119,16 @@ impl ClientData for ClientState {
         // A protocol error is where refused requests end up (a bind of a hidden global, an
         // exceeded limit): record it with who the client is.
         match &reason {
-            DisconnectReason::ProtocolError(err) => tracing::warn!(
-                capsule = %self.identity.capsule.as_deref().unwrap_or("(host)"),
-                interface = %err.object_interface,
-                code = err.code,
-                "client disconnected after a protocol error: {}",
-                err.message
-            ),
+            DisconnectReason::ProtocolError(err) => {
+                tracing::warn!(
+                    capsule = %self.identity.capsule.as_deref().unwrap_or("(host)"),
+                    interface = %err.object_interface,
+                    code = err.code,
+                    "client disconnected after a protocol error: {}",
+                    err.message
+                );
+                self.sentry.disconnected(err, self.caps());
+            }
             DisconnectReason::ConnectionClosed => tracing::debug!(?client_id, "client disconnected"),
         }
     }
@@ -157,6 +163,8 @@ pub struct Nexq {
     pub redraw: RedrawState,
     pub pending_screencopies: Vec<PendingScreencopy>,
     pub supervisor: crate::capsules::supervisor::Supervisor,
+    /// Sentry: the event hub and log, control connections, the sampler.
+    pub sentry: crate::sentry::Sentry,
 
     pub compositor_state: CompositorState,
     pub xdg_shell_state: XdgShellState,

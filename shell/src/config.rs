@@ -1,5 +1,5 @@
-//! The compositor's TOML configuration: keyboard, appearance, key bindings and per-client
-//! resource limits.
+//! The compositor's TOML configuration: keyboard, appearance, key bindings, per-client
+//! resource limits, the session and Sentry's event log.
 //!
 //! A user file is merged over the built-in defaults ([`DEFAULT_CONFIG`]) key
 //! by key, so it only needs the settings it changes. In `[bindings]` each
@@ -28,6 +28,23 @@ pub struct Config {
     pub bindings: Bindings,
     pub limits: Limits,
     pub session: SessionConfig,
+    pub sentry: SentryConfig,
+}
+
+/// `[sentry]`: where Sentry keeps its event log (read at start).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentryConfig {
+    /// The event log file; `None` (or `""` in the file) for the default,
+    /// `$XDG_STATE_HOME/exosphere/sentry.jsonl`. `--sentry-log` overrides it.
+    pub log: Option<PathBuf>,
+    /// The size at which the log is rotated to `<log>.1`, in KiB.
+    pub log_max_kib: u32,
+}
+
+impl SentryConfig {
+    pub fn log_max_bytes(&self) -> u64 {
+        u64::from(self.log_max_kib) << 10
+    }
 }
 
 /// `[session]`: who gets what outside the capsules.
@@ -306,6 +323,31 @@ const KEYBOARD_KEYS: &str = "layout, variant, options, model, rules, repeat_dela
 const APPEARANCE_KEYS: &str = "background, focused_border, unfocused_border, border_width, title_height";
 const LIMITS_KEYS: &str = "windows, surface_size, shm_mib, clipboard_kib";
 const SESSION_KEYS: &str = "host_capabilities";
+const SENTRY_KEYS: &str = "log, log_max_kib";
+
+impl SentryConfig {
+    fn apply<'a>(&mut self, src: &'a Source<'a>, table: &'a dyn TableLike) -> Result<(), ConfigError> {
+        entries(src, "sentry", table, |name, e| {
+            match name {
+                "log" => {
+                    let text = e.string()?;
+                    self.log = match text.as_str() {
+                        "" => None,
+                        path if Path::new(path).is_absolute() => Some(PathBuf::from(path)),
+                        path => {
+                            return Err(e.bad_value(format!(
+                                "expected an absolute path (or \"\" for the default), found \"{path}\""
+                            )))
+                        }
+                    };
+                }
+                "log_max_kib" => self.log_max_kib = e.integer_in(16, 1 << 20)?,
+                _ => return Err(e.bad_key(format!("unknown key (expected one of {SENTRY_KEYS})"))),
+            }
+            Ok(())
+        })
+    }
+}
 
 impl SessionConfig {
     fn apply<'a>(&mut self, src: &'a Source<'a>, table: &'a dyn TableLike) -> Result<(), ConfigError> {
@@ -433,6 +475,10 @@ impl Config {
                 shm_mib: 0,
                 clipboard_kib: 0,
             },
+            sentry: SentryConfig {
+                log: None,
+                log_max_kib: 0,
+            },
         }
     }
 
@@ -495,10 +541,19 @@ impl Config {
         for (name, item) in root.iter() {
             let key = toml_key(name);
             let key_span = root.key(name).and_then(|k| k.span());
-            let known = ["keyboard", "appearance", "bindings", "limits", "session"].contains(&name);
+            let known = [
+                "keyboard",
+                "appearance",
+                "bindings",
+                "limits",
+                "session",
+                "sentry",
+            ]
+            .contains(&name);
             if !known {
-                let message = "unknown section (expected keyboard, appearance, bindings, limits or session)"
-                    .to_string();
+                let message =
+                    "unknown section (expected keyboard, appearance, bindings, limits, session or sentry)"
+                        .to_string();
                 return Err(src.invalid(key_span, key, message));
             }
             let Some(table) = item.as_table_like() else {
@@ -510,6 +565,7 @@ impl Config {
                 "appearance" => self.appearance.apply(&src, table)?,
                 "limits" => self.limits.apply(&src, table)?,
                 "session" => self.session.apply(&src, table)?,
+                "sentry" => self.sentry.apply(&src, table)?,
                 _ => apply_bindings(&mut self.bindings, &src, table)?,
             }
         }

@@ -41,8 +41,11 @@ fn default_config_parses_and_has_documented_values() {
     assert_eq!(a.unfocused_border.to_string(), "#555555");
     assert_eq!((a.border_width, a.title_height), (2, 24));
     let b = &config.bindings;
-    assert_eq!(b.len(), 3 + 9 + 9 + 5 + 3);
+    assert_eq!(b.len(), 3 + 9 + 9 + 5 + 4);
     assert_eq!(b.lookup(logo(), "x"), Some(&Action::XRay));
+    assert_eq!(b.lookup(logo(), "d"), Some(&Action::DashboardToggle));
+    assert_eq!(config.sentry.log, None);
+    assert_eq!(config.sentry.log_max_kib, crate::sentry::log::DEFAULT_LOG_MAX_KIB);
     let logo_shift = Modifiers {
         shift: true,
         ..logo()
@@ -387,4 +390,52 @@ fn host_capabilities_come_from_the_session_section() {
     assert!(err.contains("/t/config.toml:2:"), "{err}");
     assert!(err.contains("session.host_capabilities"), "{err}");
     assert!(err.contains("display.windw"), "{err}");
+}
+
+#[test]
+fn the_sentry_section_sets_the_event_log() {
+    let path = std::path::Path::new("/t/config.toml");
+    let c = crate::Config::parse(
+        "[sentry]
+log = \"/var/log/s.jsonl\"
+log_max_kib = 64
+",
+        path,
+    )
+    .unwrap();
+    assert_eq!(
+        c.sentry.log.as_deref(),
+        Some(std::path::Path::new("/var/log/s.jsonl"))
+    );
+    assert_eq!(c.sentry.log_max_bytes(), 64 << 10);
+    let c = crate::Config::parse(
+        "[sentry]
+log = \"\"
+",
+        path,
+    )
+    .unwrap();
+    assert_eq!(c.sentry.log, None);
+    let err = |text: &str| crate::Config::parse(text, path).unwrap_err().to_string();
+    let e = err("[sentry]
+log = \"logs/s.jsonl\"
+");
+    assert!(
+        e.starts_with("/t/config.toml:2:7: sentry.log: expected an absolute path"),
+        "{e}"
+    );
+    let e = err("[sentry]
+log_max_kib = 1
+");
+    assert!(
+        e.starts_with("/t/config.toml:2:15: sentry.log_max_kib: expected an integer from 16"),
+        "{e}"
+    );
+    let e = err("[sentry]
+logs = 1
+");
+    assert!(
+        e.contains("sentry.logs: unknown key (expected one of log, log_max_kib)"),
+        "{e}"
+    );
 }

@@ -1,10 +1,15 @@
-//! The control socket protocol, version 1: JSON lines over a Unix socket.
+//! The control socket protocol, version 2: JSON lines over a Unix socket.
 //!
 //! The client writes one request object per line, e.g.
 //! `{"request":"screenshot","path":"/tmp/s.png"}`; the compositor answers
 //! each with one line, `{"ok":<value>}` or `{"error":"<message>"}`, in
-//! order. See `docs/control-protocol.md` for the full description.
+//! order. A connection that subscribed (`events` with `follow`, `samples`)
+//! also receives pushed lines, `{"event":<Event>}` and `{"sample":<Sample>}`,
+//! between the replies. Capsules holding `sentry.observe` get a pre-connected
+//! channel instead of the socket ([`CONTROL_FD_ENV`]). See
+//! `docs/control-protocol.md` for the full description.
 
+use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -17,12 +22,21 @@ use serde_json::Value;
 use thiserror::Error;
 
 pub use crate::capsule::{CapsuleInfo, CapsuleStatus};
+use crate::sentry::event::{Event, Sample, Severity};
+use crate::sentry::log::{EventFilter, EVENT_KINDS};
 
 /// The protocol version [`VersionInfo::protocol`] reports.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Overrides the control socket path.
 pub const CONTROL_ENV: &str = "NEXQUELIUM_CONTROL";
+
+/// In a capsule holding `sentry.observe`: the number of its inherited, already connected
+/// control channel.
+pub const CONTROL_FD_ENV: &str = "EXOSPHERE_CONTROL_FD";
+
+/// How many events an `events` request returns when it gives no `limit`.
+pub const DEFAULT_EVENTS_LIMIT: u32 = 100;
 
 /// Every request name, for error messages.
 pub const REQUEST_NAMES: &[&str] = &[
@@ -42,6 +56,11 @@ pub const REQUEST_NAMES: &[&str] = &[
     "revoke",
     "logs",
     "run",
+    "events",
+    "samples",
+    "release",
+    "xray",
+    "dashboard",
 ];
 
 /// The requests without arguments: any field besides `request` is an error.
@@ -109,6 +128,93 @@ pub enum Request {
         #[serde(deserialize_with = "non_empty_argv")]
         argv: Vec<String>,
     },
+    /// Sentry's event history, filtered: the newest `limit` (default
+    /// [`DEFAULT_EVENTS_LIMIT`]) matching events, oldest first. Reply: a list
+    /// of [`Event`]. With `follow`, every later matching event is pushed as
+    /// `{"event":…}` on this connection.
+    Events {
+        /// Only events with a greater `seq`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since_seq: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        capsule: Option<String>,
+        /// Only these kinds (`"anomaly"`, `"capsule_exited"`, …).
+        #[serde(
+            default,
+            skip_serializing_if = "Vec::is_empty",
+            deserialize_with = "event_kinds"
+        )]
+        kinds: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min_severity: Option<Severity>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+        #[serde(default, skip_serializing_if = "is_false")]
+        follow: bool,
+    },
+    /// Subscribe to resource samples of every running capsule (or just
+    /// `capsule`), pushed as `{"sample":…}` once a second. Reply: null.
+    Samples {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        capsule: Option<String>,
+    },
+    /// Release a quarantined capsule. Reply: null.
+    Release { name: String },
+    /// Turn X-ray on or off (toggle it without `on`). Reply: [`XrayInfo`].
+    Xray {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        on: Option<bool>,
+    },
+    /// Show, hide or toggle the Sentry dashboard. Reply: [`DashboardInfo`].
+    Dashboard { action: DashboardAction },
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// `kinds` of an `events` request: known event kind names only.
+fn event_kinds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    use serde::de::Error as _;
+    let kinds = Vec::<String>::deserialize(deserializer)?;
+    match kinds.iter().find(|k| !EVENT_KINDS.contains(&k.as_str())) {
+        Some(bad) => Err(D::Error::custom(format!(
+            "unknown event kind \"{bad}\"; expected some of {}",
+            EVENT_KINDS.join(", ")
+        ))),
+        None => Ok(kinds),
+    }
+}
+
+/// What a `dashboard` request does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DashboardAction {
+    Show,
+    Hide,
+    Toggle,
+}
+
+impl DashboardAction {
+    /// Whether the dashboard is visible after this action, from whether it was before.
+    pub fn apply(self, visible: bool) -> bool {
+        match self {
+            DashboardAction::Show => true,
+            DashboardAction::Hide => false,
+            DashboardAction::Toggle => !visible,
+        }
+    }
+}
+
+/// Who may send a request on a capsule's control channel (the user's socket may send all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Access {
+    /// Reads state: needs `sentry.observe` (which every channel has).
+    Observe,
+    /// Changes capsules or the session: needs `sentry.control` too.
+    Control,
+    /// Input, screenshots and `run`: the user's socket only, never a capsule.
+    UserOnly,
 }
 
 /// `argv` of a `run` request: at least the program, which is not `""`.
@@ -233,6 +339,60 @@ pub struct RunInfo {
     pub pid: u32,
 }
 
+/// Reply to `xray`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct XrayInfo {
+    /// Whether X-ray is on now.
+    pub xray: bool,
+}
+
+/// Reply to `dashboard`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DashboardInfo {
+    /// Whether the dashboard is visible now.
+    pub visible: bool,
+}
+
+/// A line the compositor pushes to a subscribed connection: `{"event":…}` or `{"sample":…}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Pushed {
+    Event(Event),
+    Sample(Sample),
+}
+
+impl Pushed {
+    /// The line, without the newline.
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| r#"{"error":"internal error: cannot encode"}"#.into())
+    }
+}
+
+/// Any line from the compositor: a reply, or a pushed line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerLine {
+    Reply(Reply),
+    Pushed(Pushed),
+}
+
+/// Parses a line from the compositor, telling replies and pushed lines apart by their key.
+pub fn parse_server_line(line: &str) -> Result<ServerLine, ControlError> {
+    let pushed =
+        line.trim_start().starts_with(r#"{"event""#) || line.trim_start().starts_with(r#"{"sample""#);
+    if pushed {
+        if let Ok(p) = serde_json::from_str::<Pushed>(line) {
+            return Ok(ServerLine::Pushed(p));
+        }
+    }
+    match parse_reply(line) {
+        Ok(reply) => Ok(ServerLine::Reply(reply)),
+        Err(err) => match serde_json::from_str::<Pushed>(line) {
+            Ok(p) => Ok(ServerLine::Pushed(p)),
+            Err(_) => Err(err),
+        },
+    }
+}
+
 /// Reply to `screenshot`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScreenshotInfo {
@@ -352,6 +512,57 @@ impl Request {
             Request::Revoke { .. } => "revoke",
             Request::Logs { .. } => "logs",
             Request::Run { .. } => "run",
+            Request::Events { .. } => "events",
+            Request::Samples { .. } => "samples",
+            Request::Release { .. } => "release",
+            Request::Xray { .. } => "xray",
+            Request::Dashboard { .. } => "dashboard",
+        }
+    }
+
+    /// Who may send it on a capsule's control channel.
+    pub fn access(&self) -> Access {
+        match self {
+            Request::Version
+            | Request::Outputs
+            | Request::Windows
+            | Request::Capsules
+            | Request::Events { .. }
+            | Request::Samples { .. }
+            | Request::Logs { .. } => Access::Observe,
+            Request::CapsuleStart { .. }
+            | Request::CapsuleStop { .. }
+            | Request::CapsuleRestart { .. }
+            | Request::Grant { .. }
+            | Request::Revoke { .. }
+            | Request::Release { .. }
+            | Request::Xray { .. }
+            | Request::Dashboard { .. } => Access::Control,
+            Request::Screenshot { .. }
+            | Request::Key { .. }
+            | Request::Type { .. }
+            | Request::PointerMove { .. }
+            | Request::PointerButton { .. }
+            | Request::Run { .. } => Access::UserOnly,
+        }
+    }
+
+    /// The filter of an `events` request (`None` for other requests).
+    pub fn event_filter(&self) -> Option<EventFilter> {
+        match self {
+            Request::Events {
+                since_seq,
+                capsule,
+                kinds,
+                min_severity,
+                ..
+            } => Some(EventFilter {
+                since_seq: *since_seq,
+                capsule: capsule.clone(),
+                kinds: kinds.clone(),
+                min_severity: *min_severity,
+            }),
+            _ => None,
         }
     }
 
@@ -454,26 +665,71 @@ fn socket_path_from(
 /// How long [`ControlClient::request`] waits for a reply by default.
 pub const DEFAULT_REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A blocking client: one connection, requests answered in order.
+/// A blocking client: one connection, requests answered in order. Lines pushed to a
+/// subscribed connection that arrive while it waits for a reply are kept for
+/// [`ControlClient::next_pushed`].
 #[derive(Debug)]
 pub struct ControlClient {
     reader: BufReader<UnixStream>,
     writer: UnixStream,
     timeout: Option<Duration>,
+    pushed: VecDeque<Pushed>,
+    /// A line read only in part when a read timed out.
+    partial: Vec<u8>,
 }
+
+const CLOSED: &str = "the compositor closed the connection without replying";
 
 impl ControlClient {
     /// Connects to the socket at `path`, with [`DEFAULT_REPLY_TIMEOUT`].
     pub fn connect(path: impl AsRef<Path>) -> io::Result<ControlClient> {
-        let stream = UnixStream::connect(path)?;
+        ControlClient::from_stream(UnixStream::connect(path)?)
+    }
+
+    /// A client on an already connected stream (a capsule's channel), with
+    /// [`DEFAULT_REPLY_TIMEOUT`].
+    pub fn from_stream(stream: UnixStream) -> io::Result<ControlClient> {
         let writer = stream.try_clone()?;
         let mut client = ControlClient {
             reader: BufReader::new(stream),
             writer,
             timeout: None,
+            pushed: VecDeque::new(),
+            partial: Vec::new(),
         };
         client.set_timeout(Some(DEFAULT_REPLY_TIMEOUT))?;
         Ok(client)
+    }
+
+    /// The channel a capsule inherited, named by `$EXOSPHERE_CONTROL_FD`; `Ok(None)` when the
+    /// variable is unset. The descriptor is taken over (and made close-on-exec), so call this
+    /// once per process.
+    pub fn from_inherited_fd() -> io::Result<Option<ControlClient>> {
+        use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+        let Some(value) = std::env::var_os(CONTROL_FD_ENV).filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        let text = value.to_string_lossy();
+        let fd: RawFd = text.trim().parse().ok().filter(|fd| *fd > 2).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{CONTROL_FD_ENV}={text:?} is not a file descriptor number"),
+            )
+        })?;
+        // SAFETY: fcntl(F_GETFD) only reads the descriptor's flags; it fails with EBADF for a
+        // number that is not open, which is checked before taking ownership.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{CONTROL_FD_ENV}={fd} is not an open file descriptor"),
+            ));
+        }
+        // SAFETY: sets a flag on the descriptor, so programs this one starts do not inherit it.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        // SAFETY: the descriptor is open (checked above) and was handed to this process for
+        // exactly this use; the caller promises to take it once.
+        let stream = UnixStream::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        ControlClient::from_stream(stream).map(Some)
     }
 
     /// Sets how long to wait for a reply (`None` waits forever).
@@ -485,7 +741,6 @@ impl ControlClient {
 
     /// Sends `request` and waits for its reply; an error reply becomes `Err` with its message.
     pub fn request(&mut self, request: &Request) -> anyhow::Result<Value> {
-        const CLOSED: &str = "the compositor closed the connection without replying";
         let mut line = request.to_line()?;
         line.push('\n');
         match self.writer.write_all(line.as_bytes()) {
@@ -493,20 +748,77 @@ impl ControlClient {
             Err(e) if is_hangup(&e) => bail!(CLOSED),
             Err(e) => bail!("cannot send the request: {e}"),
         }
-        let mut reply = String::new();
-        match self.reader.read_line(&mut reply) {
-            Ok(0) => bail!(CLOSED),
-            Ok(_) => {}
-            Err(e) if is_hangup(&e) => bail!(CLOSED),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                let secs = self.timeout.map_or(0, |t| t.as_secs());
-                bail!("no reply from the compositor within {secs} s")
+        loop {
+            match self.read_line()? {
+                None => bail!(CLOSED),
+                Some(ServerLine::Pushed(p)) => self.pushed.push_back(p),
+                Some(ServerLine::Reply(reply)) => return reply.into_result().map_err(anyhow::Error::msg),
             }
-            Err(e) => bail!("cannot read the reply: {e}"),
         }
-        parse_reply(&reply)?.into_result().map_err(anyhow::Error::msg)
+    }
+
+    /// The next pushed line (kept from earlier, or read now, waiting up to the timeout);
+    /// `Ok(None)` when the compositor closed the connection. A reply that nobody waits for
+    /// is an error.
+    pub fn next_pushed(&mut self) -> anyhow::Result<Option<Pushed>> {
+        if let Some(p) = self.pushed.pop_front() {
+            return Ok(Some(p));
+        }
+        match self.read_line()? {
+            None => Ok(None),
+            Some(ServerLine::Pushed(p)) => Ok(Some(p)),
+            Some(ServerLine::Reply(reply)) => {
+                bail!("unexpected reply from the compositor: {}", reply.to_line())
+            }
+        }
+    }
+
+    /// Like [`ControlClient::next_pushed`], waiting at most `wait`: `Ok(None)` when nothing
+    /// came in time. The end of the connection is an error here.
+    pub fn next_pushed_within(&mut self, wait: Duration) -> anyhow::Result<Option<Pushed>> {
+        if let Some(p) = self.pushed.pop_front() {
+            return Ok(Some(p));
+        }
+        let timeout = self.timeout;
+        self.reader
+            .get_ref()
+            .set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
+        let line = self.read_line();
+        self.reader.get_ref().set_read_timeout(timeout)?;
+        match line {
+            Ok(None) => bail!("the compositor closed the connection"),
+            Ok(Some(ServerLine::Pushed(p))) => Ok(Some(p)),
+            Ok(Some(ServerLine::Reply(reply))) => {
+                bail!("unexpected reply from the compositor: {}", reply.to_line())
+            }
+            Err(e) if e.downcast_ref::<TimedOut>().is_some() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One line from the compositor, `None` at the end of the connection.
+    fn read_line(&mut self) -> anyhow::Result<Option<ServerLine>> {
+        match self.reader.read_until(b'\n', &mut self.partial) {
+            Ok(0) => Ok(None),
+            Ok(_) if !self.partial.ends_with(b"\n") => Ok(None),
+            Ok(_) => {
+                let bytes = std::mem::take(&mut self.partial);
+                let line = String::from_utf8_lossy(&bytes);
+                Ok(Some(parse_server_line(&line)?))
+            }
+            Err(e) if is_hangup(&e) => Ok(None),
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                Err(TimedOut(self.timeout.map_or(0, |t| t.as_secs())).into())
+            }
+            Err(e) => bail!("cannot read from the compositor: {e}"),
+        }
     }
 }
+
+/// No line within the timeout.
+#[derive(Debug, Error)]
+#[error("no reply from the compositor within {0} s")]
+struct TimedOut(u64);
 
 /// True for errors that mean the other end went away.
 fn is_hangup(e: &io::Error) -> bool {

@@ -76,6 +76,34 @@ fn every_request() -> Vec<Request> {
             capabilities: vec!["display.window".into(), "net.connect".into()],
             argv: vec!["foot".into(), "-e".into(), "sh -c 'echo \"hi\"'".into()],
         },
+        Request::Events {
+            since_seq: None,
+            capsule: None,
+            kinds: vec![],
+            min_severity: None,
+            limit: None,
+            follow: false,
+        },
+        Request::Events {
+            since_seq: Some(41),
+            capsule: Some("terminal".into()),
+            kinds: vec!["anomaly".into(), "capsule_exited".into()],
+            min_severity: Some(crate::sentry::Severity::Warning),
+            limit: Some(10),
+            follow: true,
+        },
+        Request::Samples { capsule: None },
+        Request::Samples {
+            capsule: Some("terminal".into()),
+        },
+        Request::Release {
+            name: "terminal".into(),
+        },
+        Request::Xray { on: None },
+        Request::Xray { on: Some(true) },
+        Request::Dashboard {
+            action: DashboardAction::Toggle,
+        },
     ]
 }
 
@@ -314,9 +342,193 @@ fn replies_are_exact() {
     assert_eq!(
         parse_reply(&line),
         Ok(Reply::Ok(
-            json!({"protocol": 1, "compositor": "nexquelium", "version": "0.1.0"})
+            json!({"protocol": 2, "compositor": "nexquelium", "version": "0.1.0"})
         ))
     );
+}
+
+#[test]
+fn v2_requests_wire_format() {
+    let cases = [
+        (r#"{"request":"events"}"#, 0),
+        (
+            r#"{"request":"events","since_seq":41,"capsule":"terminal","kinds":["anomaly","capsule_exited"],"min_severity":"warning","limit":10,"follow":true}"#,
+            1,
+        ),
+        (r#"{"request":"samples"}"#, 2),
+        (r#"{"request":"samples","capsule":"terminal"}"#, 3),
+        (r#"{"request":"release","name":"terminal"}"#, 4),
+        (r#"{"request":"xray"}"#, 5),
+        (r#"{"request":"xray","on":true}"#, 6),
+        (r#"{"request":"dashboard","action":"toggle"}"#, 7),
+    ];
+    let v2: Vec<Request> = every_request()
+        .into_iter()
+        .skip_while(|r| r.name() != "events")
+        .collect();
+    for (line, index) in cases {
+        assert_eq!(parse_request(line).as_ref(), Ok(&v2[index]), "{line}");
+        assert_eq!(v2[index].to_line().unwrap(), line);
+    }
+    let filter = v2[1].event_filter().unwrap();
+    assert_eq!(filter.since_seq, Some(41));
+    assert_eq!(filter.kinds, ["anomaly", "capsule_exited"]);
+    assert_eq!(Request::Version.event_filter(), None);
+    assert_eq!(
+        Reply::ok(XrayInfo { xray: true }).to_line(),
+        r#"{"ok":{"xray":true}}"#
+    );
+    assert_eq!(
+        Reply::ok(DashboardInfo { visible: false }).to_line(),
+        r#"{"ok":{"visible":false}}"#
+    );
+    assert!(DashboardAction::Toggle.apply(false) && !DashboardAction::Toggle.apply(true));
+    assert!(DashboardAction::Show.apply(false) && !DashboardAction::Hide.apply(true));
+}
+
+#[test]
+fn v2_requests_have_clear_errors() {
+    assert!(
+        err(r#"{"request":"events","kinds":["crash"]}"#)
+            .starts_with("unknown event kind \"crash\"; expected some of capsule_started, capsule_exited"),
+        "{}",
+        err(r#"{"request":"events","kinds":["crash"]}"#)
+    );
+    assert!(
+        err(r#"{"request":"events","min_severity":"loud"}"#)
+            .starts_with("unknown variant `loud`, expected one of `info`, `notice`, `warning`, `critical`"),
+        "{}",
+        err(r#"{"request":"events","min_severity":"loud"}"#)
+    );
+    assert_eq!(
+        err(r#"{"request":"dashboard"}"#),
+        "missing field `action` in dashboard request"
+    );
+    assert!(
+        err(r#"{"request":"dashboard","action":"flip"}"#)
+            .starts_with("unknown variant `flip`, expected one of `show`, `hide`, `toggle`"),
+        "{}",
+        err(r#"{"request":"dashboard","action":"flip"}"#)
+    );
+    assert_eq!(
+        err(r#"{"request":"xray","on":"yes"}"#),
+        "invalid type: string \"yes\", expected a boolean in xray request"
+    );
+    assert_eq!(
+        err(r#"{"request":"release"}"#),
+        "missing field `name` in release request"
+    );
+}
+
+#[test]
+fn capsule_channels_may_observe_and_with_control_act() {
+    let access = |name: &str| {
+        every_request()
+            .into_iter()
+            .find(|r| r.name() == name)
+            .unwrap()
+            .access()
+    };
+    for name in [
+        "version", "outputs", "windows", "capsules", "events", "samples", "logs",
+    ] {
+        assert_eq!(access(name), Access::Observe, "{name}");
+    }
+    for name in [
+        "capsule_start",
+        "capsule_stop",
+        "capsule_restart",
+        "grant",
+        "revoke",
+        "release",
+        "xray",
+        "dashboard",
+    ] {
+        assert_eq!(access(name), Access::Control, "{name}");
+    }
+    for name in [
+        "screenshot",
+        "key",
+        "type",
+        "pointer_move",
+        "pointer_button",
+        "run",
+    ] {
+        assert_eq!(access(name), Access::UserOnly, "{name}");
+    }
+}
+
+#[test]
+fn pushed_lines_are_told_from_replies_by_their_key() {
+    let event = crate::sentry::Event {
+        seq: 3,
+        time_ms: 9,
+        capsule: Some("a".into()),
+        severity: crate::sentry::Severity::Info,
+        kind: crate::sentry::EventKind::Dashboard { visible: true },
+    };
+    let line = Pushed::Event(event.clone()).to_line();
+    assert_eq!(
+        line,
+        r#"{"event":{"seq":3,"time_ms":9,"capsule":"a","severity":"info","kind":"dashboard","visible":true}}"#
+    );
+    assert_eq!(
+        parse_server_line(&line),
+        Ok(ServerLine::Pushed(Pushed::Event(event)))
+    );
+    let sample = r#"{"sample":{"time_ms":1,"capsule":"a","memory_bytes":2,"cpu_percent":0.5,"pids":1}}"#;
+    assert!(matches!(
+        parse_server_line(sample),
+        Ok(ServerLine::Pushed(Pushed::Sample(s))) if s.memory_bytes == 2 && s.memory_limit_bytes.is_none()
+    ));
+    assert_eq!(
+        parse_server_line(r#"{"ok":null}"#),
+        Ok(ServerLine::Reply(Reply::Ok(Value::Null)))
+    );
+    assert!(parse_server_line(r#"{"event":1}"#).is_err());
+}
+
+#[test]
+fn the_client_keeps_pushed_lines_that_come_before_a_reply() {
+    let push = |seq: u64| {
+        Pushed::Event(crate::sentry::Event {
+            seq,
+            time_ms: 0,
+            capsule: None,
+            severity: crate::sentry::Severity::Info,
+            kind: crate::sentry::EventKind::Dashboard { visible: true },
+        })
+    };
+    let replies = vec![
+        format!("{}\n{{\"ok\":[]}}\n", push(1).to_line()),
+        format!("{}\n{}\n{{\"ok\":null}}\n", push(2).to_line(), push(3).to_line()),
+    ];
+    let (path, server) = fake_server(replies);
+    let mut client = ControlClient::connect(&path).expect("connects");
+    let events = Request::Events {
+        since_seq: None,
+        capsule: None,
+        kinds: vec![],
+        min_severity: None,
+        limit: None,
+        follow: true,
+    };
+    assert_eq!(client.request(&events).expect("reply"), json!([]));
+    assert_eq!(
+        client
+            .request(&Request::Samples { capsule: None })
+            .expect("reply"),
+        Value::Null
+    );
+    for seq in 1..=3 {
+        assert_eq!(client.next_pushed().expect("pushed"), Some(push(seq)));
+    }
+    // The server has hung up.
+    assert_eq!(client.next_pushed().expect("end"), None);
+    server.join().expect("server thread");
+    if let Some(dir) = path.parent() {
+        std::fs::remove_dir_all(dir).ok();
+    }
 }
 
 fn err(line: &str) -> String {
@@ -328,7 +540,8 @@ fn malformed_requests_have_clear_errors() {
     assert_eq!(
         err(r#"{"request":"fly"}"#),
         "unknown request \"fly\"; expected one of version, outputs, windows, screenshot, key, type, pointer_move, pointer_button, \
-         capsules, capsule_start, capsule_stop, capsule_restart, grant, revoke, logs, run"
+         capsules, capsule_start, capsule_stop, capsule_restart, grant, revoke, logs, run, events, samples, \
+         release, xray, dashboard"
     );
     assert!(
         err("{\"request\": ").starts_with("malformed JSON at column "),
@@ -466,11 +679,9 @@ fn evdev_codes() {
 /// A server that answers each request line with the next canned reply and
 /// returns the lines it received.
 fn fake_server(replies: Vec<String>) -> (PathBuf, std::thread::JoinHandle<Vec<String>>) {
-    let dir = std::env::temp_dir().join(format!(
-        "exo-shell-control-{}-{}",
-        std::process::id(),
-        replies.len()
-    ));
+    static SERVERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = SERVERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("exo-shell-control-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("test.control");
     let _ = std::fs::remove_file(&path);

@@ -190,6 +190,8 @@ pub enum Action {
     ClipboardCopy,
     /// The trusted paste gesture: offer what was copied, once, to the focused capsule.
     ClipboardPaste,
+    /// Show or hide the Sentry dashboard.
+    DashboardToggle,
 }
 
 impl Action {
@@ -198,7 +200,7 @@ impl Action {
     pub fn is_secure(&self) -> bool {
         matches!(
             self,
-            Action::XRay | Action::ClipboardCopy | Action::ClipboardPaste
+            Action::XRay | Action::ClipboardCopy | Action::ClipboardPaste | Action::DashboardToggle
         )
     }
 }
@@ -206,7 +208,8 @@ impl Action {
 /// Every action name with its argument, for error messages.
 pub const ACTION_NAMES: &str =
     "close, focus-next, focus-prev, workspace N, move-to-workspace N, maximize, fullscreen, \
-     minimize, spawn COMMAND, capsule NAME, quit, x-ray, clipboard-copy, clipboard-paste";
+     minimize, spawn COMMAND, capsule NAME, quit, x-ray, clipboard-copy, clipboard-paste, \
+     dashboard-toggle";
 
 /// Why an action string was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -267,6 +270,7 @@ impl FromStr for Action {
             "x-ray" => simple("x-ray", Action::XRay),
             "clipboard-copy" => simple("clipboard-copy", Action::ClipboardCopy),
             "clipboard-paste" => simple("clipboard-paste", Action::ClipboardPaste),
+            "dashboard-toggle" => simple("dashboard-toggle", Action::DashboardToggle),
             "workspace" => workspace_arg("workspace", args).map(Action::Workspace),
             "move-to-workspace" => workspace_arg("move-to-workspace", args).map(Action::MoveToWorkspace),
             "spawn" if args.is_empty() => Err(ActionError::EmptySpawn("spawn")),
@@ -302,6 +306,7 @@ impl fmt::Display for Action {
             Action::XRay => f.write_str("x-ray"),
             Action::ClipboardCopy => f.write_str("clipboard-copy"),
             Action::ClipboardPaste => f.write_str("clipboard-paste"),
+            Action::DashboardToggle => f.write_str("dashboard-toggle"),
         }
     }
 }
@@ -468,11 +473,13 @@ mod tests {
             "x-ray",
             "clipboard-copy",
             "clipboard-paste",
+            "dashboard-toggle",
         ] {
             assert_eq!(a(s).to_string(), s);
         }
         assert_eq!(a("X-Ray"), Action::XRay);
         assert!(a("x-ray").is_secure() && a("clipboard-paste").is_secure());
+        assert!(a("dashboard-toggle").is_secure());
         assert!(!a("close").is_secure() && !a("quit").is_secure());
     }
 

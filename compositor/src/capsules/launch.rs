@@ -1,6 +1,7 @@
 //! Starting one capsule process: a clean environment, its own Wayland connection on fd 3
-//! (`WAYLAND_SOCKET=3`) when it has `display.window`, output captured to its log file, and the
-//! kernel confinement applied between fork and exec.
+//! (`WAYLAND_SOCKET=3`) when it has `display.window`, its control channel on fd 4
+//! (`EXOSPHERE_CONTROL_FD=4`) when it has `sentry.observe`, output captured to its log file,
+//! and the kernel confinement applied between fork and exec.
 
 use std::{
     fs::{File, OpenOptions},
@@ -19,6 +20,8 @@ use super::confine::{self, ConfinementPlan};
 
 /// The file descriptor number the capsule finds its Wayland connection on.
 const WAYLAND_FD: i32 = 3;
+/// The file descriptor number the capsule finds its control channel on.
+const CONTROL_FD: i32 = 4;
 
 /// Environment variables passed through from the compositor when set; everything else a
 /// capsule sees is declared in its manifest or set here.
@@ -28,6 +31,8 @@ pub struct Launched {
     pub child: Child,
     /// The compositor's end of the capsule's Wayland connection.
     pub wayland: Option<UnixStream>,
+    /// The compositor's end of the capsule's control channel (`sentry.observe`).
+    pub control: Option<UnixStream>,
     pub plan: ConfinementPlan,
 }
 
@@ -93,6 +98,8 @@ pub fn launch(
         .env("XDG_RUNTIME_DIR", runtime_dir)
         .env("EXOSPHERE_CAPSULE", &manifest.name)
         .envs(&manifest.env)
+        // Only the compositor says where a control channel is.
+        .env_remove(exo_shell::control::CONTROL_FD_ENV)
         .current_dir(runtime_dir)
         .stdin(Stdio::null())
         .stdout(open_log(log)?)
@@ -106,29 +113,71 @@ pub fn launch(
         wayland = Some(ours);
         their_end = Some(theirs.into());
     }
-    let their_fd = their_end.as_ref().map(|fd| fd.as_raw_fd());
+    let mut control = None;
+    let mut their_control: Option<OwnedFd> = None;
+    if caps.contains(Capability::SentryObserve) {
+        let (ours, theirs) = UnixStream::pair().context("cannot create the capsule's control channel")?;
+        cmd.env(exo_shell::control::CONTROL_FD_ENV, CONTROL_FD.to_string());
+        control = Some(ours);
+        their_control = Some(theirs.into());
+    }
+    let placed = [
+        (their_end.as_ref().map(|fd| fd.as_raw_fd()), WAYLAND_FD),
+        (their_control.as_ref().map(|fd| fd.as_raw_fd()), CONTROL_FD),
+    ];
     let prepared = confine::prepare(&plan);
     // SAFETY: the closure only makes async-signal-safe system calls (dup2, fcntl, and the
     // confinement calls, which are written to be safe between fork and exec).
     unsafe {
         cmd.pre_exec(move || {
-            if let Some(fd) = their_fd {
-                // dup2 clears FD_CLOEXEC on the new descriptor, so fd 3 survives exec.
-                if fd != WAYLAND_FD && libc::dup2(fd, WAYLAND_FD) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                if fd == WAYLAND_FD {
-                    let flags = libc::fcntl(fd, libc::F_GETFD);
-                    libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
-                }
-            }
+            place_fds(placed)?;
             confine::apply_in_child(&prepared)
         });
     }
     let child = cmd
         .spawn()
         .with_context(|| format!("cannot start {} for capsule {}", program.display(), manifest.name))?;
-    // Our copy of the capsule's end is closed here; the capsule holds the only one.
+    // Our copies of the capsule's ends are closed here; the capsule holds the only ones.
     drop(their_end);
-    Ok(Launched { child, wayland, plan })
+    drop(their_control);
+    Ok(Launched {
+        child,
+        wayland,
+        control,
+        plan,
+    })
+}
+
+/// Between fork and exec: puts each inherited descriptor on its fixed number, without
+/// close-on-exec. A source sitting on another's target number is moved out of the way first.
+///
+/// # Safety
+/// Only async-signal-safe calls (fcntl, dup2).
+unsafe fn place_fds(placed: [(Option<i32>, i32); 2]) -> std::io::Result<()> {
+    let mut sources = placed.map(|(fd, _)| fd);
+    for (i, source) in sources.iter_mut().enumerate() {
+        let Some(fd) = *source else { continue };
+        let clashes = placed
+            .iter()
+            .enumerate()
+            .any(|(j, (_, target))| j != i && *target == fd);
+        if clashes {
+            let moved = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10);
+            if moved < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            *source = Some(moved);
+        }
+    }
+    for (source, (_, target)) in sources.iter().zip(placed) {
+        let Some(fd) = *source else { continue };
+        if fd == target {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+        } else if libc::dup2(fd, target) < 0 {
+            // dup2 clears FD_CLOEXEC on the new descriptor, so it survives exec.
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }

@@ -16,6 +16,7 @@ use exo_shell::{
         discover, CapsuleDirs, CapsuleInfo, CapsuleStatus, ExitKind, Manifest, ManifestError,
         RestartDecision, RestartPolicy, RestartTracker,
     },
+    sentry::{EventKind, Severity},
     Capability, CapabilitySet,
 };
 use smithay::reexports::{
@@ -31,7 +32,10 @@ use super::{
     confine::{self, ConfinementPlan},
     launch::launch,
 };
-use crate::state::{ClientIdentity, ClientState, State};
+use crate::{
+    sentry::{ConnId, Peer},
+    state::{ClientIdentity, ClientState, State},
+};
 
 /// How long a stopped capsule gets between SIGTERM and SIGKILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(3);
@@ -49,6 +53,10 @@ pub struct Running {
     stopping: bool,
     /// Start again once it has exited (a restart request).
     start_after_exit: bool,
+    /// Who asked it to stop (`"user"`, a capsule's name, `"sentry"`), for the event.
+    stopped_by: String,
+    /// Its control channel (`sentry.observe`), served like a control-socket connection.
+    pub control: Option<ConnId>,
     kill_timer: Option<RegistrationToken>,
 }
 
@@ -61,6 +69,9 @@ pub struct Capsule {
     pub status: CapsuleStatus,
     pub running: Option<Running>,
     pub confinement: String,
+    /// Held to `display.window` by Sentry until a person releases it (set by Sentry's
+    /// quarantine action).
+    pub quarantined: bool,
     restart_timer: Option<RegistrationToken>,
 }
 
@@ -83,6 +94,7 @@ impl Capsule {
             status,
             running: None,
             confinement: String::new(),
+            quarantined: false,
             restart_timer: None,
         }
     }
@@ -120,6 +132,11 @@ impl Supervisor {
     /// Whether a process (by pid and uid, from SO_PEERCRED) belongs to a capsule: it runs under
     /// a capsule's uid or in a capsule's session (every capsule leads its own session).
     pub fn owns_process(&self, pid: i32, uid: u32) -> bool {
+        self.process_owner(pid, uid).is_some()
+    }
+
+    /// The capsule a process (by pid and uid) belongs to, as in [`Supervisor::owns_process`].
+    pub fn process_owner(&self, pid: i32, uid: u32) -> Option<String> {
         let session = std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .ok()
             .and_then(|stat| {
@@ -128,14 +145,15 @@ impl Supervisor {
                 rest.split_whitespace().nth(3)?.parse::<u32>().ok()
             });
         self.capsules
-            .values()
-            .filter_map(|c| c.running.as_ref())
-            .any(|run| {
+            .iter()
+            .filter_map(|(name, c)| Some((name, c.running.as_ref()?)))
+            .find(|(_, run)| {
                 run.plan
                     .uid_gid
                     .is_some_and(|(capsule_uid, _)| capsule_uid == uid)
                     || session == Some(run.pid)
             })
+            .map(|(name, _)| name.clone())
     }
 }
 
@@ -211,9 +229,15 @@ impl State {
         let launched = match launch(&manifest, capsule.caps, &home, &log) {
             Ok(l) => l,
             Err(err) => {
+                let reason = format!("{err:#}");
                 capsule.status = CapsuleStatus::Failed {
-                    reason: format!("{err:#}"),
+                    reason: reason.clone(),
                 };
+                self.record_event(
+                    Some(name),
+                    Severity::Critical,
+                    EventKind::CapsuleFailed { reason },
+                );
                 return Err(err);
             }
         };
@@ -226,6 +250,7 @@ impl State {
                     color: manifest.color,
                 };
                 let data = Arc::new(ClientState::new(identity, capsule.caps));
+                data.sentry.connect(name, &self.nexq.sentry);
                 match self.nexq.display_handle.insert_client(stream, data) {
                     Ok(client) => Some(client),
                     Err(err) => {
@@ -236,6 +261,15 @@ impl State {
             }
             None => None,
         };
+        let control = launched.control.and_then(|stream| {
+            self.nexq
+                .sentry
+                .add_conn(stream, Peer::Capsule(name.to_string()))
+                .map_err(
+                    |err| tracing::warn!(capsule = name, %err, "cannot serve the capsule's control channel"),
+                )
+                .ok()
+        });
         capsule.confinement = confine::describe(&launched.plan);
         capsule.status = CapsuleStatus::Running { pid, since_ms };
         capsule.running = Some(Running {
@@ -247,9 +281,12 @@ impl State {
             plan: launched.plan,
             stopping: false,
             start_after_exit: false,
+            stopped_by: String::new(),
+            control,
             kill_timer: None,
         });
         tracing::info!(capsule = name, pid, confinement = %capsule.confinement, "capsule started");
+        self.record_event(Some(name), Severity::Info, EventKind::CapsuleStarted { pid });
         Ok(pid)
     }
 
@@ -261,8 +298,14 @@ impl State {
         self.capsule_start(name)
     }
 
-    /// SIGTERM to the capsule's process group, SIGKILL after the grace period.
+    /// A stop (or restart) the user asked for; see [`State::capsule_stop_by`].
     pub fn capsule_stop(&mut self, name: &str, then_start: bool) -> anyhow::Result<()> {
+        self.capsule_stop_by(name, then_start, "user")
+    }
+
+    /// SIGTERM to the capsule's process group, SIGKILL after the grace period. `by` says who
+    /// asked (`"user"`, a capsule's name, `"sentry"`), for the `capsule_stopped` event.
+    pub fn capsule_stop_by(&mut self, name: &str, then_start: bool, by: &str) -> anyhow::Result<()> {
         let Some(capsule) = self.nexq.supervisor.capsules.get_mut(name) else {
             bail!("no capsule named {name:?}")
         };
@@ -272,13 +315,20 @@ impl State {
         let Some(run) = capsule.running.as_mut() else {
             if matches!(capsule.status, CapsuleStatus::Backoff { .. }) {
                 capsule.status = CapsuleStatus::Stopped;
+                let by = by.to_string();
+                self.record_event(Some(name), Severity::Info, EventKind::CapsuleStopped { by });
             }
             if then_start {
-                capsule.tracker.reset();
+                if let Some(capsule) = self.nexq.supervisor.capsules.get_mut(name) {
+                    capsule.tracker.reset();
+                }
                 self.capsule_start(name)?;
             }
             return Ok(());
         };
+        if !run.stopping {
+            run.stopped_by = by.to_string();
+        }
         run.stopping = true;
         run.start_after_exit |= then_start;
         signal_group(run.pid, libc::SIGTERM);
@@ -337,9 +387,15 @@ impl State {
         if let Some(token) = run.kill_timer.take() {
             self.nexq.loop_handle.remove(token);
         }
+        if let Some(id) = run.control.take() {
+            self.nexq.sentry.close_conn(id);
+        }
         // The whole group goes with its leader: nothing of a stopped capsule keeps running.
         signal_group(run.pid, libc::SIGKILL);
         if let Some(client) = run.client.take() {
+            if let Some(data) = client.get_data::<ClientState>() {
+                data.sentry.silence();
+            }
             client.kill(
                 &self.nexq.display_handle,
                 ProtocolError {
@@ -364,10 +420,25 @@ impl State {
         }
         let (code, signal) = exit_status_parts(status);
         tracing::info!(capsule = name, ?code, ?signal, "capsule exited");
+        let abnormal = !run.stopping && !ExitKind::from(status).is_success();
+        let severity = if abnormal {
+            Severity::Warning
+        } else {
+            Severity::Info
+        };
+        self.record_event(Some(name), severity, EventKind::CapsuleExited { code, signal });
+        let Some(capsule) = self.nexq.supervisor.capsules.get_mut(name) else {
+            return;
+        };
         if run.stopping {
             capsule.status = CapsuleStatus::Stopped;
-            if run.start_after_exit {
+            let by = std::mem::take(&mut run.stopped_by);
+            let start = run.start_after_exit;
+            if start {
                 capsule.tracker.reset();
+            }
+            self.record_event(Some(name), Severity::Info, EventKind::CapsuleStopped { by });
+            if start {
                 if let Err(err) = self.capsule_start(name) {
                     tracing::warn!(capsule = name, "restart failed: {err:#}");
                 }
@@ -386,12 +457,20 @@ impl State {
             RestartDecision::Stop => capsule.status = CapsuleStatus::Exited { code, signal },
             RestartDecision::Fail { reason } => {
                 tracing::warn!(capsule = name, %reason, "capsule failed; not restarted until started again");
-                capsule.status = CapsuleStatus::Failed { reason };
+                capsule.status = CapsuleStatus::Failed {
+                    reason: reason.clone(),
+                };
+                self.record_event(
+                    Some(name),
+                    Severity::Critical,
+                    EventKind::CapsuleFailed { reason },
+                );
             }
             RestartDecision::Restart { after } => {
                 capsule.status = CapsuleStatus::Backoff {
                     restart_in_ms: after.as_millis() as u64,
                 };
+                let attempt = capsule.tracker.restarts();
                 let owned = name.to_string();
                 capsule.restart_timer = self
                     .nexq
@@ -409,8 +488,24 @@ impl State {
                     })
                     .ok();
                 let _ = since_ms;
+                let delay_ms = after.as_millis() as u64;
+                self.record_event(
+                    Some(name),
+                    Severity::Notice,
+                    EventKind::CapsuleRestarting { attempt, delay_ms },
+                );
             }
         }
+    }
+
+    /// Releases a quarantined capsule.
+    pub fn capsule_release(&mut self, name: &str) -> anyhow::Result<()> {
+        let Some(capsule) = self.nexq.supervisor.capsules.get_mut(name) else {
+            bail!("no capsule named {name:?}")
+        };
+        anyhow::ensure!(capsule.quarantined, "capsule {name} is not quarantined");
+        capsule.quarantined = false;
+        Ok(())
     }
 
     /// An ad-hoc capsule from the control socket (`exoctl run`): never restarted.
@@ -489,6 +584,12 @@ impl State {
         }
         let caps = capsule.caps;
         let client = capsule.running.as_ref().and_then(|r| r.client.clone());
+        if !granted && cap == Capability::SentryObserve {
+            // Its control channel goes with the capability.
+            if let Some(id) = capsule.running.as_mut().and_then(|r| r.control.take()) {
+                self.nexq.sentry.close_conn(id);
+            }
+        }
         let socket = capsule
             .running
             .as_ref()
@@ -499,6 +600,9 @@ impl State {
                 *data.caps.lock().unwrap_or_else(|e| e.into_inner()) = caps;
             }
             if !granted {
+                if let Some(data) = client.get_data::<ClientState>() {
+                    data.sentry.silence();
+                }
                 client.kill(
                     &self.nexq.display_handle,
                     ProtocolError {
@@ -578,6 +682,7 @@ impl State {
                     .map(|m| format!("#{:02x}{:02x}{:02x}", m.color.r, m.color.g, m.color.b))
                     .unwrap_or_default(),
                 source: c.source.display().to_string(),
+                quarantined: c.quarantined,
             })
             .collect()
     }
@@ -594,6 +699,20 @@ impl State {
         for pid in &pids {
             signal_group(*pid, libc::SIGTERM);
         }
+        let running: Vec<String> = self
+            .nexq
+            .supervisor
+            .capsules
+            .iter()
+            .filter(|(_, c)| c.running.is_some())
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in running {
+            let by = "session".to_string();
+            self.record_event(Some(&name), Severity::Info, EventKind::CapsuleStopped { by });
+        }
+        // The event loop has ended: no idle callback will publish these.
+        self.nexq.sentry.publish();
         let deadline = Instant::now() + STOP_GRACE;
         for capsule in self.nexq.supervisor.capsules.values_mut() {
             if let Some(run) = capsule.running.as_mut() {

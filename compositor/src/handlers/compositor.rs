@@ -60,6 +60,8 @@ impl CompositorHandler for State {
         };
         if let Err(err) = data.limits.add_surface() {
             tracing::warn!(%err, "disconnecting client");
+            let limit = crate::limits::MAX_SURFACES_PER_CLIENT as u64;
+            self.record_flood(&client, "surfaces", limit + 1, limit);
             post_no_memory(&self.nexq.display_handle, &client, &err.to_string());
             return;
         }
@@ -83,6 +85,10 @@ impl CompositorHandler for State {
             .map(|b| limits::buffer_too_large(b.width, b.height, max_side))
         {
             tracing::warn!(%err, "refusing buffer");
+            if let (Some(b), Some(client)) = (&committed, surface.client()) {
+                let side = b.width.max(b.height).max(0) as u64;
+                self.record_flood(&client, "buffer_size", side, max_side as u64);
+            }
             surface.post_error(
                 smithay::reexports::wayland_server::protocol::wl_surface::Error::InvalidSize,
                 err,
@@ -96,6 +102,7 @@ impl CompositorHandler for State {
                 .map(|d| d.limits.add_shm_buffer(b.buffer.id(), b.bytes, limit));
             if let Some(Err(err)) = counted {
                 tracing::warn!(%err, "disconnecting client");
+                self.record_flood(&client, "shm_bytes", err.used, err.limit);
                 post_no_memory(&self.nexq.display_handle, &client, &err.to_string());
                 return;
             }

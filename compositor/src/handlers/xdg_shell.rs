@@ -56,6 +56,7 @@ impl XdgShellHandler for State {
             let counted = client.get_data::<ClientState>().map(|d| d.limits.add_window(max));
             if let Some(Err(err)) = counted {
                 tracing::warn!(%err, "disconnecting client");
+                self.record_flood(&client, "windows", u64::from(max) + 1, u64::from(max));
                 super::compositor::post_no_memory(&self.nexq.display_handle, &client, &err.to_string());
                 return;
             }

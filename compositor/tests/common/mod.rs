@@ -63,6 +63,8 @@ impl Session {
             .env_remove("WAYLAND_DISPLAY")
             .env_remove("DISPLAY")
             .env("XDG_CONFIG_HOME", runtime.join("config"))
+            // Sentry's event log goes to $XDG_STATE_HOME/exosphere: one per session.
+            .env("XDG_STATE_HOME", runtime.join("state"))
             .env(
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
@@ -303,6 +305,8 @@ impl Session {
             .env_remove("WAYLAND_DISPLAY")
             .env_remove("DISPLAY")
             .env("XDG_CONFIG_HOME", runtime.join("config"))
+            // Sentry's event log goes to $XDG_STATE_HOME/exosphere: one per session.
+            .env("XDG_STATE_HOME", runtime.join("state"))
             .env(
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),

@@ -9,19 +9,26 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use exo_shell::capability::Capability;
 use exo_shell::control::{
-    control_socket_path_from_env, ButtonState, ControlClient, PointerButton, Request, RunInfo, CONTROL_ENV,
+    control_socket_path_from_env, ButtonState, ControlClient, DashboardAction, PointerButton, Request,
+    RunInfo, CONTROL_ENV, CONTROL_FD_ENV,
 };
 use exo_shell::keys::KeyCombo;
+use exo_shell::sentry::{log::EVENT_KINDS, Severity};
 
 // The crate root is exoctl.rs, so its modules live in exoctl/ only by `path`.
+#[path = "exoctl/events.rs"]
+mod events;
 #[path = "exoctl/print.rs"]
 mod print;
+#[path = "exoctl/top.rs"]
+mod top;
 #[path = "exoctl/wait.rs"]
 mod wait;
 
 /// Control a running nexquelium compositor.
 ///
-/// The socket is --socket, else $NEXQUELIUM_CONTROL, else
+/// The socket is --socket, else $NEXQUELIUM_CONTROL, else (in a capsule holding
+/// sentry.observe) the inherited channel $EXOSPHERE_CONTROL_FD, else
 /// $XDG_RUNTIME_DIR/$WAYLAND_DISPLAY.control.
 #[derive(Debug, Parser)]
 #[command(name = "exoctl", version, propagate_version = true)]
@@ -29,7 +36,8 @@ struct Cli {
     /// Path of the control socket.
     #[arg(long, global = true, value_name = "PATH")]
     socket: Option<PathBuf>,
-    /// Print the compositor's reply as JSON (a list as one array, a single object as one object).
+    /// Print the compositor's reply as JSON (a list as one array, a single object as one object;
+    /// `events` prints one JSON line per event).
     #[arg(long, global = true)]
     json: bool,
     #[command(subcommand)]
@@ -126,6 +134,83 @@ enum Command {
         #[arg(long, value_name = "BYTES")]
         tail: Option<u64>,
     },
+    /// Print Sentry's events: the history (newest last), then with --follow every new one.
+    ///
+    /// One line per event: seq, time (UTC), severity, capsule, what happened. With --json
+    /// each event is one JSON line, as in the event log.
+    Events {
+        /// Keep printing events as they happen (until interrupted).
+        #[arg(long, short)]
+        follow: bool,
+        /// Only events about this capsule.
+        #[arg(long, value_name = "NAME")]
+        capsule: Option<String>,
+        /// Only events of this kind (repeat for more), e.g. anomaly, capsule_exited.
+        #[arg(long, value_name = "KIND", value_parser = clap::builder::PossibleValuesParser::new(EVENT_KINDS))]
+        kind: Vec<String>,
+        /// Only events at least this severe.
+        #[arg(long, value_enum, value_name = "SEVERITY")]
+        min_severity: Option<MinSeverity>,
+        /// At most this many events of the history (the newest ones).
+        #[arg(long, value_name = "N", default_value_t = exo_shell::control::DEFAULT_EVENTS_LIMIT)]
+        limit: u32,
+        /// Only events after this seq.
+        #[arg(long, value_name = "SEQ")]
+        since: Option<u64>,
+    },
+    /// A live table of the capsules' CPU, memory and tasks, redrawn every second.
+    Top {
+        /// Print one table (once every running capsule has a sample) and exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Show, hide or toggle the Sentry dashboard.
+    Dashboard {
+        #[arg(value_enum)]
+        action: DashboardArg,
+    },
+    /// Turn X-ray (every surface tagged with its owner) on or off; toggle it without an argument.
+    Xray {
+        #[arg(value_enum)]
+        state: Option<OnOff>,
+    },
+    /// Release a capsule Sentry quarantined.
+    Release {
+        /// The capsule (see `exoctl capsules`).
+        name: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum MinSeverity {
+    Info,
+    Notice,
+    Warning,
+    Critical,
+}
+
+impl From<MinSeverity> for Severity {
+    fn from(s: MinSeverity) -> Self {
+        match s {
+            MinSeverity::Info => Severity::Info,
+            MinSeverity::Notice => Severity::Notice,
+            MinSeverity::Warning => Severity::Warning,
+            MinSeverity::Critical => Severity::Critical,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum DashboardArg {
+    Show,
+    Hide,
+    Toggle,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum OnOff {
+    On,
+    Off,
 }
 
 #[derive(Debug, Subcommand)]
@@ -237,6 +322,33 @@ fn request_for(command: &Command) -> anyhow::Result<Request> {
             name: name.clone(),
             tail_bytes: *tail,
         },
+        Command::Events {
+            follow,
+            capsule,
+            kind,
+            min_severity,
+            limit,
+            since,
+        } => Request::Events {
+            since_seq: *since,
+            capsule: capsule.clone(),
+            kinds: kind.clone(),
+            min_severity: min_severity.map(Severity::from),
+            limit: Some(*limit),
+            follow: *follow,
+        },
+        Command::Top { .. } => Request::Samples { capsule: None },
+        Command::Dashboard { action } => Request::Dashboard {
+            action: match action {
+                DashboardArg::Show => DashboardAction::Show,
+                DashboardArg::Hide => DashboardAction::Hide,
+                DashboardArg::Toggle => DashboardAction::Toggle,
+            },
+        },
+        Command::Xray { state } => Request::Xray {
+            on: state.map(|s| matches!(s, OnOff::On)),
+        },
+        Command::Release { name } => Request::Release { name: name.clone() },
     })
 }
 
@@ -256,17 +368,35 @@ fn socket_path(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     }
 }
 
-/// Runs the command; returns the exit status (0 unless `run --wait` passes one on).
-fn run(cli: Cli) -> anyhow::Result<u8> {
-    let request = request_for(&cli.command)?;
-    let path = socket_path(cli.socket.as_deref())?;
-    let mut client = ControlClient::connect(&path).map_err(|e| {
+/// Connects: --socket, $NEXQUELIUM_CONTROL, an inherited channel, or the default socket.
+fn connect(explicit: Option<&Path>) -> anyhow::Result<ControlClient> {
+    let from_env = std::env::var_os(CONTROL_ENV).is_some_and(|v| !v.is_empty());
+    if explicit.is_none() && !from_env {
+        let inherited = ControlClient::from_inherited_fd()
+            .map_err(|e| anyhow!("cannot use the channel in {CONTROL_FD_ENV}: {e}"))?;
+        if let Some(client) = inherited {
+            return Ok(client);
+        }
+    }
+    let path = socket_path(explicit)?;
+    ControlClient::connect(&path).map_err(|e| {
         anyhow!(
             "cannot connect to {}: {} (is nexquelium running? set {CONTROL_ENV})",
             path.display(),
             describe_io(&e)
         )
-    })?;
+    })
+}
+
+/// Runs the command; returns the exit status (0 unless `run --wait` passes one on).
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    let request = request_for(&cli.command)?;
+    let mut client = connect(cli.socket.as_deref())?;
+    match &cli.command {
+        Command::Events { .. } => return events::run(&mut client, &request, cli.json),
+        Command::Top { once } => return top::run(&mut client, *once),
+        _ => {}
+    }
     let value = client.request(&request)?;
     let wait_for = match &cli.command {
         Command::Run { wait: true, .. } => {

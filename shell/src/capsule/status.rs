@@ -57,6 +57,10 @@ pub struct CapsuleInfo {
     pub color: String,
     /// The `Capsule.toml` it came from.
     pub source: String,
+    /// Stopped by Sentry and held to `display.window` until a person releases it (control
+    /// protocol v2; absent from v1 replies, read as false).
+    #[serde(default)]
+    pub quarantined: bool,
 }
 
 #[cfg(test)]
@@ -114,11 +118,17 @@ mod tests {
             confinement: "uid 60001, no network".into(),
             color: "#4a90d9".into(),
             source: "/etc/exosphere/capsules/terminal/Capsule.toml".into(),
+            quarantined: false,
         };
         let json = serde_json::to_value(&info).unwrap();
         assert_eq!(json["status"]["state"], "running");
         assert_eq!(json["capabilities"], serde_json::json!(["display.window"]));
-        let back: CapsuleInfo = serde_json::from_value(json).unwrap();
+        assert_eq!(json["quarantined"], false);
+        let back: CapsuleInfo = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(back, info);
+        // A v1 reply has no `quarantined`.
+        let mut v1 = json;
+        v1.as_object_mut().unwrap().remove("quarantined");
+        assert!(!serde_json::from_value::<CapsuleInfo>(v1).unwrap().quarantined);
     }
 }

@@ -3,6 +3,7 @@
 //! Plain data and functions: the compositor feeds it and carries out its actions.
 
 pub mod event;
+pub mod log;
 pub mod rules;
 pub mod thresholds;
 mod watcher;

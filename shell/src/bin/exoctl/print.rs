@@ -3,13 +3,21 @@
 use serde_json::Value;
 
 use exo_shell::control::{
-    CapsuleInfo, CapsuleLogs, OutputInfo, RunInfo, ScreenshotInfo, VersionInfo, WindowInfo, PROTOCOL_VERSION,
+    CapsuleInfo, CapsuleLogs, DashboardInfo, OutputInfo, RunInfo, ScreenshotInfo, VersionInfo, WindowInfo,
+    XrayInfo, PROTOCOL_VERSION,
 };
 
 use super::Command;
 
 /// Prints rows with columns padded to line up; the last column is not padded.
 fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    for line in table_lines(header, rows) {
+        println!("{line}");
+    }
+}
+
+/// The lines of [`print_table`].
+pub(crate) fn table_lines(header: &[&str], rows: &[Vec<String>]) -> Vec<String> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -17,10 +25,13 @@ fn print_table(header: &[&str], rows: &[Vec<String>]) {
         }
     }
     let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
-    for row in std::iter::once(&header).chain(rows) {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        println!("{}", cells.join("  ").trim_end());
-    }
+    std::iter::once(&header)
+        .chain(rows)
+        .map(|row| {
+            let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+            cells.join("  ").trim_end().to_string()
+        })
+        .collect()
 }
 
 /// `text`, or `-` when it is empty (so every cell has something in it).
@@ -153,6 +164,12 @@ pub(crate) fn print_human(command: &Command, value: Value) {
         Command::Run { .. } => show(value, |r: RunInfo| println!("started {} (pid {})", r.name, r.pid)),
         // The log as it is, without adding a newline.
         Command::Logs { .. } => show(value, |l: CapsuleLogs| print!("{}", l.text)),
+        Command::Dashboard { .. } => show(value, |d: DashboardInfo| {
+            println!("dashboard {}", if d.visible { "visible" } else { "hidden" })
+        }),
+        Command::Xray { .. } => show(value, |x: XrayInfo| {
+            println!("x-ray {}", if x.xray { "on" } else { "off" })
+        }),
         // Input and capsule actions answer null: nothing to say on success.
         _ if value.is_null() => {}
         _ => println!("{value}"),

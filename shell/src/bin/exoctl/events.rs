@@ -1,0 +1,160 @@
+//! `exoctl events`: Sentry's event history, then (with `--follow`) every new event, as lines
+//! for people or as JSON lines.
+
+use std::io::Write;
+
+use anyhow::Context;
+
+use exo_shell::control::{ControlClient, Pushed, Request};
+use exo_shell::sentry::{Event, EventKind};
+
+/// Prints one line; a reader that went away (`| head`) ends exoctl quietly.
+pub(crate) fn out(line: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => Err(e).context("cannot write to stdout"),
+    }
+}
+
+/// Runs `request` (an `events` request) and prints what comes, following if it asks to.
+pub(crate) fn run(client: &mut ControlClient, request: &Request, json: bool) -> anyhow::Result<u8> {
+    let follow = matches!(request, Request::Events { follow: true, .. });
+    let value = client.request(request)?;
+    let history: Vec<Event> = serde_json::from_value(value.clone())
+        .with_context(|| format!("unexpected reply to events: {value}"))?;
+    let show = |event: &Event| match json {
+        true => serde_json::to_string(event).map_err(anyhow::Error::from),
+        false => Ok(human_line(event)),
+    };
+    for event in &history {
+        out(&show(event)?)?;
+    }
+    if !follow {
+        return Ok(0);
+    }
+    client.set_timeout(None)?;
+    loop {
+        match client.next_pushed()? {
+            Some(Pushed::Event(event)) => out(&show(&event)?)?,
+            Some(Pushed::Sample(_)) => {}
+            None => anyhow::bail!("the compositor closed the connection"),
+        }
+    }
+}
+
+/// `2026-11-27 15:04:05` (UTC) from milliseconds since the epoch.
+pub(crate) fn format_time(time_ms: u64) -> String {
+    let secs = time_ms / 1000;
+    let (days, day_secs) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        day_secs / 3600,
+        day_secs / 60 % 60,
+        day_secs % 60
+    )
+}
+
+/// What happened, in words.
+pub(crate) fn describe(kind: &EventKind) -> String {
+    match kind {
+        EventKind::CapsuleStarted { pid } => format!("started (pid {pid})"),
+        EventKind::CapsuleExited { code: Some(code), .. } => format!("exited with code {code}"),
+        EventKind::CapsuleExited {
+            signal: Some(signal), ..
+        } => format!("killed by signal {signal}"),
+        EventKind::CapsuleExited { .. } => "exited".into(),
+        EventKind::CapsuleRestarting { attempt, delay_ms } => {
+            format!("restarting in {delay_ms} ms (restart {attempt})")
+        }
+        EventKind::CapsuleFailed { reason } => format!("failed: {reason}"),
+        EventKind::CapsuleStopped { by } => format!("stopped by {by}"),
+        EventKind::OomKill => "killed by the OOM killer".into(),
+        EventKind::Unresponsive { window } => format!("window {window:?} does not respond"),
+        EventKind::ProtocolError {
+            interface,
+            code,
+            message,
+        } => format!("disconnected for a protocol error on {interface} ({code}): {message}"),
+        EventKind::Refused { what, capability } => format!("refused {what} (needs {capability})"),
+        EventKind::Flood { what, count, limit } => format!("hit its {what} limit ({count} > {limit})"),
+        EventKind::Anomaly { anomaly, evidence } => {
+            let name = serde_json::to_value(anomaly).ok();
+            let name = name.as_ref().and_then(|v| v.as_str()).unwrap_or("?");
+            format!("anomaly {name}: {evidence}")
+        }
+        EventKind::Action { action, by, reason } => {
+            let name = serde_json::to_value(action).ok();
+            let name = name.as_ref().and_then(|v| v.as_str()).unwrap_or("?");
+            format!("{name} by {by}: {reason}")
+        }
+        EventKind::ControlRefused { request } => format!("control request {request} refused"),
+        EventKind::Dashboard { visible: true } => "dashboard shown".into(),
+        EventKind::Dashboard { visible: false } => "dashboard hidden".into(),
+    }
+}
+
+/// `   12  2026-11-27 15:04:05  warning   demo  exited with code 1`
+pub(crate) fn human_line(event: &Event) -> String {
+    format!(
+        "{:>5}  {}  {:<8}  {:<12}  {}",
+        event.seq,
+        format_time(event.time_ms),
+        event.severity.name(),
+        event.capsule.as_deref().unwrap_or("-"),
+        describe(&event.kind)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use exo_shell::sentry::Severity;
+
+    #[test]
+    fn times_are_utc_dates() {
+        assert_eq!(format_time(0), "1970-01-01 00:00:00");
+        assert_eq!(format_time(951_782_400_000), "2000-02-29 00:00:00");
+        assert_eq!(format_time(1_795_000_000_123), "2026-11-18 11:06:40");
+    }
+
+    #[test]
+    fn lines_for_people() {
+        let event = Event {
+            seq: 12,
+            time_ms: 0,
+            capsule: Some("demo".into()),
+            severity: Severity::Warning,
+            kind: EventKind::CapsuleExited {
+                code: Some(1),
+                signal: None,
+            },
+        };
+        assert_eq!(
+            human_line(&event),
+            "   12  1970-01-01 00:00:00  warning   demo          exited with code 1"
+        );
+        let action = EventKind::Action {
+            action: exo_shell::sentry::ActionKind::Quarantine,
+            by: "sentry".into(),
+            reason: "crash loop".into(),
+        };
+        assert_eq!(describe(&action), "quarantine by sentry: crash loop");
+        let signal = EventKind::CapsuleExited {
+            code: None,
+            signal: Some(9),
+        };
+        assert_eq!(describe(&signal), "killed by signal 9");
+    }
+}
