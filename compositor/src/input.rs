@@ -304,6 +304,10 @@ impl State {
         };
         let serial = SERIAL_COUNTER.next_serial();
         let time = self.now_ms();
+        if key_state == KeyState::Pressed {
+            // Rate-limited to one ping every few seconds (sentry/ping.rs).
+            self.sentry_ping_focused();
+        }
         let action = keyboard.input(
             self,
             keycode.into(),

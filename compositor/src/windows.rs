@@ -309,6 +309,8 @@ impl State {
         };
         if keyboard.current_focus() != target {
             keyboard.set_focus(self, target, SERIAL_COUNTER.next_serial());
+            // Is the capsule a person is about to use answering? (sentry/ping.rs)
+            self.sentry_ping_focused();
         }
     }
 

@@ -56,6 +56,13 @@ fn cpu_quota_us(percent: u32) -> u64 {
     (u64::from(percent) * CPU_PERIOD_US / 100).max(1000)
 }
 
+/// The quota (µs per `period`) that is `percent` of one CPU, if it is below `current` (`None`:
+/// no quota); `None` when the current quota is already at or below it.
+fn lowered_quota(current: Option<u64>, period: u64, percent: u32) -> Option<u64> {
+    let target = (u64::from(percent) * period / 100).max(1000);
+    current.is_none_or(|q| q > target).then_some(target)
+}
+
 /// What `plan` decided for one capsule start. Keep it (and its cgroup) for the capsule's life.
 #[derive(Debug)]
 pub struct ConfinementPlan {
@@ -136,6 +143,19 @@ impl CgroupHandle {
     /// controller, or on kernels before 4.13).
     pub fn oom_kills(&self) -> Option<u64> {
         each!(self, g => g.oom_kills())
+    }
+
+    /// The group directory with the memory controller: `memory.oom_control` (v1) or
+    /// `memory.events` (v2) is there.
+    pub fn memory_dir(&self) -> Option<PathBuf> {
+        each!(self, g => g.memory_dir())
+    }
+
+    /// Lowers the group's CPU limit (v1 `cpu.cfs_quota_us`, v2 `cpu.max`) to `percent` of one
+    /// CPU; a lower limit is left alone. `Some(percent in force)` when it was lowered, `None`
+    /// when it already was at or below that; `Unsupported` without a cpu controller.
+    pub fn throttle_cpu(&self, percent: u32) -> io::Result<Option<u64>> {
+        each!(self, g => g.throttle_cpu(percent))
     }
 
     /// SIGKILL every process in the group.
@@ -670,6 +690,18 @@ mod tests {
         assert_eq!(bytes(64 << 20), "64M");
         assert_eq!(bytes(3 << 30), "3G");
         assert_eq!(bytes(1000), "1000");
+    }
+
+    #[test]
+    fn throttling_only_ever_lowers_the_quota() {
+        // No quota, or a higher one: lowered to the share of one CPU (at least 1 ms).
+        assert_eq!(lowered_quota(None, 100_000, 50), Some(50_000));
+        assert_eq!(lowered_quota(Some(400_000), 100_000, 50), Some(50_000));
+        assert_eq!(lowered_quota(Some(60_000), 200_000, 25), Some(50_000));
+        assert_eq!(lowered_quota(None, 100_000, 0), Some(1000));
+        // Already at or below it: left alone.
+        assert_eq!(lowered_quota(Some(50_000), 100_000, 50), None);
+        assert_eq!(lowered_quota(Some(20_000), 100_000, 50), None);
     }
 
     #[test]

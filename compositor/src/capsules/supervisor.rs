@@ -57,6 +57,8 @@ pub struct Running {
     stopped_by: String,
     /// Its control channel (`sentry.observe`), served like a control-socket connection.
     pub control: Option<ConnId>,
+    /// Frozen by Sentry (cgroup freezer or SIGSTOP); thawed when it is stopped.
+    pub frozen: bool,
     kill_timer: Option<RegistrationToken>,
 }
 
@@ -180,8 +182,9 @@ impl State {
             .map_err(|e| anyhow::anyhow!("cannot watch SIGCHLD: {e}"))?;
 
         for found in discover(dirs) {
-            if let Err(err) = &found.manifest {
-                tracing::warn!(capsule = %found.name, "invalid manifest, skipped: {err}");
+            match &found.manifest {
+                Ok(manifest) => self.sentry_configure(manifest),
+                Err(err) => tracing::warn!(capsule = %found.name, "invalid manifest, skipped: {err}"),
             }
             self.nexq
                 .supervisor
@@ -219,6 +222,10 @@ impl State {
         if let Some(run) = &capsule.running {
             bail!("capsule {name} is already running (pid {})", run.pid);
         }
+        anyhow::ensure!(
+            !capsule.quarantined,
+            "capsule {name} is quarantined by Sentry; release it first (exoctl release {name})"
+        );
         let manifest = match &capsule.manifest {
             Ok(m) => m.clone(),
             Err(err) => bail!("capsule {name} has an invalid manifest: {err}"),
@@ -283,9 +290,12 @@ impl State {
             start_after_exit: false,
             stopped_by: String::new(),
             control,
+            frozen: false,
             kill_timer: None,
         });
         tracing::info!(capsule = name, pid, confinement = %capsule.confinement, "capsule started");
+        self.sentry_configure(&manifest);
+        self.oom_watch(name);
         self.record_event(Some(name), Severity::Info, EventKind::CapsuleStarted { pid });
         Ok(pid)
     }
@@ -330,8 +340,10 @@ impl State {
             run.stopped_by = by.to_string();
         }
         run.stopping = true;
-        run.start_after_exit |= then_start;
+        // The last request wins: a stop after a restart request (Sentry's, a person's) stops.
+        run.start_after_exit = then_start;
         signal_group(run.pid, libc::SIGTERM);
+        crate::sentry::agent::thaw(run);
         if run.kill_timer.is_none() {
             let pid = run.pid;
             let owned = name.to_string();
@@ -407,13 +419,8 @@ impl State {
             );
         }
         if let Some(cgroup) = run.plan.cgroup.take() {
-            if let Some(n) = cgroup.oom_kills().filter(|n| *n > 0) {
-                tracing::warn!(
-                    capsule = name,
-                    oom_kills = n,
-                    "capsule was OOM-killed in its cgroup"
-                );
-            }
+            // Kills not recorded yet are recorded now, before its `capsule_exited`.
+            self.oom_unwatch(name, &cgroup);
             if let Err(err) = cgroup.remove() {
                 tracing::debug!(capsule = name, %err, "cannot remove the capsule's cgroup");
             }
@@ -496,16 +503,6 @@ impl State {
                 );
             }
         }
-    }
-
-    /// Releases a quarantined capsule.
-    pub fn capsule_release(&mut self, name: &str) -> anyhow::Result<()> {
-        let Some(capsule) = self.nexq.supervisor.capsules.get_mut(name) else {
-            bail!("no capsule named {name:?}")
-        };
-        anyhow::ensure!(capsule.quarantined, "capsule {name} is not quarantined");
-        capsule.quarantined = false;
-        Ok(())
     }
 
     /// An ad-hoc capsule from the control socket (`exoctl run`): never restarted.
@@ -733,7 +730,7 @@ impl State {
 
 /// Signal a capsule's whole process group (it leads its own session), or the leader alone if
 /// the group is gone.
-fn signal_group(pid: u32, sig: i32) {
+pub(crate) fn signal_group(pid: u32, sig: i32) {
     // SAFETY: kill(2) with a pid we spawned; no memory is involved.
     unsafe {
         if libc::kill(-(pid as i32), sig) != 0 {

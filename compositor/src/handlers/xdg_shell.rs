@@ -231,6 +231,10 @@ impl XdgShellHandler for State {
         }
     }
 
+    fn client_pong(&mut self, client: smithay::wayland::shell::xdg::ShellClient) {
+        self.sentry_pong(&client);
+    }
+
     fn popup_destroyed(&mut self, _surface: PopupSurface) {
         // Leave the popup now, while its wl_surface still exists to be left.
         self.nexq.popups.cleanup();

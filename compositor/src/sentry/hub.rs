@@ -75,7 +75,10 @@ impl State {
     /// Records an event about `capsule` (`None`: the session or a host client). See the module
     /// documentation; this is the entry point for everything that feeds Sentry.
     pub fn record_event(&mut self, capsule: Option<&str>, severity: Severity, kind: EventKind) -> Event {
-        self.nexq.sentry.record(capsule, severity, kind)
+        let event = self.nexq.sentry.record(capsule, severity, kind);
+        // The rules see it now; what they find is carried out after this iteration's work.
+        self.sentry_observe(&event);
+        event
     }
 
     /// Records an event about the capsule (or host client) on the other end of `client`.

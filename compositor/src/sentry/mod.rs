@@ -2,12 +2,17 @@
 //! event log and fsync'd, then pushed to the connections that follow events), the control
 //! connections that carry replies and pushed lines without ever blocking the event loop
 //! (`conn`: the user's socket connections and the capsules' control channels alike), and the
-//! resource sampler that runs only while someone watches (`sample`).
+//! resource sampler that runs only while someone watches (`sample`), and the agent: the rules
+//! fed with every event and sample and the actions they call for (`agent`), OOM notifications
+//! (`oom`) and pings of focused capsule windows (`ping`).
 //!
 //! The policy — the event types, the log file format, the rules — lives in `exo_shell::sentry`.
 
+pub mod agent;
 pub mod conn;
 pub mod hub;
+pub mod oom;
+pub mod ping;
 pub mod sample;
 
 use std::collections::HashMap;
@@ -37,6 +42,8 @@ pub struct Sentry {
     /// Whether the dashboard is shown; it starts visible.
     pub dashboard_visible: bool,
     pub sampler: sample::Sampler,
+    /// The rules and the state of the actions they take.
+    pub agent: agent::Agent,
 }
 
 impl Sentry {
@@ -61,6 +68,7 @@ impl Sentry {
             publish_scheduled: false,
             dashboard_visible: true,
             sampler: sample::Sampler::default(),
+            agent: agent::Agent::default(),
         }
     }
 }

@@ -88,8 +88,10 @@ impl State {
         TimeoutAction::ToDuration(SAMPLE_INTERVAL)
     }
 
-    /// Hook for the rules (S3): every batch of samples, after the subscribers have theirs.
-    fn samples_taken(&mut self, _samples: &[Sample]) {}
+    /// Every batch of samples goes to the rules, after the subscribers have theirs.
+    fn samples_taken(&mut self, samples: &[Sample]) {
+        self.sentry_samples(samples);
+    }
 
     /// Reads every running capsule that someone wants. The first reading of a capsule (or of
     /// a new process of it) is only the baseline its CPU figure is measured from: the capsule

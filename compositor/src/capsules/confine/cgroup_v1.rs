@@ -220,6 +220,34 @@ impl Group {
         cgroupfs::read_key(&self.dir_with("memory")?.join("memory.oom_control"), "oom_kill")
     }
 
+    /// The memory hierarchy's group (for `memory.oom_control` notifications).
+    pub fn memory_dir(&self) -> Option<PathBuf> {
+        self.dir_with("memory").map(Path::to_path_buf)
+    }
+
+    /// Lowers the CFS quota to `percent` of one CPU, never raising it; see
+    /// [`super::CgroupHandle::throttle_cpu`].
+    pub fn throttle_cpu(&self, percent: u32) -> io::Result<Option<u64>> {
+        let dir = self
+            .dir_with("cpu")
+            .ok_or_else(|| io::Error::new(io::ErrorKind::Unsupported, "no cpu hierarchy"))?;
+        let period = cgroupfs::read(&dir.join("cpu.cfs_period_us"))?
+            .trim()
+            .parse::<u64>()
+            .map_err(io::Error::other)?;
+        // -1: no quota.
+        let current = cgroupfs::read(&dir.join("cpu.cfs_quota_us"))?
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .and_then(|q| u64::try_from(q).ok());
+        let Some(quota) = super::lowered_quota(current, period, percent) else {
+            return Ok(None);
+        };
+        cgroupfs::write(&dir.join("cpu.cfs_quota_us"), &quota.to_string())?;
+        Ok(Some(quota * 100 / period.max(1)))
+    }
+
     /// Every process in any of the groups.
     pub fn pids(&self) -> io::Result<Vec<u32>> {
         let mut pids = Vec::new();

@@ -244,6 +244,33 @@ impl Group {
         cgroupfs::read_key(&self.dir.join("memory.events"), "oom_kill")
     }
 
+    /// The group, when it has the memory controller (for `memory.events` notifications).
+    pub fn memory_dir(&self) -> Option<PathBuf> {
+        self.has("memory").then(|| self.dir.clone())
+    }
+
+    /// Lowers `cpu.max` to `percent` of one CPU, never raising it; see
+    /// [`super::CgroupHandle::throttle_cpu`].
+    pub fn throttle_cpu(&self, percent: u32) -> io::Result<Option<u64>> {
+        if !self.has("cpu") {
+            return Err(io::Error::new(io::ErrorKind::Unsupported, "no cpu controller"));
+        }
+        let file = self.dir.join("cpu.max");
+        let text = cgroupfs::read(&file)?;
+        let mut fields = text.split_whitespace();
+        // `max 100000` or `50000 100000`.
+        let current = fields.next().and_then(|q| q.parse::<u64>().ok());
+        let period = fields
+            .next()
+            .and_then(|p| p.parse::<u64>().ok())
+            .unwrap_or(CPU_PERIOD_US);
+        let Some(quota) = super::lowered_quota(current, period, percent) else {
+            return Ok(None);
+        };
+        cgroupfs::write(&file, &format!("{quota} {period}"))?;
+        Ok(Some(quota * 100 / period.max(1)))
+    }
+
     pub fn pids(&self) -> io::Result<Vec<u32>> {
         cgroupfs::read_pids(&self.dir.join("cgroup.procs"))
     }
