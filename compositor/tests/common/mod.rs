@@ -36,6 +36,16 @@ fn private_dir(tag: &str) -> PathBuf {
     dir
 }
 
+/// `--no-autostart` unless the test brings its own capsules: the repository's capsules autostart
+/// the Sentry dashboard, whose panel and overlay would cover what these tests look at.
+fn no_repo_autostart(args: &[&str]) -> &'static [&'static str] {
+    if args.contains(&"--system-capsules") || args.contains(&"--no-autostart") {
+        &[]
+    } else {
+        &["--no-autostart"]
+    }
+}
+
 /// Fail (not skip) when a program the suite needs is missing: `./x test` installs them.
 pub fn require_program(name: &str) {
     let found = std::env::var_os("PATH")
@@ -58,6 +68,7 @@ impl Session {
         if !args.contains(&"--host-caps") && !args.contains(&"--config") {
             cmd.args(["--host-caps", "all"]);
         }
+        cmd.args(no_repo_autostart(args));
         cmd.args(args)
             .env("XDG_RUNTIME_DIR", &runtime)
             .env_remove("WAYLAND_DISPLAY")
@@ -300,6 +311,7 @@ impl Session {
         if !args.contains(&"--host-caps") {
             cmd.args(["--host-caps", "all"]);
         }
+        cmd.args(no_repo_autostart(args));
         cmd.args(args)
             .env("XDG_RUNTIME_DIR", &runtime)
             .env_remove("WAYLAND_DISPLAY")

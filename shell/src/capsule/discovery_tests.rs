@@ -160,7 +160,7 @@ fn the_shipped_capsules_are_discovered() {
         user: None,
     });
     let names: Vec<&str> = found.iter().map(|d| d.name.as_str()).collect();
-    assert_eq!(names, ["clock", "hello", "terminal"]);
+    assert_eq!(names, ["clock", "hello", "sentry-dashboard", "terminal"]);
     for d in &found {
         if let Err(e) = &d.manifest {
             panic!("{e}");

@@ -426,5 +426,5 @@ fn every_shipped_manifest_parses() {
         }
     }
     names.sort();
-    assert_eq!(names, ["clock", "hello", "terminal"]);
+    assert_eq!(names, ["clock", "hello", "sentry-dashboard", "terminal"]);
 }

@@ -1,0 +1,266 @@
+//! The dashboard in a real session: a headless `nexquelium` with demo capsules and the real
+//! `sentry-dashboard`, checked through screenshots (pixels and OCR with tesseract) and driven
+//! with synthetic pointer input over the control socket, as a person would use it.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+
+const AQUARIUM: &str = r##"[capsule]
+name = "aquarium"
+version = "0.1.0"
+exec = ["sleep", "100000"]
+autostart = true
+restart = "never"
+color = "#2a9d8f"
+
+[permissions]
+required = []
+"##;
+
+const DRIFTWOOD: &str = r#"[capsule]
+name = "driftwood"
+version = "0.1.0"
+exec = ["sleep", "100000"]
+autostart = false
+
+[permissions]
+required = []
+"#;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn demo_capsules() -> CapsuleDir {
+    let dir = CapsuleDir::new();
+    dir.add("aquarium", AQUARIUM);
+    dir.add("driftwood", DRIFTWOOD);
+    dir
+}
+
+/// Waits until the panel and the dashboard overlay are on screen.
+fn wait_drawn(session: &Session) -> Image {
+    wait_for(WAIT, "the panel and the dashboard on screen", || {
+        let shot = session.screenshot();
+        // The empty middle of the panel, and the dashboard's left margin below it.
+        let panel = shot.count(PANEL_BG, 560, 2, 160, 24) == 160 * 24;
+        let dashboard = shot.count(DASHBOARD_BG, 0, PANEL as u32 + 2, 12, 700) == 12 * 700;
+        (panel && dashboard).then_some(shot)
+    })
+}
+
+/// A session with the demo capsules (aquarium running) and the dashboard as a host client.
+fn session_with_dashboard() -> (Session, u32, CapsuleDir) {
+    let dir = demo_capsules();
+    let mut session = Session::start(&dir);
+    wait_for(WAIT, "aquarium running", || {
+        (session.capsule_state("aquarium").as_deref() == Some("running")).then_some(())
+    });
+    let pid = session.start_dashboard();
+    (session, pid, dir)
+}
+
+/// Where OCR read `word` in `area` (the first match).
+fn find_word(shot: &Image, area: Area, word: &str) -> Option<Word> {
+    shot.ocr_words(area).into_iter().find(|w| w.text.contains(word))
+}
+
+#[test]
+fn the_panel_reserves_its_height_and_the_dashboard_lists_the_capsules() {
+    require_program("foot");
+    let (mut session, dashboard, _dir) = session_with_dashboard();
+    let shot = wait_drawn(&session);
+    let text = shot.ocr_text(Area::ALL);
+    for word in ["sentry", "aquarium", "driftwood", "running", "stopped", "session"] {
+        assert!(
+            text.contains(word),
+            "OCR of the dashboard lacks {word:?}:\n{text}"
+        );
+    }
+
+    // A window mapped now is laid out below the panel: maximized, its title bar starts at the
+    // panel's lower edge (content = panel + 24 px title + 2 px border, instead of 26).
+    session.request(
+        json!({"request": "run", "name": "term", "capabilities": ["display.window"], "argv": ["foot"]}),
+    );
+    wait_for(WAIT, "the terminal window", || {
+        (!session.windows().is_empty()).then_some(())
+    });
+    session.request(json!({"request": "key", "combo": "super+m"}));
+    let window = wait_for(WAIT, "the terminal maximized", || {
+        session.windows().into_iter().find(|w| w["maximized"] == true)
+    });
+    let y = window["y"].as_i64().unwrap();
+    assert!(
+        y >= PANEL as i64 + 24,
+        "a maximized window at y={y} overlaps the {PANEL}-pixel panel: {window}"
+    );
+
+    // The panel names the focused window's capsule (from `windows`, polled once a second).
+    wait_for(WAIT, "the panel naming the terminal's capsule", || {
+        session
+            .screenshot()
+            .ocr_text(Area::PANEL)
+            .contains("[term]")
+            .then_some(())
+    });
+    session.assert_alive();
+    assert!(session.client_alive(dashboard), "the dashboard exited");
+}
+
+#[test]
+fn stop_on_a_capsule_row_stops_that_capsule() {
+    let (session, _dashboard, _dir) = session_with_dashboard();
+    let shot = wait_drawn(&session);
+    let words = shot.ocr_words(Area::TABLE);
+    let row = words
+        .iter()
+        .find(|w| w.text.contains("aquarium"))
+        .unwrap_or_else(|| panic!("no aquarium row in {words:?}"));
+    let (_, row_y) = row.center();
+    let stop = words
+        .iter()
+        .find(|w| w.text == "stop" && (w.center().1 - row_y).abs() < 10.0)
+        .unwrap_or_else(|| panic!("no Stop button on the aquarium row (y {row_y}) in {words:?}"));
+    let (x, y) = stop.center();
+    session.pointer_click(x, y);
+    wait_for(WAIT, "aquarium stopped", || {
+        (session.capsule_state("aquarium").as_deref() == Some("stopped")).then_some(())
+    });
+    // Off the button again, so its hover highlight does not hide its label from OCR.
+    session.request(json!({"request": "pointer_move", "x": 640.0, "y": 700.0}));
+    // The row now offers Start instead.
+    let mut last = Vec::new();
+    let found = try_for(WAIT, || {
+        last = session.screenshot().ocr_words(Area::TABLE);
+        last.iter()
+            .any(|w| w.text == "start" && (w.center().1 - row_y).abs() < 10.0)
+            .then_some(())
+    });
+    let right: Vec<&Word> = last.iter().filter(|w| w.x > 900.0).collect();
+    assert!(
+        found.is_some(),
+        "no Start button on the aquarium row (y {row_y}) in {right:?}"
+    );
+}
+
+#[test]
+fn the_launcher_starts_a_capsule() {
+    let (session, _dashboard, _dir) = session_with_dashboard();
+    let shot = wait_drawn(&session);
+    let launch = find_word(&shot, Area::PANEL, "launch").expect("a Launch button on the panel");
+    let (x, y) = launch.center();
+    session.pointer_click(x, y);
+    let (row_y, words) = wait_for(WAIT, "the launcher listing driftwood", || {
+        let shot = session.screenshot();
+        let words = shot.ocr_words(Area {
+            x: 400,
+            y: 60,
+            w: 480,
+            h: 440,
+        });
+        let row = words.iter().find(|w| w.text.contains("driftwood"))?;
+        Some((row.center().1, words.clone()))
+    });
+    let start = words
+        .iter()
+        .find(|w| w.text == "start" && (w.center().1 - row_y).abs() < 10.0)
+        .unwrap_or_else(|| panic!("no Start button for driftwood in {words:?}"));
+    let (x, y) = start.center();
+    session.pointer_click(x, y);
+    wait_for(WAIT, "driftwood running", || {
+        (session.capsule_state("driftwood").as_deref() == Some("running")).then_some(())
+    });
+}
+
+#[test]
+fn the_panel_button_hides_the_dashboard_and_an_idle_dashboard_uses_no_cpu() {
+    let (mut session, dashboard, _dir) = session_with_dashboard();
+    let shot = wait_drawn(&session);
+    let button = find_word(&shot, Area::PANEL, "dashboard").expect("a Dashboard button on the panel");
+    let (x, y) = button.center();
+    session.pointer_click(x, y);
+    wait_for(WAIT, "the desktop instead of the dashboard", || {
+        let shot = session.screenshot();
+        (shot.count(DESKTOP, 0, PANEL as u32 + 2, 12, 700) == 12 * 700).then_some(())
+    });
+    // Move the pointer off our surfaces and let everything settle, then measure.
+    session.request(json!({"request": "pointer_move", "x": 640.0, "y": 500.0}));
+    std::thread::sleep(Duration::from_millis(500));
+    let before = cpu_time(dashboard);
+    std::thread::sleep(Duration::from_secs(4));
+    let used = cpu_time(dashboard) - before;
+    let share = used.as_secs_f64() / 4.0 * 100.0;
+    eprintln!("idle dashboard (panel only): {used:?} of CPU in 4 s = {share:.2} % of one CPU");
+    assert!(share < 5.0, "the idle dashboard used {share:.2} % of a CPU");
+    session.assert_alive();
+    assert!(session.client_alive(dashboard), "the dashboard exited");
+}
+
+#[test]
+fn the_dashboard_request_and_super_d_hide_and_show_it() {
+    let (session, _dashboard, _dir) = session_with_dashboard();
+    wait_drawn(&session);
+    match session.raw(json!({"request": "dashboard", "action": "hide"})) {
+        Err(e) if e.starts_with("unknown request") => {
+            eprintln!("skipped: this compositor has no `dashboard` request yet ({e})");
+            return;
+        }
+        Err(e) => panic!("dashboard hide failed: {e}"),
+        Ok(reply) => assert_eq!(reply["visible"], false, "{reply}"),
+    }
+    let desktop = |session: &Session| {
+        let shot = session.screenshot();
+        shot.count(DESKTOP, 0, PANEL as u32 + 2, 12, 700) == 12 * 700
+    };
+    wait_for(WAIT, "the dashboard hidden", || desktop(&session).then_some(()));
+    // Super+D is the compositor's secure key for the same toggle.
+    session.request(json!({"request": "key", "combo": "super+d"}));
+    wait_drawn(&session);
+    session.request(json!({"request": "key", "combo": "super+d"}));
+    wait_for(WAIT, "the dashboard hidden by Super+D", || {
+        desktop(&session).then_some(())
+    });
+}
+
+#[test]
+fn it_runs_as_a_capsule_on_its_own_control_channel() {
+    let dir = demo_capsules();
+    let probe = Session::start(&dir);
+    if probe.protocol() < 2 {
+        eprintln!("skipped: the compositor speaks control protocol 1 (no capsule control channels yet)");
+        return;
+    }
+    drop(probe);
+    dir.add(
+        "sentry-dashboard",
+        &format!(
+            r#"[capsule]
+name = "sentry-dashboard"
+version = "0.1.0"
+exec = [{:?}]
+autostart = true
+restart = "on-failure"
+
+[permissions]
+required = ["display.window", "display.layer", "sentry.observe", "sentry.control"]
+"#,
+            dashboard_bin().display().to_string()
+        ),
+    );
+    let session = Session::start(&dir);
+    let shot = wait_drawn(&session);
+    let text = shot.ocr_text(Area::TABLE);
+    for word in ["aquarium", "driftwood", "sentry-dashboard"] {
+        assert!(
+            text.contains(word),
+            "OCR of the capsule's dashboard lacks {word:?}:\n{text}"
+        );
+    }
+    assert_eq!(
+        session.capsule_state("sentry-dashboard").as_deref(),
+        Some("running")
+    );
+}
