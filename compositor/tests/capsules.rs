@@ -382,3 +382,61 @@ fn super_return_starts_the_terminal_capsule() {
         1
     );
 }
+
+/// Whether process `pid` is gone (or a zombie nobody has reaped yet).
+fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
+}
+
+#[test]
+fn capsules_die_with_the_compositor_and_the_next_one_sweeps_their_children() {
+    let dir = CapsuleDir::new("orphans");
+    dir.add(
+        "orphans",
+        r#"[capsule]
+name = "orphans"
+version = "1"
+exec = ["sh", "-c", "sleep 600 & echo child=$!; exec sleep 601"]
+autostart = true
+restart = "never"
+"#,
+    );
+    let session = dir.session();
+    let info = wait_state(&session, "orphans", "running");
+    let main = info.pid.expect("pid of the running capsule");
+    let child: u32 = wait_for(Duration::from_secs(10), "the child's pid in the log", || {
+        logs(&session, "orphans")
+            .lines()
+            .find_map(|l| l.strip_prefix("child=")?.trim().parse().ok())
+    });
+    assert!(!gone(main) && !gone(child), "both run before the compositor dies");
+
+    // SAFETY: kill(2) on the compositor this test started.
+    assert_eq!(
+        unsafe { libc::kill(session.pid() as libc::pid_t, libc::SIGKILL) },
+        0
+    );
+    wait_for(
+        Duration::from_secs(5),
+        "the capsule to die with the compositor",
+        || gone(main).then_some(()),
+    );
+    assert!(
+        !gone(child),
+        "the capsule's own child lives on in its cgroup until swept"
+    );
+    drop(session);
+
+    // The next compositor starts the capsule again and first kills what the dead one left.
+    let session = dir.session();
+    let again = wait_state(&session, "orphans", "running");
+    assert_ne!(again.pid, Some(main));
+    wait_for(Duration::from_secs(5), "the orphaned child to be killed", || {
+        gone(child).then_some(())
+    });
+}

@@ -455,6 +455,8 @@ pub struct PreparedPlan {
     /// owner of a new user namespace).
     bounding_required: bool,
     no_new_privs: bool,
+    /// The compositor's pid: the capsule dies with it (parent-death signal).
+    parent: libc::pid_t,
 }
 
 /// Ready `plan` for `apply_in_child`. Never fails: a problem is kept and makes the spawn fail.
@@ -495,6 +497,7 @@ pub fn prepare(plan: &ConfinementPlan) -> PreparedPlan {
         last_cap,
         bounding_required,
         no_new_privs: plan.no_new_privs,
+        parent: std::process::id() as libc::pid_t,
     }
 }
 
@@ -577,7 +580,7 @@ const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 ///
 /// In order: new session; join the cgroup(s); new network namespace with `lo` up; empty the
 /// bounding set (while still privileged); `setgroups([])`, gid, uid; clear the capability
-/// sets and ambient capabilities; `PR_SET_NO_NEW_PRIVS`. Do not combine with
+/// sets and ambient capabilities; the parent-death signal; `PR_SET_NO_NEW_PRIVS`. Do not combine with
 /// `CommandExt::process_group` (setsid then fails with EPERM) or `CommandExt::uid`.
 ///
 /// # Safety
@@ -631,6 +634,20 @@ pub unsafe fn apply_in_child(plan: &PreparedPlan) -> io::Result<()> {
         if err.raw_os_error() != Some(libc::EINVAL) {
             return Err(err);
         }
+    }
+    // A capsule cannot outlive the compositor whose connection identifies it: SIGKILL when the
+    // compositor dies. Set after the uid change, which clears it; if the compositor is already
+    // gone, do not start at all. (Its own children are swept with its cgroup by the next
+    // compositor: `cgroupfs::remove_stale_instances`.)
+    check(libc::prctl(
+        libc::PR_SET_PDEATHSIG,
+        libc::SIGKILL as libc::c_ulong,
+        0,
+        0,
+        0,
+    ))?;
+    if libc::getppid() != plan.parent {
+        return Err(io::Error::from_raw_os_error(libc::ESRCH));
     }
     if plan.no_new_privs {
         check(libc::prctl(

@@ -216,6 +216,7 @@ pub fn remove_stale_instances(parent: &Path) {
         if let Ok(children) = fs::read_dir(&dir) {
             for child in children.flatten() {
                 if child.file_type().is_ok_and(|t| t.is_dir()) {
+                    kill_all(&child.path());
                     let _ = fs::remove_dir(child.path());
                 }
             }
@@ -224,6 +225,24 @@ pub fn remove_stale_instances(parent: &Path) {
             tracing::debug!(dir = %dir.display(), "removed a stale capsule cgroup");
         }
     }
+}
+
+/// SIGKILL every process left in the group at `dir` (a capsule of a compositor that died) and
+/// wait, briefly, for the group to empty.
+fn kill_all(dir: &Path) {
+    let procs = dir.join("cgroup.procs");
+    let Ok(pids) = read_pids(&procs) else { return };
+    if pids.is_empty() {
+        return;
+    }
+    tracing::info!(dir = %dir.display(), ?pids, "killing what a dead compositor's capsule left");
+    for pid in pids {
+        // SAFETY: kill(2) with a pid read from the group; a pid that has gone is ESRCH.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+    }
+    wait_until(Duration::from_secs(1), || {
+        read_pids(&procs).map(|p| p.is_empty()).unwrap_or(true)
+    });
 }
 
 /// Poll `done` until it holds or `timeout` passes.
