@@ -406,6 +406,10 @@ impl State {
             Action::DashboardToggle => {
                 self.dashboard_set(exo_shell::control::DashboardAction::Toggle);
             }
+            Action::LauncherToggle => {
+                use exo_shell::sentry::{EventKind, Severity};
+                self.record_event(None, Severity::Info, EventKind::Launcher);
+            }
         }
         self.apply_focus();
     }

@@ -323,6 +323,9 @@ impl App {
         if let Some(visible) = effect.dashboard.filter(|_| live) {
             self.set_dashboard_visible(visible);
         }
+        if effect.launcher_toggle && live {
+            self.set_launcher_open(!self.session.launcher_open);
+        }
     }
 
     fn set_dashboard_visible(&mut self, visible: bool) {

@@ -182,6 +182,8 @@ pub struct EventEffect {
     pub refresh_capsules: bool,
     /// A `dashboard` event: show or hide the overlay.
     pub dashboard: Option<bool>,
+    /// The launcher key was pressed.
+    pub launcher_toggle: bool,
 }
 
 /// Everything the panel, dashboard and launcher draw.
@@ -310,6 +312,7 @@ impl Model {
             match &event.kind {
                 EventKind::Anomaly { .. } if event.time_ms >= self.start_ms => self.alerts += 1,
                 EventKind::Dashboard { visible } => effect.dashboard = Some(*visible),
+                EventKind::Launcher => effect.launcher_toggle = true,
                 _ => {}
             }
             effect.refresh_capsules |= changes_capsule_state(&event.kind);
@@ -400,6 +403,7 @@ pub fn describe(kind: &EventKind) -> String {
         EventKind::Dashboard { visible } => {
             format!("dashboard {}", if *visible { "shown" } else { "hidden" })
         }
+        EventKind::Launcher => "launcher key".to_string(),
     }
 }
 

@@ -147,12 +147,15 @@ fn stop_on_a_capsule_row_stops_that_capsule() {
 }
 
 #[test]
-fn the_launcher_starts_a_capsule() {
+fn super_space_opens_the_launcher_and_it_starts_a_capsule() {
     let (session, _dashboard, _dir) = session_with_dashboard();
     let shot = wait_drawn(&session);
-    let launch = find_word(&shot, Area::PANEL, "launch").expect("a Launch button on the panel");
-    let (x, y) = launch.center();
-    session.pointer_click(x, y);
+    assert!(
+        find_word(&shot, Area::PANEL, "launch").is_some(),
+        "a Launch button on the panel"
+    );
+    // The secure launcher key: the compositor records a `launcher` event the dashboard follows.
+    session.request(json!({"request": "key", "combo": "super+space"}));
     let (row_y, words) = wait_for(WAIT, "the launcher listing driftwood", || {
         let shot = session.screenshot();
         let words = shot.ocr_words(Area {

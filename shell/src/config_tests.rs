@@ -41,9 +41,10 @@ fn default_config_parses_and_has_documented_values() {
     assert_eq!(a.unfocused_border.to_string(), "#555555");
     assert_eq!((a.border_width, a.title_height), (2, 24));
     let b = &config.bindings;
-    assert_eq!(b.len(), 3 + 9 + 9 + 5 + 4);
+    assert_eq!(b.len(), 3 + 9 + 9 + 5 + 5);
     assert_eq!(b.lookup(logo(), "x"), Some(&Action::XRay));
     assert_eq!(b.lookup(logo(), "d"), Some(&Action::DashboardToggle));
+    assert_eq!(b.lookup(logo(), "space"), Some(&Action::LauncherToggle));
     assert_eq!(config.sentry.log, None);
     assert_eq!(config.sentry.log_max_kib, crate::sentry::log::DEFAULT_LOG_MAX_KIB);
     let logo_shift = Modifiers {

@@ -192,6 +192,8 @@ pub enum Action {
     ClipboardPaste,
     /// Show or hide the Sentry dashboard.
     DashboardToggle,
+    /// Open or close the dashboard's capsule launcher.
+    LauncherToggle,
 }
 
 impl Action {
@@ -200,7 +202,11 @@ impl Action {
     pub fn is_secure(&self) -> bool {
         matches!(
             self,
-            Action::XRay | Action::ClipboardCopy | Action::ClipboardPaste | Action::DashboardToggle
+            Action::XRay
+                | Action::ClipboardCopy
+                | Action::ClipboardPaste
+                | Action::DashboardToggle
+                | Action::LauncherToggle
         )
     }
 }
@@ -209,7 +215,7 @@ impl Action {
 pub const ACTION_NAMES: &str =
     "close, focus-next, focus-prev, workspace N, move-to-workspace N, maximize, fullscreen, \
      minimize, spawn COMMAND, capsule NAME, quit, x-ray, clipboard-copy, clipboard-paste, \
-     dashboard-toggle";
+     dashboard-toggle, launcher-toggle";
 
 /// Why an action string was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -271,6 +277,7 @@ impl FromStr for Action {
             "clipboard-copy" => simple("clipboard-copy", Action::ClipboardCopy),
             "clipboard-paste" => simple("clipboard-paste", Action::ClipboardPaste),
             "dashboard-toggle" => simple("dashboard-toggle", Action::DashboardToggle),
+            "launcher-toggle" => simple("launcher-toggle", Action::LauncherToggle),
             "workspace" => workspace_arg("workspace", args).map(Action::Workspace),
             "move-to-workspace" => workspace_arg("move-to-workspace", args).map(Action::MoveToWorkspace),
             "spawn" if args.is_empty() => Err(ActionError::EmptySpawn("spawn")),
@@ -307,6 +314,7 @@ impl fmt::Display for Action {
             Action::ClipboardCopy => f.write_str("clipboard-copy"),
             Action::ClipboardPaste => f.write_str("clipboard-paste"),
             Action::DashboardToggle => f.write_str("dashboard-toggle"),
+            Action::LauncherToggle => f.write_str("launcher-toggle"),
         }
     }
 }
@@ -474,12 +482,13 @@ mod tests {
             "clipboard-copy",
             "clipboard-paste",
             "dashboard-toggle",
+            "launcher-toggle",
         ] {
             assert_eq!(a(s).to_string(), s);
         }
         assert_eq!(a("X-Ray"), Action::XRay);
         assert!(a("x-ray").is_secure() && a("clipboard-paste").is_secure());
-        assert!(a("dashboard-toggle").is_secure());
+        assert!(a("dashboard-toggle").is_secure() && a("launcher-toggle").is_secure());
         assert!(!a("close").is_secure() && !a("quit").is_secure());
     }
 

@@ -94,6 +94,8 @@ pub enum EventKind {
     ControlRefused { request: String },
     /// The dashboard was shown or hidden (by the secure key, the panel or `exoctl`).
     Dashboard { visible: bool },
+    /// The launcher key (Super+Space) was pressed: the dashboard opens or closes its launcher.
+    Launcher,
 }
 
 impl EventKind {
@@ -114,6 +116,7 @@ impl EventKind {
             EventKind::Action { .. } => "action",
             EventKind::ControlRefused { .. } => "control_refused",
             EventKind::Dashboard { .. } => "dashboard",
+            EventKind::Launcher => "launcher",
         }
     }
 }
@@ -243,6 +246,7 @@ mod tests {
                 request: "capsule_stop".into(),
             },
             EventKind::Dashboard { visible: false },
+            EventKind::Launcher,
         ];
         for kind in kinds {
             let event = Event {

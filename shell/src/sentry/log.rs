@@ -28,7 +28,7 @@ pub const DEFAULT_LOG_MAX_KIB: u32 = 2048;
 pub const MEMORY_HISTORY: usize = 10_000;
 
 /// Every `kind` tag of [`EventKind`], for filters and their error messages.
-pub const EVENT_KINDS: [&str; 14] = [
+pub const EVENT_KINDS: [&str; 15] = [
     "capsule_started",
     "capsule_exited",
     "capsule_restarting",
@@ -43,6 +43,7 @@ pub const EVENT_KINDS: [&str; 14] = [
     "action",
     "control_refused",
     "dashboard",
+    "launcher",
 ];
 
 /// `$XDG_STATE_HOME/exosphere/sentry.jsonl`, else `~/.local/state/exosphere/sentry.jsonl`.
@@ -590,6 +591,7 @@ mod tests {
             },
             EventKind::ControlRefused { request: "r".into() },
             EventKind::Dashboard { visible: true },
+            EventKind::Launcher,
         ];
         let names: Vec<&str> = kinds.iter().map(EventKind::name).collect();
         assert_eq!(names, EVENT_KINDS);

@@ -211,7 +211,8 @@ impl Watcher {
             | EventKind::ProtocolError { .. }
             | EventKind::Anomaly { .. }
             | EventKind::Action { .. }
-            | EventKind::Dashboard { .. } => {}
+            | EventKind::Dashboard { .. }
+            | EventKind::Launcher => {}
         }
         found
     }

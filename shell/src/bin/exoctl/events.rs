@@ -102,6 +102,7 @@ pub(crate) fn describe(kind: &EventKind) -> String {
         EventKind::ControlRefused { request } => format!("control request {request} refused"),
         EventKind::Dashboard { visible: true } => "dashboard shown".into(),
         EventKind::Dashboard { visible: false } => "dashboard hidden".into(),
+        EventKind::Launcher => "launcher key pressed".into(),
     }
 }
 
