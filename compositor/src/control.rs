@@ -16,7 +16,7 @@ use std::{
 use anyhow::Context;
 use exo_shell::control::{
     parse_request, Access, ButtonState as CtlButtonState, CapsuleLogs, DashboardInfo, OutputInfo,
-    PointerButton, Reply, Request, RunInfo, ScreenshotInfo, VersionInfo, WindowInfo, XrayInfo,
+    PointerButton, Reply, Request, RunInfo, ScreenshotInfo, SessionAction, VersionInfo, WindowInfo, XrayInfo,
     DEFAULT_EVENTS_LIMIT, PROTOCOL_VERSION,
 };
 use exo_shell::{
@@ -311,6 +311,24 @@ fn run(state: &mut State, id: ConnId, peer: &Peer, request: Request) -> anyhow::
         Request::Dashboard { action } => to_value(DashboardInfo {
             visible: state.dashboard_set(action),
         }),
+        Request::Session { action } => {
+            anyhow::ensure!(
+                action == SessionAction::Quit,
+                "{} needs exo-init, and this session does not run under it",
+                if action == SessionAction::Reboot {
+                    "reboot"
+                } else {
+                    "power off"
+                }
+            );
+            tracing::info!(by = peer.who(), "session quit requested");
+            // After this reply has gone out: then the capsules are stopped and the loop ends.
+            state
+                .nexq
+                .loop_handle
+                .insert_idle(|state| state.nexq.loop_signal.stop());
+            Ok(serde_json::Value::Null)
+        }
         Request::Logs { name, tail_bytes } => {
             anyhow::ensure!(
                 state.nexq.supervisor.capsules.contains_key(&name),

@@ -158,3 +158,42 @@ fn writing_the_config_file_reloads_it_without_a_signal() {
         (corner(&session) == [0x40, 0x50, 0x60]).then_some(())
     });
 }
+
+#[test]
+fn session_quit_stops_the_capsules_and_exits_cleanly_and_reboot_needs_exo_init() {
+    use exo_shell::control::{Request, RunInfo, SessionAction};
+    let mut session = Session::start(&[]);
+    let run: RunInfo = serde_json::from_value(
+        session
+            .request(&Request::Run {
+                name: Some("lingers".into()),
+                capabilities: vec![],
+                argv: vec!["sleep".into(), "600".into()],
+            })
+            .expect("run"),
+    )
+    .expect("run reply");
+    let refused = session
+        .request(&Request::Session {
+            action: SessionAction::Reboot,
+        })
+        .expect_err("reboot outside exo-init");
+    assert!(refused.to_string().contains("exo-init"), "{refused}");
+    session.assert_alive();
+
+    session
+        .request(&Request::Session {
+            action: SessionAction::Quit,
+        })
+        .expect("quit");
+    let status = session.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "the compositor exited with {status}");
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", run.pid)).unwrap_or_default();
+    assert!(
+        stat.is_empty()
+            || stat
+                .rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z')),
+        "the capsule still runs after the session ended: {stat}"
+    );
+}

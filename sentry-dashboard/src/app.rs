@@ -379,6 +379,7 @@ impl App {
             UiAction::Restart(n) => (request::restart(n), format!("restart {n}")),
             UiAction::Release(n) => (request::release(n), format!("release {n}")),
             UiAction::Revoke(n, c) => (request::revoke(n, c.as_str()), format!("revoke {c} from {n}")),
+            UiAction::Session(how) => (request::session(how), format!("session {how}")),
             UiAction::Dashboard(how) => {
                 self.dashboard_action(how);
                 return;

@@ -224,6 +224,9 @@ pub mod request {
     pub fn dashboard(action: &str) -> Value {
         json!({"request": "dashboard", "action": action})
     }
+    pub fn session(action: &str) -> Value {
+        json!({"request": "session", "action": action})
+    }
     pub fn start(name: &str) -> Value {
         json!({"request": "capsule_start", "name": name})
     }

@@ -61,6 +61,7 @@ pub const REQUEST_NAMES: &[&str] = &[
     "release",
     "xray",
     "dashboard",
+    "session",
 ];
 
 /// The requests without arguments: any field besides `request` is an error.
@@ -167,6 +168,9 @@ pub enum Request {
     },
     /// Show, hide or toggle the Sentry dashboard. Reply: [`DashboardInfo`].
     Dashboard { action: DashboardAction },
+    /// End the session (`quit`: capsules are stopped, then the compositor exits), or reboot or
+    /// power off the machine (only under exo-init). Reply: null.
+    Session { action: SessionAction },
 }
 
 fn is_false(b: &bool) -> bool {
@@ -204,6 +208,15 @@ impl DashboardAction {
             DashboardAction::Toggle => !visible,
         }
     }
+}
+
+/// What a `session` request does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionAction {
+    Quit,
+    Reboot,
+    Poweroff,
 }
 
 /// Who may send a request on a capsule's control channel (the user's socket may send all).
@@ -517,6 +530,7 @@ impl Request {
             Request::Release { .. } => "release",
             Request::Xray { .. } => "xray",
             Request::Dashboard { .. } => "dashboard",
+            Request::Session { .. } => "session",
         }
     }
 
@@ -537,7 +551,8 @@ impl Request {
             | Request::Revoke { .. }
             | Request::Release { .. }
             | Request::Xray { .. }
-            | Request::Dashboard { .. } => Access::Control,
+            | Request::Dashboard { .. }
+            | Request::Session { .. } => Access::Control,
             Request::Screenshot { .. }
             | Request::Key { .. }
             | Request::Type { .. }

@@ -104,6 +104,12 @@ fn every_request() -> Vec<Request> {
         Request::Dashboard {
             action: DashboardAction::Toggle,
         },
+        Request::Session {
+            action: SessionAction::Quit,
+        },
+        Request::Session {
+            action: SessionAction::Poweroff,
+        },
     ]
 }
 

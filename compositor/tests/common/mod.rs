@@ -367,3 +367,12 @@ impl Session {
         out
     }
 }
+
+impl Session {
+    /// Wait for the compositor to exit by itself; its exit status.
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        wait_for(timeout, "the compositor to exit", || {
+            self.child.try_wait().ok().flatten()
+        })
+    }
+}

@@ -27,6 +27,8 @@ pub enum UiAction {
     Launcher(bool),
     /// Open (true) or close the panel's session menu.
     SessionMenu(bool),
+    /// `quit` the session (`reboot` and `poweroff` need exo-init).
+    Session(&'static str),
 }
 
 /// Facts about the session the UI shows but does not own.

@@ -24,9 +24,8 @@ pub fn menu_height(under_exo_init: bool) -> u32 {
 }
 const MENU_WIDTH: f32 = 230.0;
 
-/// Why the session items cannot act yet (shown as their hover text).
-pub const NO_SESSION_REQUEST: &str =
-    "The control protocol has no session request yet (quit, reboot, power off)";
+/// Why reboot and power off cannot act yet (shown as their hover text).
+pub const NO_SESSION_REQUEST: &str = "Reboot and power off come with exo-init booting the session";
 
 pub fn show(ui: &mut Ui, model: &Model, session: &SessionInfo, clock: &str, actions: &mut Vec<UiAction>) {
     let full = ui.max_rect();
@@ -65,7 +64,7 @@ pub fn show(ui: &mut Ui, model: &Model, session: &SessionInfo, clock: &str, acti
     focused_window(&mut left, model);
 
     if session.session_menu_open {
-        session_menu(ui, full, bar, session);
+        session_menu(ui, full, bar, session, actions);
     }
 }
 
@@ -167,7 +166,7 @@ fn right_side(ui: &mut Ui, model: &Model, session: &SessionInfo, clock: &str, ac
     }
 }
 
-fn session_menu(ui: &mut Ui, full: Rect, bar: Rect, session: &SessionInfo) {
+fn session_menu(ui: &mut Ui, full: Rect, bar: Rect, session: &SessionInfo, actions: &mut Vec<UiAction>) {
     let rect = Rect::from_min_size(
         pos2(full.right() - MENU_WIDTH - 6.0, bar.bottom() + 2.0),
         vec2(MENU_WIDTH, menu_height(session.under_exo_init) as f32 - 6.0),
@@ -185,8 +184,10 @@ fn session_menu(ui: &mut Ui, full: Rect, bar: Rect, session: &SessionInfo) {
             .layout(Layout::top_down_justified(Align::Min)),
     );
     menu.label(RichText::new("Session").color(theme::DIM));
-    menu.add_enabled(false, egui::Button::new("Quit session"))
-        .on_disabled_hover_text(NO_SESSION_REQUEST);
+    if menu.button("Quit session").clicked() {
+        actions.push(UiAction::SessionMenu(false));
+        actions.push(UiAction::Session("quit"));
+    }
     if session.under_exo_init {
         menu.add_enabled(false, egui::Button::new("Reboot"))
             .on_disabled_hover_text(NO_SESSION_REQUEST);

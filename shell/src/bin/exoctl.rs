@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use exo_shell::capability::Capability;
 use exo_shell::control::{
     control_socket_path_from_env, ButtonState, ControlClient, DashboardAction, PointerButton, Request,
-    RunInfo, CONTROL_ENV, CONTROL_FD_ENV,
+    RunInfo, SessionAction, CONTROL_ENV, CONTROL_FD_ENV,
 };
 use exo_shell::keys::KeyCombo;
 use exo_shell::sentry::{log::EVENT_KINDS, Severity};
@@ -179,6 +179,19 @@ enum Command {
         /// The capsule (see `exoctl capsules`).
         name: String,
     },
+    /// End the session (stops the capsules, then the compositor), or reboot or power off
+    /// (under exo-init only).
+    Session {
+        #[arg(value_enum)]
+        action: SessionArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SessionArg {
+    Quit,
+    Reboot,
+    Poweroff,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -349,6 +362,13 @@ fn request_for(command: &Command) -> anyhow::Result<Request> {
             on: state.map(|s| matches!(s, OnOff::On)),
         },
         Command::Release { name } => Request::Release { name: name.clone() },
+        Command::Session { action } => Request::Session {
+            action: match action {
+                SessionArg::Quit => SessionAction::Quit,
+                SessionArg::Reboot => SessionAction::Reboot,
+                SessionArg::Poweroff => SessionAction::Poweroff,
+            },
+        },
     })
 }
 
