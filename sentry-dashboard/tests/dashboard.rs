@@ -267,3 +267,137 @@ required = ["display.window", "display.layer", "sentry.observe", "sentry.control
         Some("running")
     );
 }
+
+/// OCR preprocessings for the event feed: the red channel alone, in which critical (red)
+/// text stands out from the card as well as white, grey and yellow text does.
+const FEED_OCR: [&[&str]; 2] = [
+    &["-channel", "R", "-separate", "-negate", "-scale", "300%"],
+    &[
+        "-channel",
+        "R",
+        "-separate",
+        "-negate",
+        "-scale",
+        "300%",
+        "-threshold",
+        "50%",
+    ],
+];
+
+/// The dashboard's event feed: below its "Events" heading (found by OCR in the left margin),
+/// as wide as the time, severity, capsule and the start of the description, and as high as
+/// the newest 16 rows (OCR is slow on a busy machine).
+fn feed_area(shot: &Image) -> Option<Area> {
+    let margin = Area {
+        x: 0,
+        y: PANEL as u32,
+        w: 160,
+        h: HEIGHT - PANEL as u32,
+    };
+    let heading = find_word(shot, margin, "events")?;
+    let y = (heading.y + heading.h) as u32 + 2;
+    Some(Area {
+        x: 0,
+        y,
+        w: 640,
+        h: (HEIGHT - y).min(320),
+    })
+}
+
+/// Runs the real `exoctl` (built next to the dashboard) against the session's control socket.
+fn exoctl(session: &Session, args: &[&str]) -> String {
+    let path = dashboard_bin().with_file_name("exoctl");
+    assert!(
+        path.is_file(),
+        "{} does not exist: build it with `cargo build -p exo-shell --bins`",
+        path.display()
+    );
+    let out = std::process::Command::new(&path)
+        .arg("--socket")
+        .arg(&session.control)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run exoctl");
+    assert!(
+        out.status.success(),
+        "exoctl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_crash_looping_capsule_fails_and_its_crash_loop_anomaly_is_in_the_feed() {
+    let dir = demo_capsules();
+    dir.add(
+        "pelican",
+        r#"[capsule]
+name = "pelican"
+version = "0.1.0"
+exec = ["sh", "-c", "exit 3"]
+autostart = true
+restart = "on-failure"
+
+[permissions]
+required = []
+"#,
+    );
+    let mut session = Session::start(&dir);
+    let dashboard = session.start_dashboard();
+    let shot = wait_drawn(&session);
+    let feed = feed_area(&shot).expect("an \"Events\" heading on the dashboard");
+
+    // Five abnormal exits in a row: the supervisor gives up on it.
+    wait_for(WAIT, "pelican failed", || {
+        (session.capsule_state("pelican").as_deref() == Some("failed")).then_some(())
+    });
+
+    // Sentry saw the loop: a critical crash_loop anomaly about pelican in `exoctl events`.
+    let out = exoctl(
+        &session,
+        &["events", "--json", "--capsule", "pelican", "--limit", "10000"],
+    );
+    let events: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not an event ({e}): {l}")))
+        .collect();
+    let anomaly = events
+        .iter()
+        .find(|e| e["kind"] == "anomaly" && e["anomaly"] == "crash_loop")
+        .unwrap_or_else(|| panic!("no crash_loop anomaly in exoctl events:\n{out}"));
+    assert_eq!(anomaly["capsule"], "pelican", "{anomaly}");
+    assert_eq!(anomaly["severity"], "critical", "{anomaly}");
+    assert!(
+        events.iter().any(|e| e["kind"] == "capsule_failed"),
+        "no capsule_failed event in exoctl events:\n{out}"
+    );
+
+    // The feed shows it: one row reading "pelican" and "anomaly crash loop: …".
+    let mut last = Vec::new();
+    // Each OCR of the feed takes seconds (tens on a loaded machine): allow a few.
+    let found = try_for(Duration::from_secs(60), || {
+        last = session.screenshot().ocr_words_using(feed, &FEED_OCR);
+        let on_row = |word: &str, y: f64| {
+            last.iter()
+                .any(|w| w.text.contains(word) && (w.center().1 - y).abs() < 10.0)
+        };
+        last.iter()
+            .filter(|w| w.text.contains("crash"))
+            .find(|w| {
+                let y = w.center().1;
+                on_row("anomaly", y) && on_row("loop", y) && on_row("pelican", y)
+            })
+            .cloned()
+    });
+    let texts: Vec<(&str, i64)> = last
+        .iter()
+        .map(|w| (w.text.as_str(), w.center().1 as i64))
+        .collect();
+    assert!(
+        found.is_some(),
+        "no \"pelican … anomaly crash loop\" row in the event feed; OCR read (word, y): {texts:?}"
+    );
+    session.assert_alive();
+    assert!(session.client_alive(dashboard), "the dashboard exited");
+}

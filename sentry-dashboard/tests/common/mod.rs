@@ -312,8 +312,14 @@ impl Image {
 
     /// Words tesseract finds in the rectangle, with their boxes in screenshot pixels.
     pub fn ocr_words(&self, area: Area) -> Vec<Word> {
+        self.ocr_words_using(area, &PREPROCESS)
+    }
+
+    /// [`Image::ocr_words`] over other preprocessings (`convert` arguments after the crop;
+    /// they must scale by [`OCR_SCALE`]), e.g. one channel for coloured text.
+    pub fn ocr_words_using(&self, area: Area, preprocess: &[&[&str]]) -> Vec<Word> {
         let mut words = Vec::new();
-        for (i, args) in PREPROCESS.iter().enumerate() {
+        for (i, args) in preprocess.iter().enumerate() {
             let prepared = self.prepare(i, area, args);
             let out = Command::new("tesseract")
                 .arg(&prepared)
