@@ -292,7 +292,14 @@ fn run(state: &mut State, id: ConnId, peer: &Peer, request: Request) -> anyhow::
             }
             to_value(history)
         }
-        Request::Samples { capsule } => {
+        Request::Samples { stop: true, .. } => {
+            // The sampler's timer ends itself once nobody needs samples.
+            if let Some(conn) = state.nexq.sentry.conn_mut(id) {
+                conn.samples = None;
+            }
+            Ok(serde_json::Value::Null)
+        }
+        Request::Samples { capsule, .. } => {
             if let Some(name) = &capsule {
                 anyhow::ensure!(
                     state.nexq.supervisor.capsules.contains_key(name),

@@ -314,6 +314,7 @@ fn samples_are_pushed_to_subscribers_and_exoctl_top_shows_them() {
     let reply = client
         .request(&Request::Samples {
             capsule: Some("sleeper".into()),
+            stop: false,
         })
         .unwrap();
     assert!(reply.is_null());
@@ -329,9 +330,22 @@ fn samples_are_pushed_to_subscribers_and_exoctl_top_shows_them() {
     }
     assert!(client
         .request(&Request::Samples {
-            capsule: Some("nobody".into())
+            capsule: Some("nobody".into()),
+            stop: false,
         })
         .is_err());
+    // Unsubscribed, the connection gets no more samples.
+    let reply = client
+        .request(&Request::Samples {
+            capsule: None,
+            stop: true,
+        })
+        .unwrap();
+    assert!(reply.is_null());
+    let late = client
+        .next_pushed_within(Duration::from_millis(2500))
+        .expect("read");
+    assert!(late.is_none(), "a sample after stop: {late:?}");
     let (ok, out, err) = exoctl(&session, &["top", "--once"]);
     assert!(ok, "{err}");
     let row = out

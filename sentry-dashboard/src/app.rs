@@ -285,6 +285,7 @@ impl App {
                     self.set_dashboard_visible(visible);
                 }
             }
+            (Pending::SamplesStop, Ok(_)) => {}
             (Pending::Dashboard, Err(e)) => {
                 if control::is_unknown_request(&e) {
                     self.model.support.dashboard = Availability::No;
@@ -338,6 +339,11 @@ impl App {
             self.send_once(request::capsules(), Pending::Capsules);
         } else {
             self.views.dashboard = None;
+            // Nobody looks at the sparklines: let the compositor stop sampling (idle stays idle).
+            if self.samples_requested {
+                self.samples_requested = false;
+                self.send(request::samples_stop(), Pending::SamplesStop);
+            }
         }
         self.views.mark_dirty(&[ViewKind::Panel]);
     }

@@ -82,6 +82,8 @@ pub enum Pending {
     Windows,
     Events,
     Samples,
+    /// Ending the samples subscription while the dashboard is hidden.
+    SamplesStop,
     Dashboard,
     /// An action a person asked for (stop, start, revoke, …), described for error messages.
     Action(String),
@@ -219,6 +221,9 @@ pub mod request {
     }
     pub fn samples() -> Value {
         json!({"request": "samples"})
+    }
+    pub fn samples_stop() -> Value {
+        json!({"request": "samples", "stop": true})
     }
     /// `action`: `show`, `hide` or `toggle`.
     pub fn dashboard(action: &str) -> Value {

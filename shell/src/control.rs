@@ -154,10 +154,13 @@ pub enum Request {
         follow: bool,
     },
     /// Subscribe to resource samples of every running capsule (or just
-    /// `capsule`), pushed as `{"sample":…}` once a second. Reply: null.
+    /// `capsule`), pushed as `{"sample":…}` once a second; with `stop`, end
+    /// this connection's subscription. Reply: null.
     Samples {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         capsule: Option<String>,
+        #[serde(default, skip_serializing_if = "is_false")]
+        stop: bool,
     },
     /// Release a quarantined capsule. Reply: null.
     Release { name: String },

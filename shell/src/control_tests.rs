@@ -92,9 +92,17 @@ fn every_request() -> Vec<Request> {
             limit: Some(10),
             follow: true,
         },
-        Request::Samples { capsule: None },
+        Request::Samples {
+            capsule: None,
+            stop: false,
+        },
         Request::Samples {
             capsule: Some("terminal".into()),
+            stop: false,
+        },
+        Request::Samples {
+            capsule: None,
+            stop: true,
         },
         Request::Release {
             name: "terminal".into(),
@@ -522,7 +530,10 @@ fn the_client_keeps_pushed_lines_that_come_before_a_reply() {
     assert_eq!(client.request(&events).expect("reply"), json!([]));
     assert_eq!(
         client
-            .request(&Request::Samples { capsule: None })
+            .request(&Request::Samples {
+                capsule: None,
+                stop: false,
+            })
             .expect("reply"),
         Value::Null
     );

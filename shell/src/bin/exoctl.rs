@@ -350,7 +350,10 @@ fn request_for(command: &Command) -> anyhow::Result<Request> {
             limit: Some(*limit),
             follow: *follow,
         },
-        Command::Top { .. } => Request::Samples { capsule: None },
+        Command::Top { .. } => Request::Samples {
+            capsule: None,
+            stop: false,
+        },
         Command::Dashboard { action } => Request::Dashboard {
             action: match action {
                 DashboardArg::Show => DashboardAction::Show,

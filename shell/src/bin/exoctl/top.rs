@@ -96,7 +96,10 @@ pub(crate) fn run(client: &mut ControlClient, once: bool) -> anyhow::Result<u8> 
     let since = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    client.request(&Request::Samples { capsule: None })?;
+    client.request(&Request::Samples {
+        capsule: None,
+        stop: false,
+    })?;
     let mut samples: BTreeMap<String, Sample> = BTreeMap::new();
     if once {
         // Until every running capsule (as the list says now: they come and go) has a sample.
