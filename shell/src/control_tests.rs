@@ -371,10 +371,13 @@ fn v2_requests_wire_format() {
         ),
         (r#"{"request":"samples"}"#, 2),
         (r#"{"request":"samples","capsule":"terminal"}"#, 3),
-        (r#"{"request":"release","name":"terminal"}"#, 4),
-        (r#"{"request":"xray"}"#, 5),
-        (r#"{"request":"xray","on":true}"#, 6),
-        (r#"{"request":"dashboard","action":"toggle"}"#, 7),
+        (r#"{"request":"samples","stop":true}"#, 4),
+        (r#"{"request":"release","name":"terminal"}"#, 5),
+        (r#"{"request":"xray"}"#, 6),
+        (r#"{"request":"xray","on":true}"#, 7),
+        (r#"{"request":"dashboard","action":"toggle"}"#, 8),
+        (r#"{"request":"session","action":"quit"}"#, 9),
+        (r#"{"request":"session","action":"poweroff"}"#, 10),
     ];
     let v2: Vec<Request> = every_request()
         .into_iter()
@@ -558,7 +561,7 @@ fn malformed_requests_have_clear_errors() {
         err(r#"{"request":"fly"}"#),
         "unknown request \"fly\"; expected one of version, outputs, windows, screenshot, key, type, pointer_move, pointer_button, \
          capsules, capsule_start, capsule_stop, capsule_restart, grant, revoke, logs, run, events, samples, \
-         release, xray, dashboard"
+         release, xray, dashboard, session"
     );
     assert!(
         err("{\"request\": ").starts_with("malformed JSON at column "),
