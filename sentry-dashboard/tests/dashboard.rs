@@ -266,6 +266,27 @@ required = ["display.window", "display.layer", "sentry.observe", "sentry.control
         session.capsule_state("sentry-dashboard").as_deref(),
         Some("running")
     );
+
+    // The dashboard crashes: the session goes on, and the supervisor starts it again.
+    let pid_of = |session: &Session| {
+        let list = session.request(json!({"request": "capsules"}));
+        list.as_array()
+            .and_then(|l| l.iter().find(|c| c["name"] == "sentry-dashboard"))
+            .and_then(|c| c["pid"].as_u64())
+    };
+    let crashed = pid_of(&session).expect("the dashboard's pid");
+    // SAFETY: kill(2) on the dashboard capsule this test started.
+    assert_eq!(unsafe { libc::kill(crashed as libc::pid_t, libc::SIGKILL) }, 0);
+    wait_for(WAIT, "the dashboard restarted by its policy", || {
+        pid_of(&session).filter(|pid| *pid != crashed)
+    });
+    let mut session = session;
+    session.assert_alive();
+    let shot = wait_drawn(&session);
+    assert!(
+        find_word(&shot, Area::PANEL, "launch").is_some(),
+        "the restarted dashboard draws its panel again"
+    );
 }
 
 /// OCR preprocessings for the event feed: the red channel alone, in which critical (red)
