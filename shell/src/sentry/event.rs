@@ -119,6 +119,52 @@ impl EventKind {
             EventKind::Launcher => "launcher",
         }
     }
+
+    /// What happened, in words, for people (the dashboard's feed, `exoctl events`):
+    /// `exited with code 1`, `anomaly crash loop: 5 exits in 60 s`.
+    pub fn describe(&self) -> String {
+        match self {
+            EventKind::CapsuleStarted { pid } => format!("started (pid {pid})"),
+            EventKind::CapsuleExited { code: Some(code), .. } => format!("exited with code {code}"),
+            EventKind::CapsuleExited {
+                signal: Some(signal), ..
+            } => format!("killed by signal {signal}"),
+            EventKind::CapsuleExited { .. } => "exited".to_string(),
+            EventKind::CapsuleRestarting { attempt, delay_ms } => {
+                format!("restarting in {delay_ms} ms (attempt {attempt})")
+            }
+            EventKind::CapsuleFailed { reason } => format!("failed: {reason}"),
+            EventKind::CapsuleStopped { by } => format!("stopped by {by}"),
+            EventKind::OomKill => "killed by the OOM killer".to_string(),
+            EventKind::Unresponsive { window } => format!("window {window} is not responding"),
+            EventKind::ProtocolError {
+                interface,
+                code,
+                message,
+            } => format!("protocol error on {interface} ({code}): {message}"),
+            EventKind::Refused { what, capability } => {
+                format!("refused {what} (needs {capability})")
+            }
+            EventKind::Flood { what, count, limit } => format!("{what} flood: {count} of {limit}"),
+            EventKind::Anomaly { anomaly, evidence } => {
+                format!("anomaly {}: {evidence}", snake_words(anomaly))
+            }
+            EventKind::Action { action, by, reason } => format!("{} by {by}: {reason}", snake_words(action)),
+            EventKind::ControlRefused { request } => format!("control request {request} refused"),
+            EventKind::Dashboard { visible } => {
+                format!("dashboard {}", if *visible { "shown" } else { "hidden" })
+            }
+            EventKind::Launcher => "launcher key".to_string(),
+        }
+    }
+}
+
+/// A serde enum's snake_case name with spaces: `crash loop`.
+fn snake_words(value: &impl serde::Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s.replace('_', " "),
+        _ => "?".to_string(),
+    }
 }
 
 /// What the rules can conclude about a capsule.

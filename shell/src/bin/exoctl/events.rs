@@ -6,7 +6,7 @@ use std::io::Write;
 use anyhow::Context;
 
 use exo_shell::control::{ControlClient, Pushed, Request};
-use exo_shell::sentry::{Event, EventKind};
+use exo_shell::sentry::Event;
 
 /// Prints one line; a reader that went away (`| head`) ends exoctl quietly.
 pub(crate) fn out(line: &str) -> anyhow::Result<()> {
@@ -66,46 +66,6 @@ pub(crate) fn format_time(time_ms: u64) -> String {
     )
 }
 
-/// What happened, in words.
-pub(crate) fn describe(kind: &EventKind) -> String {
-    match kind {
-        EventKind::CapsuleStarted { pid } => format!("started (pid {pid})"),
-        EventKind::CapsuleExited { code: Some(code), .. } => format!("exited with code {code}"),
-        EventKind::CapsuleExited {
-            signal: Some(signal), ..
-        } => format!("killed by signal {signal}"),
-        EventKind::CapsuleExited { .. } => "exited".into(),
-        EventKind::CapsuleRestarting { attempt, delay_ms } => {
-            format!("restarting in {delay_ms} ms (restart {attempt})")
-        }
-        EventKind::CapsuleFailed { reason } => format!("failed: {reason}"),
-        EventKind::CapsuleStopped { by } => format!("stopped by {by}"),
-        EventKind::OomKill => "killed by the OOM killer".into(),
-        EventKind::Unresponsive { window } => format!("window {window:?} does not respond"),
-        EventKind::ProtocolError {
-            interface,
-            code,
-            message,
-        } => format!("disconnected for a protocol error on {interface} ({code}): {message}"),
-        EventKind::Refused { what, capability } => format!("refused {what} (needs {capability})"),
-        EventKind::Flood { what, count, limit } => format!("hit its {what} limit ({count} > {limit})"),
-        EventKind::Anomaly { anomaly, evidence } => {
-            let name = serde_json::to_value(anomaly).ok();
-            let name = name.as_ref().and_then(|v| v.as_str()).unwrap_or("?");
-            format!("anomaly {name}: {evidence}")
-        }
-        EventKind::Action { action, by, reason } => {
-            let name = serde_json::to_value(action).ok();
-            let name = name.as_ref().and_then(|v| v.as_str()).unwrap_or("?");
-            format!("{name} by {by}: {reason}")
-        }
-        EventKind::ControlRefused { request } => format!("control request {request} refused"),
-        EventKind::Dashboard { visible: true } => "dashboard shown".into(),
-        EventKind::Dashboard { visible: false } => "dashboard hidden".into(),
-        EventKind::Launcher => "launcher key pressed".into(),
-    }
-}
-
 /// `   12  2026-11-27 15:04:05  warning   demo  exited with code 1`
 pub(crate) fn human_line(event: &Event) -> String {
     format!(
@@ -114,14 +74,14 @@ pub(crate) fn human_line(event: &Event) -> String {
         format_time(event.time_ms),
         event.severity.name(),
         event.capsule.as_deref().unwrap_or("-"),
-        describe(&event.kind)
+        event.kind.describe()
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use exo_shell::sentry::Severity;
+    use exo_shell::sentry::{EventKind, Severity};
 
     #[test]
     fn times_are_utc_dates() {
@@ -151,11 +111,11 @@ mod tests {
             by: "sentry".into(),
             reason: "crash loop".into(),
         };
-        assert_eq!(describe(&action), "quarantine by sentry: crash loop");
+        assert_eq!(action.describe(), "quarantine by sentry: crash loop");
         let signal = EventKind::CapsuleExited {
             code: None,
             signal: Some(9),
         };
-        assert_eq!(describe(&signal), "killed by signal 9");
+        assert_eq!(signal.describe(), "killed by signal 9");
     }
 }
