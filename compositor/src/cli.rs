@@ -10,15 +10,21 @@ pub enum BackendKind {
     Headless,
     /// A window in the host's Wayland or X11 session, rendered with GLES.
     Winit,
+    /// A console: KMS through /dev/dri/card*, libinput, a libseat session.
+    Drm,
 }
 
 /// Nexquelium: the Exosphere Wayland compositor.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 pub struct Cli {
-    /// Backend. Default: winit when WAYLAND_DISPLAY or DISPLAY is set, else headless.
+    /// Backend. Default: winit when WAYLAND_DISPLAY or DISPLAY is set; drm when started on a
+    /// virtual terminal and a /dev/dri/card* exists; else headless.
     #[arg(long, value_enum)]
     pub backend: Option<BackendKind>,
+    /// Mode for the drm backend, WIDTHxHEIGHT[@HZ] (default: the display's preferred mode).
+    #[arg(long, value_parser = parse_mode)]
+    pub mode: Option<crate::backend::drm::ModeRequest>,
     /// Output size in pixels for the headless backend, WIDTHxHEIGHT.
     #[arg(long, default_value = "1280x720", value_parser = parse_size)]
     pub size: (i32, i32),
@@ -73,6 +79,18 @@ fn parse_size(s: &str) -> Result<(i32, i32), String> {
     Ok((parse(w)?, parse(h)?))
 }
 
+fn parse_mode(s: &str) -> Result<crate::backend::drm::ModeRequest, String> {
+    crate::backend::drm::ModeRequest::parse(s)
+}
+
+/// Standard input is a virtual terminal (the Linux console), where a DRM session belongs.
+fn on_vt() -> bool {
+    const VT_GETSTATE: libc::c_ulong = 0x5603;
+    let mut vt_state = [0u16; 3];
+    // SAFETY: VT_GETSTATE writes a struct vt_stat (three u16) into the buffer given.
+    unsafe { libc::ioctl(0, VT_GETSTATE, vt_state.as_mut_ptr()) == 0 }
+}
+
 fn parse_caps(s: &str) -> Result<exo_shell::CapabilitySet, String> {
     exo_shell::CapabilitySet::parse_list(s).map_err(|e| format!("--host-caps {s:?}: {e}"))
 }
@@ -100,6 +118,8 @@ impl Cli {
                 std::env::var_os("WAYLAND_DISPLAY").is_some() || std::env::var_os("DISPLAY").is_some();
             if nested {
                 BackendKind::Winit
+            } else if on_vt() && crate::backend::drm::has_card() {
+                BackendKind::Drm
             } else {
                 BackendKind::Headless
             }

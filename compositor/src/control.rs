@@ -319,15 +319,11 @@ fn run(state: &mut State, id: ConnId, peer: &Peer, request: Request) -> anyhow::
             visible: state.dashboard_set(action),
         }),
         Request::Session { action } => {
-            anyhow::ensure!(
-                action == SessionAction::Quit,
-                "{} needs exo-init, and this session does not run under it",
-                if action == SessionAction::Reboot {
-                    "reboot"
-                } else {
-                    "power off"
-                }
-            );
+            if action != SessionAction::Quit {
+                ask_init(action)?;
+                tracing::info!(by = peer.who(), ?action, "asked exo-init to end the session");
+                return Ok(serde_json::Value::Null);
+            }
             tracing::info!(by = peer.who(), "session quit requested");
             // After this reply has gone out: then the capsules are stopped and the loop ends.
             state
@@ -487,4 +483,25 @@ fn window_capsule(state: &State, window: &smithay::desktop::Window) -> Option<St
         .identity
         .capsule
         .clone()
+}
+
+/// Reboot and power off belong to exo-init (docs/exo-init.md): SIGINT to PID 1 reboots, SIGUSR1
+/// powers off; init then stops this session first. Outside exo-init (EXO_INIT unset) refused.
+fn ask_init(action: SessionAction) -> anyhow::Result<()> {
+    let (what, signal) = match action {
+        SessionAction::Reboot => ("reboot", libc::SIGINT),
+        _ => ("power off", libc::SIGUSR1),
+    };
+    anyhow::ensure!(
+        std::env::var("EXO_INIT").is_ok_and(|v| v == "1"),
+        "{what} needs exo-init, and this session does not run under it"
+    );
+    // SAFETY: kill(2) with a valid signal number has no memory-safety requirements.
+    let rc = unsafe { libc::kill(1, signal) };
+    anyhow::ensure!(
+        rc == 0,
+        "cannot ask exo-init to {what}: {}",
+        std::io::Error::last_os_error()
+    );
+    Ok(())
 }

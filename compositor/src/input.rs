@@ -327,6 +327,14 @@ impl State {
                     .raw_latin_sym_or_raw_current_sym()
                     .unwrap_or(keysyms::KEY_NoSymbol.into());
                 let name = smithay::input::keyboard::xkb::keysym_get_name(sym);
+                // Ctrl+Alt+F<n> on a console: the keymap gives XF86Switch_VT_<n>.
+                if let Some(vt) = name.strip_prefix("XF86Switch_VT_").and_then(|n| n.parse().ok()) {
+                    if let crate::backend::Backend::Drm(drm) = &mut state.backend {
+                        state.nexq.suppressed_keys.push(code);
+                        drm.change_vt(vt);
+                        return FilterResult::Intercept(None);
+                    }
+                }
                 // Bindings are matched before any client sees the key, whatever inhibits
                 // shortcuts. While the session is locked the keys are the locker's, except the
                 // secure ones, which no client ever gets: they are swallowed and do nothing.

@@ -7,7 +7,7 @@ use exo_shell::config::Config;
 use smithay::reexports::{calloop::EventLoop, wayland_server::Display};
 
 use crate::{
-    backend::{winit::WinitBackend, Backend},
+    backend::{drm::DrmBackend, winit::WinitBackend, Backend},
     cli::{BackendKind, Cli},
     init::{create_output, insert_display, listen_socket, OutputSpec},
     state::State,
@@ -32,6 +32,21 @@ fn ensure_runtime_dir() -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
+/// SIGTERM (exo-init stopping the session, `kill`) and SIGINT (Ctrl-C) end the session cleanly:
+/// the event loop stops, then every capsule gets SIGTERM through the supervisor.
+fn watch_termination(handle: &smithay::reexports::calloop::LoopHandle<'static, State>) -> anyhow::Result<()> {
+    use smithay::reexports::calloop::signals::{Signal, Signals};
+    let signals = Signals::new(&[Signal::SIGTERM, Signal::SIGINT])
+        .map_err(|err| anyhow::anyhow!("cannot watch SIGTERM: {err}"))?;
+    handle
+        .insert_source(signals, |event, _, state| {
+            tracing::info!(signal = ?event.signal(), "stopping the session");
+            state.nexq.loop_signal.stop();
+        })
+        .map_err(|err| anyhow::anyhow!("cannot watch SIGTERM: {err}"))?;
+    Ok(())
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let (config, config_path) = Config::load_or_default(cli.config.as_deref())?;
     let runtime_dir = ensure_runtime_dir()?;
@@ -53,6 +68,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Backend::Headless(Box::default()),
             create_output(&dh, "HEADLESS-1", spec),
         ),
+        BackendKind::Drm => {
+            let mut backend = DrmBackend::open(&event_loop.handle(), cli.mode)
+                .inspect_err(|err| eprintln!("nexquelium: the DRM backend cannot start: {err:#}"))?;
+            let output = create_output(&dh, &backend.output_name(), spec);
+            backend.start(&output).inspect_err(|err| {
+                eprintln!(
+                    "nexquelium: {} cannot be used: {err:#}",
+                    backend.device_path().display()
+                )
+            })?;
+            (Backend::Drm(Box::new(backend)), output)
+        }
         BackendKind::Winit => {
             let output = create_output(&dh, "WINIT-1", spec);
             let backend = WinitBackend::new(&event_loop.handle(), &output)?;
@@ -89,6 +116,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     crate::control::listen(&event_loop.handle(), &control_path)?;
     state.nexq.control_path = Some(control_path.clone());
     crate::reload::watch_sighup(&event_loop.handle())?;
+    watch_termination(&event_loop.handle())?;
     crate::reload::watch_config_file(&event_loop.handle(), state.nexq.config_path.clone())?;
 
     // SAFETY: no other thread exists yet that could read the environment concurrently.

@@ -197,3 +197,39 @@ fn session_quit_stops_the_capsules_and_exits_cleanly_and_reboot_needs_exo_init()
         "the capsule still runs after the session ended: {stat}"
     );
 }
+
+#[test]
+fn sigterm_ends_the_session_and_capsules_get_sigterm_first() {
+    use exo_shell::control::{Request, RunInfo};
+    let dir = scratch("term");
+    let marker = dir.join("got-term");
+    // Capsules run under their own uid: let it write the marker.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mut session = Session::start(&[]);
+    // The capsule answers SIGTERM by leaving a marker: proof it was asked, not killed.
+    let script = format!(
+        "trap 'echo term > {}; exit 0' TERM; while :; do sleep 0.1; done",
+        marker.display()
+    );
+    let run: RunInfo = serde_json::from_value(
+        session
+            .request(&Request::Run {
+                name: Some("polite".into()),
+                capabilities: vec![],
+                argv: vec!["sh".into(), "-c".into(), script],
+            })
+            .expect("run"),
+    )
+    .expect("run reply");
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: plain kill(2) on our own child process.
+    assert_eq!(unsafe { libc::kill(session.pid() as i32, libc::SIGTERM) }, 0);
+    let status = session.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "the compositor exited with {status} on SIGTERM");
+    assert!(
+        marker.exists(),
+        "capsule {} did not get SIGTERM before the compositor exited",
+        run.pid
+    );
+}

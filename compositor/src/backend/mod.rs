@@ -1,6 +1,8 @@
-//! Backends: headless (pixman into memory, for tests and CI) and winit (a nested GLES window).
+//! Backends: headless (pixman into memory, for tests and CI), winit (a nested GLES window) and
+//! drm (a console: KMS, libinput, a libseat session).
 
 pub mod canvas;
+pub mod drm;
 pub mod headless;
 pub mod winit;
 
@@ -10,6 +12,7 @@ use canvas::CpuFrame;
 pub enum Backend {
     Headless(Box<headless::HeadlessBackend>),
     Winit(Box<winit::WinitBackend>),
+    Drm(Box<drm::DrmBackend>),
 }
 
 impl Backend {
@@ -17,6 +20,7 @@ impl Backend {
         match self {
             Backend::Headless(b) => b.render(nexq),
             Backend::Winit(b) => b.render(nexq),
+            Backend::Drm(b) => b.render(nexq),
         }
     }
 
@@ -25,6 +29,7 @@ impl Backend {
         match self {
             Backend::Headless(b) => b.capture(nexq, with_cursor),
             Backend::Winit(b) => b.capture(nexq, with_cursor),
+            Backend::Drm(b) => b.capture(nexq, with_cursor),
         }
     }
 
@@ -32,6 +37,7 @@ impl Backend {
         match self {
             Backend::Headless(b) => b.frame_count,
             Backend::Winit(b) => b.frame_count,
+            Backend::Drm(b) => b.frame_count,
         }
     }
 
@@ -39,6 +45,7 @@ impl Backend {
         match self {
             Backend::Headless(_) => "headless",
             Backend::Winit(_) => "winit",
+            Backend::Drm(_) => "drm",
         }
     }
 }

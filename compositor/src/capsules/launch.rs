@@ -25,7 +25,7 @@ const CONTROL_FD: i32 = 4;
 
 /// Environment variables passed through from the compositor when set; everything else a
 /// capsule sees is declared in its manifest or set here.
-const PASSED_ENV: [&str; 4] = ["PATH", "LANG", "LC_ALL", "TZ"];
+const PASSED_ENV: [&str; 5] = ["PATH", "LANG", "LC_ALL", "TZ", "EXO_INIT"];
 
 pub struct Launched {
     pub child: Child,

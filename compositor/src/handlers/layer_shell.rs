@@ -112,6 +112,7 @@ impl State {
         if !mapped {
             return;
         }
+        announce_dashboard(layer);
         let wants = layer.cached_state().keyboard_interactivity != KeyboardInteractivity::None
             && matches!(layer.layer(), Layer::Top | Layer::Overlay);
         if wants {
@@ -124,6 +125,26 @@ impl State {
 fn output_area(nexq: &crate::state::Nexq) -> exo_shell::geometry::Rect {
     let r = nexq.output_logical_rect();
     exo_shell::geometry::Rect::new(r.loc.x, r.loc.y, r.size.w, r.size.h)
+}
+
+/// The line exo-init's console, `./x run` and the boot tests wait for: the Sentry dashboard
+/// capsule's overlay showed its first frame (printed again if the dashboard is restarted).
+pub const DASHBOARD_MAPPED: &str = "nexquelium: dashboard mapped";
+
+fn announce_dashboard(layer: &LayerSurface) {
+    use smithay::reexports::wayland_server::Resource;
+    let by_dashboard = layer
+        .wl_surface()
+        .client()
+        .and_then(|c| {
+            c.get_data::<crate::state::ClientState>()
+                .and_then(|d| d.identity.capsule.clone())
+        })
+        .is_some_and(|capsule| capsule == "sentry-dashboard");
+    if by_dashboard && layer.namespace() == "exosphere-dashboard" {
+        eprintln!("{DASHBOARD_MAPPED}");
+        tracing::info!("the Sentry dashboard is on screen");
+    }
 }
 
 /// Marks a layer surface that has been shown (and offered the focus) once.
