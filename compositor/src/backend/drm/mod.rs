@@ -120,10 +120,13 @@ impl DrmBackend {
         libinput
             .udev_assign_seat(&seat)
             .map_err(|()| anyhow::anyhow!("libinput cannot use seat {seat}"))?;
-        // Without one dispatch here the first devices show up only after the first key press.
+        // The devices found now are queued inside libinput without waking its fd: dispatch and
+        // drain them here, or they (and the first input) show up only after the next event.
         if let Err(err) = libinput.dispatch() {
             tracing::warn!(%err, "libinput dispatch failed");
         }
+        let found = libinput.by_ref().count();
+        tracing::info!(events = found, "libinput initialised");
         handle
             .insert_source(LibinputInputBackend::new(libinput.clone()), |event, _, state| {
                 input::handle(state, event)

@@ -1,0 +1,384 @@
+//! The `exo-vm` command: build the boot image, run it in QEMU, talk to a running VM over QMP.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use exo_vm::build::{default_repo, source_date_epoch};
+use exo_vm::qemu::SerialTail;
+use exo_vm::{BuildOptions, Display, KernelChoice, Qmp, Variant, Vga, Vm, VmOptions};
+
+/// Exosphere's boot image: build it, boot it in QEMU, drive a running VM.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum VariantArg {
+    /// What users boot.
+    Shipped,
+    /// Adds the fault-injection service on ttyS1 (end-to-end tests only).
+    Test,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum VgaArg {
+    /// virtio-gpu (the virtio_gpu DRM driver).
+    Virtio,
+    /// QEMU's standard VGA (the bochs DRM driver).
+    Std,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Build <out>/initramfs.cpio, <out>/vmlinuz (and <out>/vmlinux for faster PVH boot).
+    Build {
+        /// Directory holding nexquelium, sentry-dashboard, exoctl and exo-init.
+        #[arg(long, value_name = "DIR")]
+        bin_dir: Option<PathBuf>,
+        /// Image variant.
+        #[arg(long, value_enum, default_value = "shipped")]
+        variant: VariantArg,
+        /// Boot this vmlinuz instead of Debian's linux-image-amd64.
+        #[arg(long, value_name = "PATH")]
+        kernel: Option<PathBuf>,
+        /// With --kernel: a directory holding lib/modules/<kver>/ (default: no modules).
+        #[arg(long, value_name = "DIR", requires = "kernel")]
+        modules: Option<PathBuf>,
+        /// Output directory.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Repository root (for assets/).
+        #[arg(long, value_name = "DIR")]
+        repo: Option<PathBuf>,
+        /// Also put this host file in the image at its host path, with its shared libraries
+        /// (repeatable; for debugging, e.g. --extra /usr/bin/ls).
+        #[arg(long, value_name = "PATH")]
+        extra: Vec<PathBuf>,
+    },
+    /// Boot the built image in QEMU (TCG).
+    Run {
+        /// No window: serial log and screenshot under --out.
+        #[arg(long)]
+        headless: bool,
+        /// Graphics device.
+        #[arg(long, value_enum, default_value = "virtio")]
+        vga: VgaArg,
+        /// Extra kernel command line (repeatable).
+        #[arg(long, value_name = "EXTRA")]
+        append: Vec<String>,
+        /// Run this capsule as the first program, then power off (adds exo.run=NAME).
+        #[arg(long, value_name = "NAME")]
+        exo_run: Option<String>,
+        /// Headless: stop after the screenshot (system_powerdown, exit with QEMU's status).
+        #[arg(long)]
+        once: bool,
+        /// Try KVM instead of TCG (does not boot on machines with emulated nesting).
+        #[arg(long)]
+        kvm: bool,
+        /// Second serial port as <out>/fault.sock (for test images).
+        #[arg(long)]
+        fault_channel: bool,
+        /// Kernel messages on the console too (drops `quiet`).
+        #[arg(long)]
+        verbose_kernel: bool,
+        /// Seconds to wait for the dashboard (headless).
+        #[arg(long, default_value_t = 180)]
+        timeout: u64,
+        /// Directory of the built image; serial.log, qmp.sock, screenshot.png go there too.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Write a PNG screenshot of a running VM.
+    Screenshot {
+        /// Where to write the PNG.
+        path: PathBuf,
+        /// The VM's directory (its qmp.sock).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Press key combos in a running VM, e.g. super-ret ctrl-alt-delete.
+    Key {
+        /// Combos: keys joined with '-' or '+'.
+        #[arg(required = true)]
+        combos: Vec<String>,
+        /// The VM's directory (its qmp.sock).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Type text in a running VM (US layout; \n is Return).
+    Type {
+        text: String,
+        /// The VM's directory (its qmp.sock).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+}
+
+fn default_out() -> PathBuf {
+    default_repo().join("target/exosphere")
+}
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+fn catch_sigint() {
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(
+            libc::SIGINT,
+            on_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        );
+        libc::signal(
+            libc::SIGTERM,
+            on_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        );
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("exo-vm: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.cmd {
+        Cmd::Build {
+            bin_dir,
+            variant,
+            kernel,
+            modules,
+            out,
+            repo,
+            extra,
+        } => {
+            let repo = repo.unwrap_or_else(default_repo);
+            let mut opts = BuildOptions::new(&repo);
+            if let Some(b) = bin_dir {
+                opts.bin_dir = b;
+            }
+            opts.variant = match variant {
+                VariantArg::Shipped => Variant::Shipped,
+                VariantArg::Test => Variant::Test,
+            };
+            if let Some(k) = kernel {
+                opts.kernel = KernelChoice::Custom { vmlinuz: k, modules };
+            }
+            opts.out = out.unwrap_or_else(|| repo.join("target/exosphere"));
+            opts.extra = extra;
+            opts.mtime = source_date_epoch().unwrap_or(0);
+            opts.verbose = true;
+            let built = exo_vm::build(&opts)?;
+            println!(
+                "{} {:.1} MB ({} kernel modules{})",
+                built.initramfs.display(),
+                built.size as f64 / 1e6,
+                built.modules,
+                built
+                    .kver
+                    .as_deref()
+                    .map(|k| format!(", kernel {k}"))
+                    .unwrap_or_default()
+            );
+            println!("{}", built.boot_kernel().display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Run {
+            headless,
+            vga,
+            append,
+            exo_run,
+            once,
+            kvm,
+            fault_channel,
+            verbose_kernel,
+            timeout,
+            out,
+        } => {
+            let mut opts = VmOptions::for_image(out.unwrap_or_else(default_out))?;
+            opts.vga = match vga {
+                VgaArg::Virtio => Vga::Virtio,
+                VgaArg::Std => Vga::Std,
+            };
+            opts.append = append;
+            opts.exo_run = exo_run;
+            opts.kvm = kvm;
+            opts.fault_channel = fault_channel;
+            opts.quiet = !verbose_kernel;
+            let has_display =
+                std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
+            opts.display = if headless || !has_display {
+                Display::None
+            } else {
+                Display::Window
+            };
+            run_vm(opts, once, Duration::from_secs(timeout))
+        }
+        Cmd::Screenshot { path, out } => {
+            let mut q = connect(out)?;
+            q.screendump(&path)?;
+            println!("{}", std::path::absolute(&path)?.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Key { combos, out } => {
+            let mut q = connect(out)?;
+            for c in combos {
+                let codes = exo_vm::keys::combo(&c)?;
+                q.send_key(&codes, 100)?;
+                std::thread::sleep(Duration::from_millis(150));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Type { text, out } => {
+            let mut q = connect(out)?;
+            let text = text.replace("\\n", "\n");
+            for codes in exo_vm::keys::text(&text)? {
+                q.send_key(&codes, 30)?;
+                std::thread::sleep(Duration::from_millis(40));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn connect(out: Option<PathBuf>) -> Result<Qmp> {
+    let sock = out.unwrap_or_else(default_out).join("qmp.sock");
+    Qmp::connect(&sock, Duration::from_secs(2)).context("is a VM running (exo-vm run)?")
+}
+
+/// Prints the serial lines that start with `exo-init:` (and the other milestones) as they come.
+struct Progress {
+    tail: SerialTail,
+    partial: Vec<u8>,
+    started: Instant,
+}
+
+impl Progress {
+    fn pump(&mut self) {
+        let new = self.tail.poll();
+        self.partial.extend_from_slice(&new);
+        while let Some(i) = self.partial.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=i).collect();
+            let line = String::from_utf8_lossy(&line);
+            let line = line.trim_end();
+            if ["exo-init:", "exo-fault:", "nexquelium:", "Hello, Exosphere!"]
+                .iter()
+                .any(|p| line.contains(p))
+            {
+                eprintln!("[{:6.2}] {line}", self.started.elapsed().as_secs_f64());
+            }
+        }
+    }
+}
+
+fn run_vm(opts: VmOptions, once: bool, timeout: Duration) -> Result<ExitCode> {
+    catch_sigint();
+    let serial = opts.serial_log();
+    let out = opts.out.clone();
+    let window = opts.display == Display::Window;
+    let first_program = opts.exo_run.is_some();
+    eprintln!(
+        "exo-vm: booting {} + {} (serial log {})",
+        opts.kernel.display(),
+        opts.initrd.display(),
+        serial.display()
+    );
+    let mut vm = Vm::start(opts)?;
+    let mut progress = Progress {
+        tail: SerialTail::new(serial, 0),
+        partial: Vec::new(),
+        started: Instant::now(),
+    };
+    const MAPPED: &str = "nexquelium: dashboard mapped";
+    let mut shot_taken = window || first_program;
+    let deadline = Instant::now() + timeout;
+    let mut searched = 0u64;
+    loop {
+        progress.pump();
+        if let Some(status) = vm.try_status()? {
+            progress.pump();
+            eprintln!("exo-vm: QEMU exited ({status})");
+            return Ok(exit_code(status));
+        }
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            eprintln!("exo-vm: interrupted: powering the VM down (system_powerdown)");
+            return shutdown(&mut vm, &mut progress);
+        }
+        if !shot_taken {
+            let mut t = SerialTail::new(vm.options().serial_log(), searched);
+            t.poll();
+            if t.find(MAPPED).is_some() {
+                let took = vm.elapsed();
+                // Give the compositor a moment to flip the first full frame.
+                std::thread::sleep(Duration::from_millis(1500));
+                let png = out.join("screenshot.png");
+                vm.screenshot(&png)?;
+                shot_taken = true;
+                eprintln!(
+                    "exo-vm: dashboard mapped {:.1} s after QEMU started",
+                    took.as_secs_f64()
+                );
+                println!("{}", std::path::absolute(&png)?.display());
+                if once {
+                    return shutdown(&mut vm, &mut progress);
+                }
+                eprintln!("exo-vm: VM running; Ctrl-C powers it down");
+            } else {
+                searched = vm.serial_len().saturating_sub(MAPPED.len() as u64);
+                if Instant::now() >= deadline {
+                    eprintln!(
+                        "exo-vm: no {MAPPED:?} within {} s; last serial lines:\n{}",
+                        timeout.as_secs(),
+                        exo_vm::qemu::last_lines(&vm.serial_text(), 30)
+                    );
+                    vm.kill();
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn shutdown(vm: &mut Vm, progress: &mut Progress) -> Result<ExitCode> {
+    if let Err(e) = vm.powerdown() {
+        eprintln!("exo-vm: system_powerdown failed: {e:#}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        progress.pump();
+        if let Some(status) = vm.try_status()? {
+            eprintln!("exo-vm: QEMU exited ({status})");
+            return Ok(exit_code(status));
+        }
+        if Instant::now() >= deadline {
+            eprintln!("exo-vm: the guest did not power off within 60 s: killing QEMU");
+            vm.kill();
+            return Ok(ExitCode::FAILURE);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn exit_code(status: std::process::ExitStatus) -> ExitCode {
+    match status.code() {
+        Some(c) => ExitCode::from(c.clamp(0, 255) as u8),
+        None => ExitCode::FAILURE,
+    }
+}

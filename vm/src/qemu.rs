@@ -1,0 +1,575 @@
+//! Running the image in QEMU: the command line from the contract (TCG, virtio-gpu or `-vga std`,
+//! virtio keyboard and tablet, no network, QMP socket, serial console to a file) and a handle
+//! the end-to-end tests drive.
+
+use std::fs;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::keys;
+use crate::qmp::Qmp;
+
+/// The graphics device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Vga {
+    /// `-vga none -device virtio-gpu-pci` (the virtio-gpu DRM driver).
+    #[default]
+    Virtio,
+    /// `-vga std` (the bochs DRM driver: no dumb-buffer export, like VirtualBox's vmwgfx).
+    Std,
+}
+
+/// Where QEMU shows the screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Display {
+    /// `-display none`: screenshots only.
+    #[default]
+    None,
+    /// A window (gtk, else sdl), for a desktop session.
+    Window,
+}
+
+#[derive(Debug, Clone)]
+pub struct VmOptions {
+    /// Kernel to boot (vmlinux for PVH boot, or a bzImage).
+    pub kernel: PathBuf,
+    pub initrd: PathBuf,
+    /// Directory for serial.log, qmp.sock, fault.sock.
+    pub out: PathBuf,
+    pub vga: Vga,
+    pub display: Display,
+    /// Extra kernel command line.
+    pub append: Vec<String>,
+    /// `exo.run=NAME`: run this capsule as the first program, then power off.
+    pub exo_run: Option<String>,
+    /// Second serial port (guest ttyS1) as a unix socket `<out>/fault.sock` (test images).
+    pub fault_channel: bool,
+    /// Try KVM (falls back to TCG only if QEMU refuses to start; see PLATFORM.md).
+    pub kvm: bool,
+    pub memory_mb: u32,
+    pub smp: u32,
+    /// virtio-gpu resolution.
+    pub width: u32,
+    pub height: u32,
+    /// Kernel `quiet` (fewer kernel lines on the serial console).
+    pub quiet: bool,
+}
+
+impl VmOptions {
+    /// Options for the image built into `out` (`exo-vm build --out`): vmlinux when present,
+    /// else vmlinuz; initramfs.cpio.
+    pub fn for_image(out: impl Into<PathBuf>) -> Result<VmOptions> {
+        let out = out.into();
+        let kernel = ["vmlinux", "vmlinuz"]
+            .iter()
+            .map(|k| out.join(k))
+            .find(|p| p.is_file())
+            .with_context(|| {
+                format!(
+                    "{}: no vmlinux or vmlinuz (run `exo-vm build` first)",
+                    out.display()
+                )
+            })?;
+        let initrd = out.join("initramfs.cpio");
+        if !initrd.is_file() {
+            bail!("{} is missing (run `exo-vm build` first)", initrd.display());
+        }
+        Ok(VmOptions {
+            kernel,
+            initrd,
+            out,
+            vga: Vga::Virtio,
+            display: Display::None,
+            append: Vec::new(),
+            exo_run: None,
+            fault_channel: false,
+            kvm: false,
+            memory_mb: 1024,
+            smp: 2,
+            width: 1280,
+            height: 800,
+            quiet: true,
+        })
+    }
+
+    pub fn serial_log(&self) -> PathBuf {
+        self.out.join("serial.log")
+    }
+
+    pub fn qmp_socket(&self) -> PathBuf {
+        self.out.join("qmp.sock")
+    }
+
+    pub fn fault_socket(&self) -> PathBuf {
+        self.out.join("fault.sock")
+    }
+
+    /// The kernel command line.
+    pub fn cmdline(&self) -> String {
+        // The last console= is /dev/console: init's output goes to the serial log.
+        // panic=1 with -no-reboot: a kernel panic (e.g. init died) ends QEMU instead of hanging.
+        let mut parts = vec!["console=tty0", "console=ttyS0", "panic=1"];
+        if self.quiet {
+            parts.push("quiet");
+        }
+        let mut s = parts.join(" ");
+        if let Some(name) = &self.exo_run {
+            s.push_str(&format!(" exo.run={name}"));
+        }
+        for a in &self.append {
+            s.push(' ');
+            s.push_str(a);
+        }
+        s
+    }
+
+    /// The QEMU command.
+    pub fn command(&self) -> Command {
+        let mut c = Command::new("qemu-system-x86_64");
+        c.args(["-machine", "pc", "-nodefaults", "-no-user-config"]);
+        c.args(["-m", &self.memory_mb.to_string()]);
+        c.args(["-smp", &self.smp.to_string()]);
+        c.args(["-accel", if self.kvm { "kvm" } else { "tcg" }]);
+        c.arg("-kernel").arg(&self.kernel);
+        c.arg("-initrd").arg(&self.initrd);
+        c.args(["-append", &self.cmdline()]);
+        match self.display {
+            Display::None => {
+                c.args(["-display", "none"]);
+            }
+            Display::Window => {
+                c.args(["-display", window_display()]);
+            }
+        }
+        c.arg("-serial")
+            .arg(format!("file:{}", self.serial_log().display()));
+        if self.fault_channel {
+            c.arg("-serial").arg(format!(
+                "unix:{},server=on,wait=off",
+                self.fault_socket().display()
+            ));
+        }
+        c.args(["-nic", "none", "-no-reboot"]);
+        c.arg("-qmp")
+            .arg(format!("unix:{},server=on,wait=off", self.qmp_socket().display()));
+        match self.vga {
+            Vga::Virtio => {
+                c.args(["-vga", "none", "-device"]);
+                c.arg(format!("virtio-gpu-pci,xres={},yres={}", self.width, self.height));
+            }
+            Vga::Std => {
+                c.args(["-vga", "std"]);
+            }
+        }
+        c.args(["-device", "virtio-keyboard-pci", "-device", "virtio-tablet-pci"]);
+        c
+    }
+}
+
+/// gtk when this QEMU has it, else sdl.
+fn window_display() -> &'static str {
+    let help = Command::new("qemu-system-x86_64")
+        .args(["-display", "help"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    if help.lines().any(|l| l.trim() == "gtk") {
+        "gtk"
+    } else {
+        "sdl"
+    }
+}
+
+/// A running VM. Dropping it kills QEMU.
+pub struct Vm {
+    child: Child,
+    opts: VmOptions,
+    started: Instant,
+    status: Option<ExitStatus>,
+}
+
+impl Vm {
+    /// Starts QEMU (in its own process group, so a terminal's Ctrl-C reaches only us) and
+    /// connects to its QMP socket.
+    pub fn start(opts: VmOptions) -> Result<Vm> {
+        fs::create_dir_all(&opts.out)?;
+        for p in [opts.serial_log(), opts.qmp_socket(), opts.fault_socket()] {
+            let _ = fs::remove_file(p);
+        }
+        let mut cmd = opts.command();
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let started = Instant::now();
+        let child = cmd
+            .spawn()
+            .context("starting qemu-system-x86_64 (Debian package qemu-system-x86)")?;
+        let mut vm = Vm {
+            child,
+            opts,
+            started,
+            status: None,
+        };
+        // QEMU's QMP socket serves one client at a time: connect to check it is up, then let
+        // go, so `exo-vm key` and friends can talk to this VM too. Every command connects anew.
+        match Qmp::connect(&vm.opts.qmp_socket(), Duration::from_secs(20)) {
+            Ok(q) => drop(q),
+            Err(e) => {
+                let stderr = vm.stderr_after_exit();
+                return Err(e).context(format!("QEMU did not start: {stderr}"));
+            }
+        }
+        Ok(vm)
+    }
+
+    pub fn options(&self) -> &VmOptions {
+        &self.opts
+    }
+
+    /// Time since QEMU was started.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn stderr_after_exit(&mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut s = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_string(&mut s);
+        }
+        s.trim().to_string()
+    }
+
+    /// Everything the guest wrote to its serial console so far.
+    pub fn serial_text(&self) -> String {
+        fs::read(self.opts.serial_log())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Whether QEMU has exited (and its status).
+    pub fn try_status(&mut self) -> Result<Option<ExitStatus>> {
+        if self.status.is_none() {
+            self.status = self.child.try_wait()?;
+        }
+        Ok(self.status)
+    }
+
+    /// Waits until the serial console contains `needle` (searching everything written since
+    /// boot) and returns the time since QEMU started. Fails on timeout or if QEMU exits first,
+    /// with the end of the serial log in the error.
+    pub fn wait_for_serial(&mut self, needle: &str, timeout: Duration) -> Result<Duration> {
+        self.wait_for_serial_after(0, needle, timeout)
+    }
+
+    /// Like [`Vm::wait_for_serial`] but only searches the log from byte `offset` on (take
+    /// [`Vm::serial_len`] before provoking something, e.g. a crash, to wait for what follows).
+    pub fn wait_for_serial_after(
+        &mut self,
+        offset: u64,
+        needle: &str,
+        timeout: Duration,
+    ) -> Result<Duration> {
+        let deadline = Instant::now() + timeout;
+        let mut tail = SerialTail::new(self.opts.serial_log(), offset);
+        loop {
+            tail.poll();
+            if tail.find(needle).is_some() {
+                return Ok(self.started.elapsed());
+            }
+            if let Some(status) = self.try_status()? {
+                tail.poll();
+                if tail.find(needle).is_some() {
+                    return Ok(self.started.elapsed());
+                }
+                bail!(
+                    "QEMU exited ({status}) before the serial console showed {needle:?}; last lines:\n{}",
+                    last_lines(&self.serial_text(), 30)
+                );
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "no {needle:?} on the serial console within {:.0} s; last lines:\n{}",
+                    timeout.as_secs_f64(),
+                    last_lines(&self.serial_text(), 30)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Current length of the serial log in bytes.
+    pub fn serial_len(&self) -> u64 {
+        fs::metadata(self.opts.serial_log()).map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Runs `f` on a fresh QMP connection (closed afterwards).
+    pub fn with_qmp<T>(&mut self, f: impl FnOnce(&mut Qmp) -> Result<T>) -> Result<T> {
+        if let Some(status) = self.try_status()? {
+            bail!("QEMU has exited ({status})");
+        }
+        let mut q = Qmp::connect(&self.opts.qmp_socket(), Duration::from_secs(10))?;
+        f(&mut q)
+    }
+
+    /// A PNG screenshot of the display.
+    pub fn screenshot(&mut self, path: &Path) -> Result<()> {
+        self.with_qmp(|q| q.screendump(path))
+    }
+
+    /// Presses a combo such as `super-ret` (see [`keys::combo`]).
+    pub fn key(&mut self, combo: &str) -> Result<()> {
+        let codes = keys::combo(combo)?;
+        self.with_qmp(|q| q.send_key(&codes, 100))
+    }
+
+    /// Types text (US layout), one key (with shift when needed) at a time.
+    pub fn type_text(&mut self, text: &str) -> Result<()> {
+        let all = keys::text(text)?;
+        self.with_qmp(|q| {
+            for codes in all {
+                q.send_key(&codes, 30)?;
+                // Under TCG the guest needs time to see each press and release apart.
+                std::thread::sleep(Duration::from_millis(40));
+            }
+            Ok(())
+        })
+    }
+
+    /// Presses (`down`) or releases a single key by name (e.g. hold `super` across a drag).
+    pub fn key_event(&mut self, key: &str, down: bool) -> Result<()> {
+        let code = keys::qcode(key)?;
+        self.with_qmp(|q| q.key_event(code, down))?;
+        settle();
+        Ok(())
+    }
+
+    /// Moves the tablet pointer to absolute axes (0..=32767 each).
+    pub fn pointer_abs(&mut self, x: u32, y: u32) -> Result<()> {
+        self.with_qmp(|q| q.pointer_abs(x, y))
+    }
+
+    /// Moves the tablet pointer to pixel (x, y) of the `width`×`height` screen.
+    pub fn pointer_px(&mut self, x: u32, y: u32) -> Result<()> {
+        let (w, h) = (self.opts.width.max(2), self.opts.height.max(2));
+        let ax = (x.min(w - 1) as u64 * 32767 / (w as u64 - 1)) as u32;
+        let ay = (y.min(h - 1) as u64 * 32767 / (h as u64 - 1)) as u32;
+        self.pointer_abs(ax, ay)
+    }
+
+    /// Presses or releases a mouse button: "left", "middle", "right".
+    pub fn button(&mut self, button: &str, down: bool) -> Result<()> {
+        self.with_qmp(|q| q.button(button, down))?;
+        settle();
+        Ok(())
+    }
+
+    /// ACPI power button (`system_powerdown`).
+    pub fn powerdown(&mut self) -> Result<()> {
+        self.with_qmp(|q| q.system_powerdown())
+    }
+
+    /// Sends one line to the guest's ttyS1 (the test variant's fault service).
+    pub fn send_fault_line(&mut self, line: &str) -> Result<()> {
+        if !self.opts.fault_channel {
+            bail!("this VM was started without the fault channel (VmOptions::fault_channel)");
+        }
+        let sock = self.opts.fault_socket();
+        let mut s =
+            UnixStream::connect(&sock).with_context(|| format!("connecting to {}", sock.display()))?;
+        s.write_all(line.as_bytes())?;
+        s.write_all(b"\n")?;
+        s.flush()?;
+        // Closing at once can drop the bytes before QEMU's chardev reads them.
+        std::thread::sleep(Duration::from_millis(200));
+        Ok(())
+    }
+
+    /// Waits for QEMU to exit; after `timeout` kills it and fails.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Result<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(s) = self.try_status()? {
+                return Ok(s);
+            }
+            if Instant::now() >= deadline {
+                self.kill();
+                bail!(
+                    "QEMU did not exit within {:.0} s (killed); last serial lines:\n{}",
+                    timeout.as_secs_f64(),
+                    last_lines(&self.serial_text(), 30)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Kills QEMU at once.
+    pub fn kill(&mut self) {
+        if self.status.is_none() {
+            let _ = self.child.kill();
+            self.status = self.child.wait().ok();
+        }
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The keyboard and the tablet are separate virtio devices: the guest may read their queues in
+/// either order. A pause after a key or button change keeps e.g. "Super down, then button down"
+/// in that order under TCG.
+fn settle() {
+    std::thread::sleep(Duration::from_millis(150));
+}
+
+/// The last `n` lines of `s`.
+pub fn last_lines(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Reads a growing log file from an offset on.
+pub struct SerialTail {
+    path: PathBuf,
+    offset: u64,
+    base: u64,
+    buf: Vec<u8>,
+}
+
+impl SerialTail {
+    pub fn new(path: PathBuf, offset: u64) -> SerialTail {
+        SerialTail {
+            path,
+            offset,
+            base: offset,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Reads what was appended since the last poll; returns it.
+    pub fn poll(&mut self) -> Vec<u8> {
+        let Ok(mut f) = fs::File::open(&self.path) else {
+            return Vec::new();
+        };
+        if f.seek(SeekFrom::Start(self.offset)).is_err() {
+            return Vec::new();
+        }
+        let mut new = Vec::new();
+        let _ = f.read_to_end(&mut new);
+        self.offset += new.len() as u64;
+        self.buf.extend_from_slice(&new);
+        new
+    }
+
+    /// Offset just after the first occurrence of `needle` in what was read.
+    pub fn find(&self, needle: &str) -> Option<u64> {
+        let n = needle.as_bytes();
+        self.buf
+            .windows(n.len().max(1))
+            .position(|w| w == n)
+            .map(|i| self.base + (i + n.len()) as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> VmOptions {
+        VmOptions {
+            kernel: "/k".into(),
+            initrd: "/i".into(),
+            out: "/o".into(),
+            vga: Vga::Virtio,
+            display: Display::None,
+            append: vec!["loglevel=7".into()],
+            exo_run: Some("hello".into()),
+            fault_channel: true,
+            kvm: false,
+            memory_mb: 1024,
+            smp: 2,
+            width: 1280,
+            height: 800,
+            quiet: true,
+        }
+    }
+
+    #[test]
+    fn command_line_follows_the_contract() {
+        let c = opts().command();
+        let args: Vec<String> = c.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        let joined = args.join(" ");
+        for want in [
+            "-accel tcg",
+            "-kernel /k",
+            "-initrd /i",
+            "-serial file:/o/serial.log",
+            "-serial unix:/o/fault.sock,server=on,wait=off",
+            "-nic none",
+            "-no-reboot",
+            "-qmp unix:/o/qmp.sock,server=on,wait=off",
+            "-vga none -device virtio-gpu-pci,xres=1280,yres=800",
+            "-device virtio-keyboard-pci -device virtio-tablet-pci",
+            "-display none",
+        ] {
+            assert!(joined.contains(want), "{want:?} missing from {joined}");
+        }
+        let append = &args[args.iter().position(|a| a == "-append").unwrap() + 1];
+        assert!(append.starts_with("console=tty0 console=ttyS0"), "{append}");
+        assert!(append.contains(" exo.run=hello"), "{append}");
+        assert!(append.ends_with(" loglevel=7"), "{append}");
+
+        let mut std = opts();
+        std.vga = Vga::Std;
+        std.fault_channel = false;
+        let joined: Vec<String> = std
+            .command()
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let joined = joined.join(" ");
+        assert!(
+            joined.contains("-vga std") && !joined.contains("virtio-gpu"),
+            "{joined}"
+        );
+        assert!(!joined.contains("fault.sock"), "{joined}");
+    }
+
+    #[test]
+    fn serial_tail_finds_text_across_polls() {
+        let p = std::env::temp_dir().join(format!("exo-vm-tail-{}", std::process::id()));
+        fs::write(&p, b"exo-init: mounting\nnexq").unwrap();
+        let mut t = SerialTail::new(p.clone(), 0);
+        t.poll();
+        assert_eq!(t.find("nexquelium: dashboard mapped"), None);
+        fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .unwrap()
+            .write_all(b"uelium: dashboard mapped\n")
+            .unwrap();
+        t.poll();
+        let end = t.find("nexquelium: dashboard mapped").unwrap();
+        assert_eq!(end, 19 + 28);
+        let mut later = SerialTail::new(p.clone(), end);
+        later.poll();
+        assert_eq!(later.find("dashboard"), None);
+        fs::remove_file(p).unwrap();
+    }
+}

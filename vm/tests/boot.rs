@@ -1,0 +1,344 @@
+//! End-to-end: Debian's kernel boots the image `exo-vm` builds (from the debug binaries, test
+//! variant) in QEMU under TCG, exo-init runs as PID 1 and Nexquelium drives the DRM device.
+//! Screens are read with QMP screendumps and OCR (tesseract), input arrives as QMP events on
+//! the virtio keyboard and tablet. Boots are shared between checks: CI has two cores.
+//!
+//! Needs the workspace's binaries in target/debug (`cargo build --workspace --bins`; `./x test`
+//! does it) and the Debian packages `./x deps` installs.
+
+#[path = "../../sentry-dashboard/tests/common/image.rs"]
+mod image;
+
+use std::{
+    path::{Path, PathBuf},
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
+
+use exo_vm::{build, BuildOptions, Variant, Vga, Vm, VmOptions};
+use image::{require_program, Area, Image, Word};
+
+/// The line Nexquelium prints when the Sentry dashboard shows (compositor/src/handlers/layer_shell.rs).
+const DASHBOARD_MAPPED: &str = "nexquelium: dashboard mapped";
+/// Boot to the dashboard under TCG takes tens of seconds; leave room for a loaded machine.
+const BOOT: Duration = Duration::from_secs(300);
+const WIDTH: u32 = 1280;
+const HEIGHT: u32 = 800;
+const ALL: Area = Area {
+    x: 0,
+    y: 0,
+    w: WIDTH,
+    h: HEIGHT,
+};
+/// The panel's height: a window's title bar is below it.
+const PANEL: f64 = 28.0;
+/// OCR preprocessings (`convert` arguments; each scales by 300 %, as `Image` expects): light text
+/// on dark reads negated; white labels on the capsule-coloured title bars need the lower
+/// threshold, which turns the bar white and the text black.
+const PREPROCESS: [&[&str]; 3] = [
+    &["-colorspace", "Gray", "-negate", "-scale", "300%"],
+    &[
+        "-colorspace",
+        "Gray",
+        "-negate",
+        "-scale",
+        "300%",
+        "-threshold",
+        "60%",
+    ],
+    &[
+        "-colorspace",
+        "Gray",
+        "-negate",
+        "-scale",
+        "300%",
+        "-threshold",
+        "40%",
+    ],
+];
+
+fn repo() -> PathBuf {
+    exo_vm::build::default_repo()
+}
+
+/// The test image, built once per test process into target/exosphere/test-image.
+fn test_image() -> &'static Path {
+    static IMAGE: OnceLock<PathBuf> = OnceLock::new();
+    IMAGE.get_or_init(|| {
+        let repo = repo();
+        let bin_dir = repo.join("target/debug");
+        for bin in ["nexquelium", "sentry-dashboard", "exoctl", "exo-init"] {
+            assert!(
+                bin_dir.join(bin).is_file(),
+                "{} is missing: run `cargo build --workspace --bins` first (./x test does)",
+                bin_dir.join(bin).display()
+            );
+        }
+        let mut opts = BuildOptions::new(&repo);
+        opts.bin_dir = bin_dir;
+        opts.variant = Variant::Test;
+        opts.out = repo.join("target/exosphere/test-image");
+        // One download of Debian's kernel for `./x run` and the tests.
+        opts.kernel_cache = Some(repo.join("target/exosphere/build/kernel"));
+        let built = build(&opts).expect("exo-vm build (test variant)");
+        eprintln!(
+            "test image: {} ({} bytes, {} modules, kernel {:?})",
+            built.initramfs.display(),
+            built.size,
+            built.modules,
+            built.kver
+        );
+        opts.out
+    })
+}
+
+/// Options for one boot of the test image; its serial log, QMP socket and screenshots go to
+/// their own directory.
+fn boot_options(name: &str) -> VmOptions {
+    require_program("qemu-system-x86_64");
+    let mut opts = VmOptions::for_image(test_image()).expect("the test image");
+    opts.out = repo().join("target/exosphere/boot-tests").join(name);
+    let _ = std::fs::remove_dir_all(&opts.out);
+    std::fs::create_dir_all(&opts.out).expect("create the boot test directory");
+    opts
+}
+
+/// A timing for the test log (a benchmark, not an assertion): printed, and appended to
+/// target/exosphere/boot-tests/timings.log, which `./x test` shows after the boot tests.
+fn record(what: &str, took: Duration) {
+    let line = format!("{what}: {:.1} s (QEMU TCG)", took.as_secs_f64());
+    eprintln!("benchmark: {line}");
+    let path = repo().join("target/exosphere/boot-tests/timings.log");
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{line}\n").as_bytes()));
+    if let Err(err) = written {
+        eprintln!("cannot append to {}: {err}", path.display());
+    }
+}
+
+/// What went wrong, with the end of the serial console.
+fn console_tail(vm: &Vm) -> String {
+    exo_vm::qemu::last_lines(&vm.serial_text(), 60)
+}
+
+fn wait_serial(vm: &mut Vm, needle: &str, timeout: Duration) -> Duration {
+    match vm.wait_for_serial(needle, timeout) {
+        Ok(at) => at,
+        Err(err) => panic!("{err:#}\n--- serial console ---\n{}", console_tail(vm)),
+    }
+}
+
+fn shot(vm: &mut Vm, name: &str) -> Image {
+    let path = vm.options().out.join(format!("{name}.png"));
+    vm.screenshot(&path)
+        .unwrap_or_else(|e| panic!("screendump {name}: {e:#}"));
+    Image::load(&path)
+}
+
+/// Take screenshots until OCR finds every word (lower case) on one, or panic after `timeout`.
+fn wait_for_words(vm: &mut Vm, name: &str, wanted: &[&str], timeout: Duration) -> Image {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let image = shot(vm, name);
+        let text = words(&image)
+            .iter()
+            .map(|w| w.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let missing: Vec<_> = wanted.iter().filter(|w| !text.contains(*w)).collect();
+        if missing.is_empty() {
+            return image;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "OCR of {} never showed {missing:?}; it read:\n{text}\n--- serial console ---\n{}",
+            image.path.display(),
+            console_tail(vm)
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}
+
+/// Every word OCR reads on the screen, lower case, over all preprocessings.
+fn words(image: &Image) -> Vec<Word> {
+    image.ocr_words_using(ALL, &PREPROCESS)
+}
+
+/// Where OCR read `word` below the panel (in a window, not the panel's copy of its label).
+fn find_in_windows(image: &Image, word: &str) -> Option<Word> {
+    words(image)
+        .into_iter()
+        .find(|w| w.y > PANEL && w.text.contains(word))
+}
+
+/// Take screenshots until OCR reads `label` on a window's title bar; where it is.
+fn wait_for_label(vm: &mut Vm, name: &str, label: &str, timeout: Duration) -> Word {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let image = shot(vm, name);
+        if let Some(word) = find_in_windows(&image, label) {
+            return word;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "OCR never read {label:?} on a title bar in {}\n--- serial console ---\n{}",
+            image.path.display(),
+            console_tail(vm)
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}
+
+/// Power off with the ACPI button and check init's clean shutdown on the console.
+fn power_off(vm: &mut Vm) {
+    vm.powerdown().expect("QMP system_powerdown");
+    let status = vm
+        .wait_exit(Duration::from_secs(120))
+        .unwrap_or_else(|e| panic!("{e:#}\n--- serial console ---\n{}", console_tail(vm)));
+    let console = vm.serial_text();
+    assert!(
+        status.success(),
+        "QEMU exited with {status} after the power button\n{}",
+        console_tail(vm)
+    );
+    let steps = [
+        "exo-init: shutting down for power off",
+        "exo-init: stopping nexquelium",
+        "exo-init: sending SIGTERM to all processes",
+        "exo-init: syncing file systems",
+        "exo-init: powering off",
+    ];
+    let mut from = 0;
+    for step in steps {
+        let at = console[from..].find(step).unwrap_or_else(|| {
+            panic!(
+                "the console lacks {step:?} (in this order) after the power button:\n{}",
+                console_tail(vm)
+            )
+        });
+        from += at + step.len();
+    }
+}
+
+#[test]
+fn hello_runs_as_the_first_program_and_the_machine_powers_off() {
+    let mut opts = boot_options("hello");
+    opts.exo_run = Some("hello".into());
+    let mut vm = Vm::start(opts).expect("start QEMU");
+    let status = vm
+        .wait_exit(Duration::from_secs(180))
+        .unwrap_or_else(|e| panic!("{e:#}\n--- serial console ---\n{}", console_tail(&vm)));
+    let console = vm.serial_text();
+    assert!(
+        console.contains("Hello, Exosphere!"),
+        "the hello capsule's greeting is not on the console:\n{}",
+        console_tail(&vm)
+    );
+    assert!(
+        status.success(),
+        "QEMU exited with {status}:\n{}",
+        console_tail(&vm)
+    );
+    assert!(
+        !console.contains(DASHBOARD_MAPPED),
+        "exo.run=hello started the graphical session too"
+    );
+}
+
+/// One boot on virtio-gpu for the graphical checks: the dashboard on screen, a terminal opened
+/// and used with the keyboard, a window dragged with the mouse, Nexquelium killed and brought
+/// back by exo-init, and a clean power-off.
+#[test]
+fn virtio_gpu_session_boots_to_the_dashboard_takes_input_survives_a_crash_and_powers_off() {
+    require_program("tesseract");
+    let mut opts = boot_options("virtio");
+    opts.fault_channel = true;
+    let mut vm = Vm::start(opts).expect("start QEMU");
+
+    // 1. Graphical boot: the dashboard on screen.
+    let at = wait_serial(&mut vm, DASHBOARD_MAPPED, BOOT);
+    record("boot to the dashboard on virtio-gpu", at);
+    wait_for_words(
+        &mut vm,
+        "dashboard",
+        &["sentry", "terminal", "session"],
+        Duration::from_secs(60),
+    );
+
+    // 2. Keyboard: hide the dashboard, open the terminal capsule, type into it.
+    vm.key("super-d").expect("Super+D");
+    vm.key("super-ret").expect("Super+Return");
+    let label = wait_for_label(&mut vm, "terminal", "[terminal]", Duration::from_secs(90));
+    vm.type_text("echo nexquelium-ok\n")
+        .expect("type into the terminal");
+    wait_for_words(&mut vm, "typed", &["nexquelium-ok"], Duration::from_secs(60));
+
+    // 3. Mouse: Super + drag moves the window by its body.
+    let (lx, ly) = label.center();
+    let (from_x, from_y) = (lx as u32, ly as u32 + 120);
+    let (to_x, to_y) = (from_x.saturating_sub(250).max(40), from_y + 150);
+    vm.pointer_px(from_x, from_y).expect("pointer to the window");
+    vm.key_event("meta_l", true).expect("Super down");
+    vm.button("left", true).expect("button down");
+    for step in 1..=10 {
+        let x = from_x as i64 + (to_x as i64 - from_x as i64) * step / 10;
+        let y = from_y as i64 + (to_y as i64 - from_y as i64) * step / 10;
+        vm.pointer_px(x as u32, y as u32).expect("drag");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    vm.button("left", false).expect("button up");
+    vm.key_event("meta_l", false).expect("Super up");
+    let after = wait_for_label(&mut vm, "moved", "[terminal]", Duration::from_secs(30));
+    let (ax, ay) = after.center();
+    assert!(
+        (ax - lx).abs() > 100.0 || (ay - ly).abs() > 100.0,
+        "the window did not move: its label was at ({lx:.0},{ly:.0}), now ({ax:.0},{ay:.0}); see {}",
+        vm.options().out.join("moved.png").display()
+    );
+
+    // 4. Fault: Nexquelium killed inside the guest; exo-init restarts it, the dashboard is back.
+    let before = vm.serial_len();
+    let killed_at = Instant::now();
+    vm.send_fault_line("kill-nexquelium")
+        .expect("write to the fault channel");
+    wait_serial(&mut vm, "exo-fault: killed nexquelium", Duration::from_secs(60));
+    match vm.wait_for_serial_after(before, DASHBOARD_MAPPED, BOOT) {
+        Ok(_) => record("SIGKILLed Nexquelium back to the dashboard", killed_at.elapsed()),
+        Err(err) => panic!("{err:#}\n--- serial console ---\n{}", console_tail(&vm)),
+    }
+    wait_for_words(
+        &mut vm,
+        "restarted",
+        &["sentry", "session"],
+        Duration::from_secs(60),
+    );
+
+    // 5. The ACPI power button: a clean shutdown, QEMU exits 0.
+    power_off(&mut vm);
+}
+
+/// bochs-drm (`-vga std`) cannot export dumb buffers: Nexquelium maps them itself.
+#[test]
+fn bochs_drm_session_boots_to_the_dashboard_through_mapped_dumb_buffers() {
+    require_program("tesseract");
+    let mut opts = boot_options("bochs");
+    opts.vga = Vga::Std;
+    let mut vm = Vm::start(opts).expect("start QEMU");
+    let at = wait_serial(&mut vm, DASHBOARD_MAPPED, BOOT);
+    record("boot to the dashboard on bochs-drm", at);
+    wait_for_words(
+        &mut vm,
+        "dashboard",
+        &["sentry", "terminal", "session"],
+        Duration::from_secs(60),
+    );
+    assert!(
+        vm.serial_text().contains("scanout: two mapped dumb buffers"),
+        "Nexquelium did not take the mapped dumb-buffer path on bochs:\n{}",
+        console_tail(&vm)
+    );
+    power_off(&mut vm);
+}
