@@ -69,15 +69,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             create_output(&dh, "HEADLESS-1", spec),
         ),
         BackendKind::Drm => {
-            let mut backend = DrmBackend::open(&event_loop.handle(), cli.mode)
-                .inspect_err(|err| eprintln!("nexquelium: the DRM backend cannot start: {err:#}"))?;
+            let mut backend =
+                DrmBackend::open(&event_loop.handle(), cli.mode).context("the DRM backend cannot start")?;
             let output = create_output(&dh, &backend.output_name(), spec);
-            backend.start(&output).inspect_err(|err| {
-                eprintln!(
-                    "nexquelium: {} cannot be used: {err:#}",
-                    backend.device_path().display()
-                )
-            })?;
+            backend.start(&output).context("the DRM backend cannot start")?;
             (Backend::Drm(Box::new(backend)), output)
         }
         BackendKind::Winit => {

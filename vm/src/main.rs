@@ -34,6 +34,8 @@ enum VgaArg {
     Virtio,
     /// QEMU's standard VGA (the bochs DRM driver).
     Std,
+    /// No display adapter (Nexquelium cannot start; shows the error path).
+    None,
 }
 
 #[derive(Debug, Subcommand)]
@@ -215,6 +217,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             opts.vga = match vga {
                 VgaArg::Virtio => Vga::Virtio,
                 VgaArg::Std => Vga::Std,
+                VgaArg::None => Vga::None,
             };
             opts.append = append;
             opts.exo_run = exo_run;

@@ -23,6 +23,8 @@ pub enum Vga {
     Virtio,
     /// `-vga std` (the bochs DRM driver: no dumb-buffer export, like VirtualBox's vmwgfx).
     Std,
+    /// No display adapter at all (`-vga none`): what a machine without a usable GPU looks like.
+    None,
 }
 
 /// Where QEMU shows the screen.
@@ -165,6 +167,9 @@ impl VmOptions {
             }
             Vga::Std => {
                 c.args(["-vga", "std"]);
+            }
+            Vga::None => {
+                c.args(["-vga", "none"]);
             }
         }
         c.args(["-device", "virtio-keyboard-pci", "-device", "virtio-tablet-pci"]);

@@ -193,7 +193,7 @@ fn wait_for_label(vm: &mut Vm, name: &str, label: &str, timeout: Duration) -> Wo
 }
 
 /// Power off with the ACPI button and check init's clean shutdown on the console.
-fn power_off(vm: &mut Vm) {
+fn power_off(vm: &mut Vm, session_running: bool) {
     vm.powerdown().expect("QMP system_powerdown");
     let status = vm
         .wait_exit(Duration::from_secs(120))
@@ -204,13 +204,16 @@ fn power_off(vm: &mut Vm) {
         "QEMU exited with {status} after the power button\n{}",
         console_tail(vm)
     );
-    let steps = [
+    let mut steps = vec![
         "exo-init: shutting down for power off",
-        "exo-init: stopping nexquelium",
         "exo-init: sending SIGTERM to all processes",
         "exo-init: syncing file systems",
         "exo-init: powering off",
     ];
+    if session_running {
+        // The session first: Nexquelium stops its capsules, then everything else is stopped.
+        steps.insert(1, "exo-init: stopping nexquelium");
+    }
     let mut from = 0;
     for step in steps {
         let at = console[from..].find(step).unwrap_or_else(|| {
@@ -317,7 +320,7 @@ fn virtio_gpu_session_boots_to_the_dashboard_takes_input_survives_a_crash_and_po
     );
 
     // 5. The ACPI power button: a clean shutdown, QEMU exits 0.
-    power_off(&mut vm);
+    power_off(&mut vm, true);
 }
 
 /// bochs-drm (`-vga std`) cannot export dumb buffers: Nexquelium maps them itself.
@@ -340,5 +343,29 @@ fn bochs_drm_session_boots_to_the_dashboard_through_mapped_dumb_buffers() {
         "Nexquelium did not take the mapped dumb-buffer path on bochs:\n{}",
         console_tail(&vm)
     );
-    power_off(&mut vm);
+    power_off(&mut vm, true);
+}
+
+/// Without a display adapter Nexquelium cannot start: its error names what is missing, exo-init
+/// shows it on the console, backs off, marks the service failed, and still powers off cleanly.
+#[test]
+fn without_a_gpu_the_error_names_the_device_and_init_marks_the_session_failed() {
+    let mut opts = boot_options("no-gpu");
+    opts.vga = Vga::None;
+    let mut vm = Vm::start(opts).expect("start QEMU");
+    wait_serial(&mut vm, "nexquelium failed: exited", BOOT);
+    let console = vm.serial_text();
+    assert!(
+        console.contains("nexquelium: the DRM backend cannot start")
+            && console.contains("/dev/dri has no card"),
+        "the compositor's error does not say which device is missing:\n{}",
+        console_tail(&vm)
+    );
+    assert!(
+        console.contains("exo-init: nexquelium exited with") && console.contains("restarting in"),
+        "exo-init did not back off before giving up:\n{}",
+        console_tail(&vm)
+    );
+    assert!(!console.contains(DASHBOARD_MAPPED));
+    power_off(&mut vm, false);
 }
