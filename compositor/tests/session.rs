@@ -222,7 +222,29 @@ fn sigterm_ends_the_session_and_capsules_get_sigterm_first() {
             .expect("run"),
     )
     .expect("run reply");
+    // A program that does not reset its signal mask (shells do) must not inherit the
+    // compositor's, which blocks the signals its event loop takes: SIGTERM would never arrive.
+    let plain: RunInfo = serde_json::from_value(
+        session
+            .request(&Request::Run {
+                name: Some("plain".into()),
+                capabilities: vec![],
+                argv: vec!["sleep".into(), "600".into()],
+            })
+            .expect("run"),
+    )
+    .expect("run reply");
     std::thread::sleep(Duration::from_millis(300));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", plain.pid)).unwrap();
+    let blocked = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigBlk:"))
+        .map(str::trim)
+        .unwrap();
+    assert!(
+        blocked.chars().all(|c| c == '0'),
+        "a capsule starts with signals blocked: SigBlk {blocked}"
+    );
     // SAFETY: plain kill(2) on our own child process.
     assert_eq!(unsafe { libc::kill(session.pid() as i32, libc::SIGTERM) }, 0);
     let status = session.wait_exit(Duration::from_secs(10));

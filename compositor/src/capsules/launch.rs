@@ -130,6 +130,7 @@ pub fn launch(
     // confinement calls, which are written to be safe between fork and exec).
     unsafe {
         cmd.pre_exec(move || {
+            crate::spawn::unblock_signals()?;
             place_fds(placed)?;
             confine::apply_in_child(&prepared)
         });
