@@ -133,6 +133,8 @@ pub const OUR_BINARIES: &[(&str, &str)] = &[
 /// Host programs in every image (kept at their host paths).
 pub const HOST_PROGRAMS: &[&str] = &[
     "/usr/bin/foot",
+    // The `clock` demo capsule's program (Debian's weston package).
+    "/usr/bin/weston-flower",
     "/usr/bin/dash",
     "/usr/bin/sh",
     "/usr/lib/systemd/systemd-udevd",
