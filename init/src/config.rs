@@ -30,6 +30,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use exo_shell::config::{describe, line_col};
 use toml_edit::{ImDocument, Item, TableLike, Value};
 
 /// Where the services are read from on a booted system.
@@ -232,31 +233,6 @@ impl Source<'_> {
             key: key.to_string(),
             message,
         }
-    }
-}
-
-/// 1-based line and column (in characters) of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = (0..=offset.min(text.len()))
-        .rev()
-        .find(|&i| text.is_char_boundary(i))
-        .unwrap_or(0);
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
-}
-
-fn describe(item: &Item) -> &'static str {
-    match item.type_name() {
-        "string" => "a string",
-        "integer" => "an integer",
-        "float" => "a float",
-        "boolean" => "a boolean",
-        "datetime" => "a date-time",
-        "array" => "an array",
-        "array of tables" => "an array of tables",
-        _ => "a table",
     }
 }
 

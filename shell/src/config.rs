@@ -178,8 +178,9 @@ pub enum ConfigError {
     },
 }
 
-/// 1-based line and column (in characters) of a byte offset.
-pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
+/// 1-based line and column (in characters) of a byte offset. Shared by every TOML file parser
+/// of the session (config, capsule manifests, exo-init's services) for located errors.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     // Step back to a char boundary so slicing cannot panic.
     let offset = (0..=offset)
@@ -206,7 +207,7 @@ pub(crate) fn toml_key(name: &str) -> String {
 }
 
 /// "a string", "an integer", … for error messages.
-pub(crate) fn describe(item: &Item) -> &'static str {
+pub fn describe(item: &Item) -> &'static str {
     match item.type_name() {
         "string" => "a string",
         "integer" => "an integer",

@@ -16,7 +16,7 @@ use std::{
 };
 
 use exo_vm::{build, BuildOptions, Variant, Vga, Vm, VmOptions};
-use image::{require_program, Area, Image, Word};
+use image::{require_program, Area, Image, Word, PREPROCESS_TITLE_BARS};
 
 /// The line Nexquelium prints when the Sentry dashboard shows (compositor/src/handlers/layer_shell.rs).
 const DASHBOARD_MAPPED: &str = "nexquelium: dashboard mapped";
@@ -32,30 +32,6 @@ const ALL: Area = Area {
 };
 /// The panel's height: a window's title bar is below it.
 const PANEL: f64 = 28.0;
-/// OCR preprocessings (`convert` arguments; each scales by 300 %, as `Image` expects): light text
-/// on dark reads negated; white labels on the capsule-coloured title bars need the lower
-/// threshold, which turns the bar white and the text black.
-const PREPROCESS: [&[&str]; 3] = [
-    &["-colorspace", "Gray", "-negate", "-scale", "300%"],
-    &[
-        "-colorspace",
-        "Gray",
-        "-negate",
-        "-scale",
-        "300%",
-        "-threshold",
-        "60%",
-    ],
-    &[
-        "-colorspace",
-        "Gray",
-        "-negate",
-        "-scale",
-        "300%",
-        "-threshold",
-        "40%",
-    ],
-];
 
 fn repo() -> PathBuf {
     exo_vm::build::default_repo()
@@ -164,7 +140,7 @@ fn wait_for_words(vm: &mut Vm, name: &str, wanted: &[&str], timeout: Duration) -
 
 /// Every word OCR reads on the screen, lower case, over all preprocessings.
 fn words(image: &Image) -> Vec<Word> {
-    image.ocr_words_using(ALL, &PREPROCESS)
+    image.ocr_words_using(ALL, &PREPROCESS_TITLE_BARS)
 }
 
 /// Where OCR read `word` below the panel (in a window, not the panel's copy of its label).

@@ -137,8 +137,22 @@ impl Image {
 
 /// How much the OCR preprocessing enlarges (tesseract reads small UI text better enlarged).
 const OCR_SCALE: f64 = 3.0;
-const PREPROCESS: [&[&str]; 2] = [
-    &["-colorspace", "Gray", "-negate", "-scale", "300%"],
+const PREPROCESS: [&[&str]; 2] = [NEGATED, NEGATED_THRESHOLD];
+const NEGATED: &[&str] = &["-colorspace", "Gray", "-negate", "-scale", "300%"];
+const NEGATED_THRESHOLD: &[&str] = &[
+    "-colorspace",
+    "Gray",
+    "-negate",
+    "-scale",
+    "300%",
+    "-threshold",
+    "60%",
+];
+/// [`PREPROCESS`] and one more for white labels on the capsule-coloured title bars: the lower
+/// threshold turns the bar white and the text black.
+pub const PREPROCESS_TITLE_BARS: [&[&str]; 3] = [
+    NEGATED,
+    NEGATED_THRESHOLD,
     &[
         "-colorspace",
         "Gray",
@@ -146,7 +160,7 @@ const PREPROCESS: [&[&str]; 2] = [
         "-scale",
         "300%",
         "-threshold",
-        "60%",
+        "40%",
     ],
 ];
 
