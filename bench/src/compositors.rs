@@ -1,0 +1,262 @@
+//! How each compositor is started and stopped: command line, environment, user, runtime
+//! directory and socket. Peers run as the unprivileged `exobench` user (sway refuses root) with a
+//! 0700 `XDG_RUNTIME_DIR` of their own; Nexquelium runs as root with a 0700 directory too.
+
+use std::fs;
+use std::os::unix::fs::{chown, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+pub const USER: &str = "exobench";
+pub const WIDTH: u32 = 1280;
+pub const HEIGHT: u32 = 720;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Nexquelium,
+    Weston,
+    Sway,
+    Cage,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [Kind::Nexquelium, Kind::Weston, Kind::Sway, Kind::Cage];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Nexquelium => "nexquelium",
+            Kind::Weston => "weston",
+            Kind::Sway => "sway",
+            Kind::Cage => "cage",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    /// Whether `grim` can capture it (wlr-screencopy); Weston 10 does not offer it.
+    pub fn has_screencopy(self) -> bool {
+        self != Kind::Weston
+    }
+}
+
+/// Debian packages the peers and the screencopy test need (cage refuses to start without the
+/// Xwayland binary).
+pub const PACKAGES: [&str; 5] = ["weston", "sway", "cage", "xwayland", "grim"];
+
+/// Installs missing peer packages with apt-get (as root).
+pub fn ensure_packages() -> Result<()> {
+    let missing: Vec<&str> = PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| {
+            !Command::new("dpkg-query")
+                .args(["-W", "-f=${Status}", p])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+                .unwrap_or(false)
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("exo-bench: installing {}", missing.join(" "));
+    let ok = Command::new("apt-get")
+        .args(["install", "-y", "-q", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .stdout(Stdio::null())
+        .status()?
+        .success();
+    if !ok {
+        bail!("apt-get install {} failed", missing.join(" "));
+    }
+    Ok(())
+}
+
+/// uid and gid of the `exobench` system user, created with useradd when missing.
+pub fn ensure_user() -> Result<(u32, u32)> {
+    let id = |flag: &str| -> Option<u32> {
+        let o = Command::new("id")
+            .args([flag, USER])
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        o.status
+            .success()
+            .then(|| String::from_utf8_lossy(&o.stdout).trim().parse().ok())?
+    };
+    if id("-u").is_none() {
+        let ok = Command::new("useradd")
+            .args([
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                USER,
+            ])
+            .status()
+            .context("running useradd")?
+            .success();
+        if !ok {
+            bail!("useradd {USER} failed");
+        }
+    }
+    match (id("-u"), id("-g")) {
+        (Some(u), Some(g)) => Ok((u, g)),
+        _ => bail!("no uid/gid for {USER}"),
+    }
+}
+
+/// A started compositor.
+pub struct Running {
+    pub kind: Kind,
+    pub child: Child,
+    pub runtime_dir: PathBuf,
+    pub launched: Instant,
+}
+
+impl Running {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The Wayland socket in its runtime directory (`wayland-*`, not a lock or control file).
+    pub fn socket(&self) -> Option<PathBuf> {
+        find_socket(&self.runtime_dir)
+    }
+
+    /// SIGTERM to its process group (the compositor and what it spawned), SIGKILL after 3 s.
+    pub fn stop(mut self) {
+        let pgid = self.child.id() as i32;
+        // SAFETY: signals our own child's process group (it was started with process_group(0)).
+        unsafe { libc::kill(-pgid, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // SAFETY: as above.
+        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        let _ = self.child.wait();
+    }
+}
+
+pub fn find_socket(dir: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::FileTypeExt;
+    fs::read_dir(dir).ok()?.flatten().find_map(|e| {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let is_socket = e.file_type().map(|t| t.is_socket()).unwrap_or(false);
+        (is_socket && name.starts_with("wayland-") && !name.ends_with(".lock") && !name.ends_with(".control"))
+            .then(|| e.path())
+    })
+}
+
+/// Settings for starting compositors.
+pub struct Launcher {
+    pub nexquelium: PathBuf,
+    /// Parent of every runtime directory (0755, root).
+    pub work_dir: PathBuf,
+    pub peer_ids: (u32, u32),
+}
+
+impl Launcher {
+    /// Starts `kind` with a fresh runtime directory; the caller polls its socket.
+    pub fn start(&self, kind: Kind, tag: &str) -> Result<Running> {
+        let dir = self.work_dir.join(format!("{}-{tag}", kind.name()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir)?;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+        let peer = kind != Kind::Nexquelium;
+        if peer {
+            chown(&dir, Some(self.peer_ids.0), Some(self.peer_ids.1))?;
+        }
+        let size = format!("{WIDTH}x{HEIGHT}");
+        let mut cmd = match kind {
+            Kind::Nexquelium => {
+                let mut c = Command::new(&self.nexquelium);
+                c.args([
+                    "--backend",
+                    "headless",
+                    "--size",
+                    &size,
+                    "--no-autostart",
+                    "--host-caps",
+                    "all",
+                ]);
+                c.args(["--socket", "wayland-bench"]);
+                c
+            }
+            Kind::Weston => {
+                let mut c = Command::new("weston");
+                c.args([
+                    "--backend=headless-backend.so",
+                    "--use-pixman",
+                    "--idle-time=0",
+                    "--socket=wayland-bench",
+                ]);
+                c.arg(format!("--width={WIDTH}"))
+                    .arg(format!("--height={HEIGHT}"));
+                c
+            }
+            Kind::Sway => {
+                let config = dir.join("sway.config");
+                fs::write(
+                    &config,
+                    format!(
+                        "# exo-bench: one headless output, no bar, no background\n\
+                         output HEADLESS-1 mode {WIDTH}x{HEIGHT}\n"
+                    ),
+                )?;
+                chown(&config, Some(self.peer_ids.0), Some(self.peer_ids.1))?;
+                let mut c = Command::new("sway");
+                c.arg("-c").arg(&config);
+                c
+            }
+            Kind::Cage => {
+                // cage runs one application and exits with it; `sleep` keeps it up without
+                // being a Wayland client.
+                let mut c = Command::new("cage");
+                c.args(["--", "sleep", "100000"]);
+                c
+            }
+        };
+        cmd.env_clear()
+            .env(
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            )
+            .env("HOME", &dir)
+            .env("XDG_RUNTIME_DIR", &dir)
+            .env("XDG_CONFIG_HOME", &dir)
+            .env("LANG", "C.UTF-8");
+        if matches!(kind, Kind::Sway | Kind::Cage) {
+            cmd.env("WLR_BACKENDS", "headless")
+                .env("WLR_RENDERER", "pixman")
+                .env("WLR_LIBINPUT_NO_DEVICES", "1");
+        }
+        if peer {
+            cmd.uid(self.peer_ids.0).gid(self.peer_ids.1);
+        }
+        let log = fs::File::create(self.work_dir.join(format!("{}-{tag}.log", kind.name())))?;
+        cmd.stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0);
+        let launched = Instant::now();
+        let child = cmd.spawn().with_context(|| format!("starting {}", kind.name()))?;
+        Ok(Running {
+            kind,
+            child,
+            runtime_dir: dir,
+            launched,
+        })
+    }
+}
