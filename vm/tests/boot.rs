@@ -3,15 +3,17 @@
 //! Screens are read with QMP screendumps and OCR (tesseract), input arrives as QMP events on
 //! the virtio keyboard and tablet. Boots are shared between checks: CI has two cores.
 //!
-//! Needs the workspace's binaries in target/debug (`cargo build --workspace --bins`; `./x test`
-//! does it) and the Debian packages `./x deps` installs.
+//! Needs the workspace's binaries in target/debug (`cargo build --workspace --bins`, or the
+//! `cargo test --workspace` that `./x test` runs) and the Debian packages `./x deps` installs.
+//! One VM runs at a time whatever `--test-threads` says: two TCG guests on two cores would only
+//! slow each other past their timeouts.
 
 #[path = "../../sentry-dashboard/tests/common/image.rs"]
 mod image;
 
 use std::{
     path::{Path, PathBuf},
-    sync::OnceLock,
+    sync::{Mutex, MutexGuard, OnceLock},
     time::{Duration, Instant},
 };
 
@@ -66,6 +68,13 @@ fn test_image() -> &'static Path {
         );
         opts.out
     })
+}
+
+/// Held for the whole of a test that boots a VM.
+fn one_vm_at_a_time() -> MutexGuard<'static, ()> {
+    static VM: Mutex<()> = Mutex::new(());
+    // A failed test poisons the lock; the next one may still run.
+    VM.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Options for one boot of the test image; its serial log, QMP socket and screenshots go to
@@ -204,6 +213,7 @@ fn power_off(vm: &mut Vm, session_running: bool) {
 
 #[test]
 fn hello_runs_as_the_first_program_and_the_machine_powers_off() {
+    let _one = one_vm_at_a_time();
     let mut opts = boot_options("hello");
     opts.exo_run = Some("hello".into());
     let mut vm = Vm::start(opts).expect("start QEMU");
@@ -232,6 +242,7 @@ fn hello_runs_as_the_first_program_and_the_machine_powers_off() {
 /// back by exo-init, and a clean power-off.
 #[test]
 fn virtio_gpu_session_boots_to_the_dashboard_takes_input_survives_a_crash_and_powers_off() {
+    let _one = one_vm_at_a_time();
     require_program("tesseract");
     let mut opts = boot_options("virtio");
     opts.fault_channel = true;
@@ -302,6 +313,7 @@ fn virtio_gpu_session_boots_to_the_dashboard_takes_input_survives_a_crash_and_po
 /// bochs-drm (`-vga std`) cannot export dumb buffers: Nexquelium maps them itself.
 #[test]
 fn bochs_drm_session_boots_to_the_dashboard_through_mapped_dumb_buffers() {
+    let _one = one_vm_at_a_time();
     require_program("tesseract");
     let mut opts = boot_options("bochs");
     opts.vga = Vga::Std;
@@ -326,6 +338,7 @@ fn bochs_drm_session_boots_to_the_dashboard_through_mapped_dumb_buffers() {
 /// shows it on the console, backs off, marks the service failed, and still powers off cleanly.
 #[test]
 fn without_a_gpu_the_error_names_the_device_and_init_marks_the_session_failed() {
+    let _one = one_vm_at_a_time();
     let mut opts = boot_options("no-gpu");
     opts.vga = Vga::None;
     let mut vm = Vm::start(opts).expect("start QEMU");
