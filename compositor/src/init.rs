@@ -39,7 +39,6 @@ use smithay::{
 use crate::{
     backend::Backend,
     capsules::gate::filter_for,
-    keyboard_map::KeyboardMap,
     protocols::screencopy::ScreencopyManagerState,
     redraw::RedrawState,
     state::{ClientIdentity, ClientState, Nexq, State},
@@ -168,7 +167,6 @@ impl State {
                 rustix::process::getuid().as_raw()
             )),
         );
-        let keyboard_map = KeyboardMap::new(&config.keyboard)?;
 
         let compositor_state = CompositorState::new::<State>(&dh);
         let xdg_shell_state = XdgShellState::new::<State>(&dh);
@@ -252,6 +250,7 @@ impl State {
                 unmapped: Vec::new(),
                 output,
                 redraw: RedrawState::Idle,
+                frame_timer: None,
                 pending_screencopies: Vec::new(),
                 supervisor,
                 sentry: crate::sentry::Sentry::new(event_loop.handle()),
@@ -288,7 +287,7 @@ impl State {
                 shortcuts_inhibit_global: privileged.shortcuts_inhibit.global(),
                 shortcuts_inhibit_state: privileged.shortcuts_inhibit,
                 seat,
-                keyboard_map,
+                keyboard_map: None,
                 cursor_status: CursorImageStatus::default_named(),
                 suppressed_keys: Vec::new(),
                 xray: false,

@@ -1,5 +1,9 @@
-//! Frame scheduling: a redraw is queued by commits and input, runs at most once per refresh
-//! interval, and with nothing queued no timer is armed, so an idle session wakes up zero times.
+//! Frame scheduling: a redraw is queued by commits and input, and with nothing queued no timer
+//! is armed, so an idle session wakes up zero times. A frame that changed the screen holds the
+//! next one back for a refresh interval (the frame timer). A redraw that changed nothing does
+//! not: the next commit is rendered at once, so a new window's first buffer is not kept waiting
+//! behind the empty commit that preceded it; frame callbacks are still sent at most once per
+//! interval, so a client committing without damage cannot make the compositor spin.
 
 use std::time::Duration;
 
@@ -27,8 +31,10 @@ pub enum RedrawState {
     Idle,
     /// A redraw runs as soon as the event loop is idle.
     Queued,
-    /// A frame was just shown; the next may run when the refresh interval has passed.
-    WaitingForFrame { queued: bool },
+    /// A frame was just rendered and the frame timer is armed; when it fires, a redraw runs if
+    /// one was `queued`. `changed`: that frame changed the screen (else a redraw asked for
+    /// meanwhile is tried at once, see [`State::early_redraw`]).
+    WaitingForFrame { queued: bool, changed: bool },
 }
 
 /// What a backend reports after rendering one frame.
@@ -45,23 +51,59 @@ impl State {
                 self.nexq.loop_handle.insert_idle(|state| state.redraw());
             }
             RedrawState::Queued => {}
-            RedrawState::WaitingForFrame { .. } => {
-                self.nexq.redraw = RedrawState::WaitingForFrame { queued: true };
+            RedrawState::WaitingForFrame { queued: true, .. } => {}
+            RedrawState::WaitingForFrame {
+                queued: false,
+                changed,
+            } => {
+                self.nexq.redraw = RedrawState::WaitingForFrame {
+                    queued: true,
+                    changed,
+                };
+                if !changed {
+                    self.nexq.loop_handle.insert_idle(|state| state.early_redraw());
+                }
             }
         }
     }
 
+    /// A redraw asked for after a frame that changed nothing, before its timer fired: rendered
+    /// now if it changes the screen; else the timer's redraw sends the frame callbacks.
+    fn early_redraw(&mut self) {
+        if !matches!(
+            self.nexq.redraw,
+            RedrawState::WaitingForFrame {
+                queued: true,
+                changed: false
+            }
+        ) {
+            return;
+        }
+        self.render_frame(false);
+    }
+
     pub fn redraw(&mut self) {
+        self.render_frame(true);
+    }
+
+    /// Renders; a frame that changed the screen (or `always_finish`) is finished: feedback,
+    /// frame callbacks, and the frame timer re-armed.
+    fn render_frame(&mut self, always_finish: bool) {
         // Whatever changed on screen may have changed what is under the pointer.
         self.refresh_pointer_focus();
         let outcome = match self.backend.render(&mut self.nexq) {
             Ok(outcome) => outcome,
             Err(err) => {
                 tracing::warn!(%err, "rendering failed");
+                self.cancel_frame_timer();
                 self.nexq.redraw = RedrawState::Idle;
                 return;
             }
         };
+        if !outcome.damaged && !always_finish {
+            // Nothing new to show: the armed timer finishes this frame.
+            return;
+        }
         self.session_lock_frame_rendered();
         let now = self.nexq.clock.now();
         let output = self.nexq.output.clone();
@@ -71,18 +113,37 @@ impl State {
             self.submit_screencopies_after_render();
         }
         self.send_frame_callbacks(&output, now.into());
-        self.nexq.redraw = RedrawState::WaitingForFrame { queued: false };
+        self.nexq.redraw = RedrawState::WaitingForFrame {
+            queued: false,
+            changed: outcome.damaged,
+        };
+        self.arm_frame_timer(interval);
+    }
+
+    /// (Re)arms the frame timer: when it fires, a queued redraw runs, else the loop goes idle.
+    fn arm_frame_timer(&mut self, interval: Duration) {
+        self.cancel_frame_timer();
         let timer = Timer::from_duration(interval);
         let inserted = self.nexq.loop_handle.insert_source(timer, |_, _, state| {
+            state.nexq.frame_timer = None;
             match state.nexq.redraw {
-                RedrawState::WaitingForFrame { queued: true } => state.redraw(),
+                RedrawState::WaitingForFrame { queued: true, .. } => state.redraw(),
                 _ => state.nexq.redraw = RedrawState::Idle,
             }
             TimeoutAction::Drop
         });
-        if let Err(err) = inserted {
-            tracing::warn!(%err, "cannot arm frame timer");
-            self.nexq.redraw = RedrawState::Idle;
+        match inserted {
+            Ok(token) => self.nexq.frame_timer = Some(token),
+            Err(err) => {
+                tracing::warn!(%err, "cannot arm frame timer");
+                self.nexq.redraw = RedrawState::Idle;
+            }
+        }
+    }
+
+    fn cancel_frame_timer(&mut self) {
+        if let Some(token) = self.nexq.frame_timer.take() {
+            self.nexq.loop_handle.remove(token);
         }
     }
 

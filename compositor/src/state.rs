@@ -161,6 +161,8 @@ pub struct Nexq {
     pub unmapped: Vec<Window>,
     pub output: Output,
     pub redraw: RedrawState,
+    /// The armed frame timer (see `redraw`).
+    pub frame_timer: Option<smithay::reexports::calloop::RegistrationToken>,
     pub pending_screencopies: Vec<PendingScreencopy>,
     pub supervisor: crate::capsules::supervisor::Supervisor,
     /// Sentry: the event hub and log, control connections, the sampler.
@@ -206,7 +208,9 @@ pub struct Nexq {
     pub shortcuts_inhibit_global: GlobalId,
 
     pub seat: Seat<State>,
-    pub keyboard_map: KeyboardMap,
+    /// Which key types which symbol in the seat's keymap, for `exoctl key|type`: made on first
+    /// use from the seat's keymap and dropped when the keymap changes (see [`State::keyboard_map`]).
+    pub keyboard_map: Option<KeyboardMap>,
     pub cursor_status: CursorImageStatus,
     /// Keys whose press was consumed by a binding: their release is swallowed too.
     pub suppressed_keys: Vec<u32>,

@@ -116,6 +116,34 @@ fn wait_feedback(c: &mut Client, feedback: &WpPresentationFeedback) -> Feedback 
     })
 }
 
+/// At 1 Hz a frame held back by the frame timer waits about a second, so the half-second bound
+/// below tells "shown at once" from "shown at the next tick" without depending on machine speed.
+#[test]
+fn a_new_windows_first_buffer_is_not_held_back_by_frames_that_changed_nothing() {
+    let session = Session::start(&["--refresh", "1"]);
+    // The start-up frame is drawn as the compositor starts (not when the first client event
+    // arrives); after one interval its timer has run out.
+    std::thread::sleep(Duration::from_millis(1100));
+    let mut c = connect(&session);
+    let win = c.create_toplevel("prompt");
+    // The empty initial commit is rendered and changes nothing on screen.
+    c.initial_configure(&win);
+    c.roundtrip();
+    let buffer = c.shm_buffer(120, 80, Format::Xrgb8888, 0xff_40_90_d0);
+    let callback = win.surface.frame(&c.qh, ());
+    let start = std::time::Instant::now();
+    c.attach_commit(&win.surface, Some(&buffer));
+    let id = callback.id();
+    c.wait_event(0, "the first buffer's frame callback", |e| {
+        (e.object == id && matches!(e.kind, Ev::Callback(_))).then_some(())
+    });
+    let took = start.elapsed();
+    assert!(
+        took < Duration::from_millis(500),
+        "the first buffer waited {took:?} for its frame (a 1 Hz frame tick is 1 s)"
+    );
+}
+
 #[test]
 fn presentation_feedback_is_presented_at_60hz_on_the_output() {
     let session = Session::start(&[]);
