@@ -211,7 +211,7 @@ fn run(state: &mut State, id: ConnId, peer: &Peer, request: Request) -> anyhow::
         }
         Request::Key { combo } => {
             let combo: KeyCombo = combo.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
-            let keys = state.nexq.keyboard_map.for_combo(&combo)?;
+            let keys = state.keyboard_map()?.for_combo(&combo)?;
             for key in &keys {
                 state.keyboard_key(*key, KeyState::Pressed);
             }
@@ -222,11 +222,12 @@ fn run(state: &mut State, id: ConnId, peer: &Peer, request: Request) -> anyhow::
         }
         Request::Type { text } => {
             // Look every character up first so that nothing is typed when one is impossible.
+            let map = state.keyboard_map()?;
             let presses = text
                 .chars()
-                .map(|c| state.nexq.keyboard_map.for_char(c))
+                .map(|c| map.for_char(c))
                 .collect::<Result<Vec<_>, _>>()?;
-            let shift = state.nexq.keyboard_map.for_name("Shift_L")?.keycode;
+            let shift = map.for_name("Shift_L")?.keycode;
             for press in presses {
                 if press.shift {
                     state.keyboard_key(shift, KeyState::Pressed);

@@ -29,6 +29,8 @@ pub struct KeyboardMap {
 }
 
 impl KeyboardMap {
+    /// Compiles the keymap `config` names. The session does not call this: it reads the seat's
+    /// own keymap ([`KeyboardMap::from_keymap`]) so that it compiles one keymap, not two.
     pub fn new(config: &KeyboardConfig) -> Result<Self, KeymapError> {
         let ctx = xkb::Context::new(xkb::CONTEXT_NO_FLAGS);
         let keymap = xkb::Keymap::new_from_names(
@@ -45,6 +47,11 @@ impl KeyboardMap {
             variant: config.variant.clone(),
             options: config.options.clone(),
         })?;
+        Ok(Self::from_keymap(&keymap))
+    }
+
+    /// The reverse map of a compiled keymap.
+    pub fn from_keymap(keymap: &xkb::Keymap) -> Self {
         let mut by_sym = HashMap::new();
         // Level 0 first, so a symbol reachable without Shift is typed without it.
         for level in 0..2u32 {
@@ -57,7 +64,7 @@ impl KeyboardMap {
                 }
             }
         }
-        Ok(Self { by_sym })
+        Self { by_sym }
     }
 
     pub fn for_keysym(&self, sym: xkb::Keysym) -> Option<KeyPress> {
@@ -100,6 +107,27 @@ impl KeyboardMap {
         }
         keys.push(key.keycode);
         Ok(keys)
+    }
+}
+
+impl crate::state::State {
+    /// The reverse map of the seat's current keymap, made on first use.
+    pub fn keyboard_map(&mut self) -> anyhow::Result<&KeyboardMap> {
+        if self.nexq.keyboard_map.is_none() {
+            let keyboard = self
+                .nexq
+                .seat
+                .get_keyboard()
+                .ok_or_else(|| anyhow::anyhow!("the seat has no keyboard"))?;
+            let map = keyboard.with_xkb_state(self, |context| {
+                let xkb = context.xkb().lock().unwrap_or_else(|p| p.into_inner());
+                // SAFETY: the keymap is only read while the lock is held; no reference to it
+                // (and so no reference count) outlives this closure.
+                KeyboardMap::from_keymap(unsafe { xkb.keymap() })
+            });
+            self.nexq.keyboard_map = Some(map);
+        }
+        Ok(self.nexq.keyboard_map.as_ref().expect("made just above"))
     }
 }
 

@@ -14,7 +14,7 @@ use smithay::{
     },
 };
 
-use crate::{keyboard_map::KeyboardMap, state::State};
+use crate::state::State;
 
 pub fn watch_sighup(handle: &LoopHandle<'static, State>) -> anyhow::Result<()> {
     let signals =
@@ -87,13 +87,6 @@ impl State {
                 return;
             }
         };
-        let keyboard_map = match KeyboardMap::new(&config.keyboard) {
-            Ok(map) => map,
-            Err(err) => {
-                tracing::error!("config not reloaded, keeping the running one: {err}");
-                return;
-            }
-        };
         if let Some(keyboard) = self.nexq.seat.get_keyboard() {
             let kb = &config.keyboard;
             let xkb = XkbConfig {
@@ -109,7 +102,7 @@ impl State {
             }
             keyboard.change_repeat_info(kb.repeat_rate as i32, kb.repeat_delay as i32);
         }
-        self.nexq.keyboard_map = keyboard_map;
+        self.nexq.keyboard_map = None;
         self.nexq.config = config;
         tracing::info!("config reloaded");
         self.nexq.sync_space();

@@ -248,16 +248,21 @@ impl Nexq {
             // Popups, subsurfaces and the parts of a surface outside its window geometry
             // (client-side shadows) reach outside the frame: test the surface tree first, except
             // where it is not drawn (title bars: see `labels`), so input goes where it looks to.
-            let on_label = title_rect(frame, decor, &self.config).is_some_and(|t| t.contains(p))
-                || crate::labels::lower_title_bars(&frames, i, &self.config)
-                    .iter()
-                    .any(|r| r.contains((p.x, p.y)));
-            if let Some(window) = self.windows.get(&id).filter(|_| !on_label) {
+            // Lower windows' title bars are cut out of this frame, so they only matter outside
+            // it (and are only computed there: this runs for every commit and pointer motion).
+            let on_own_title = title_rect(frame, decor, &self.config).is_some_and(|t| t.contains(p));
+            if let Some(window) = self.windows.get(&id).filter(|_| !on_own_title) {
                 let local = smithay::utils::Point::<f64, smithay::utils::Logical>::from((
                     x - content.x as f64 + window.geometry().loc.x as f64,
                     y - content.y as f64 + window.geometry().loc.y as f64,
                 ));
-                if window.surface_under(local, WindowSurfaceType::ALL).is_some() {
+                let on_lower_title = || {
+                    !frame.contains(p)
+                        && crate::labels::lower_title_bars(&frames, i, &self.config)
+                            .iter()
+                            .any(|r| r.contains((p.x, p.y)))
+                };
+                if window.surface_under(local, WindowSurfaceType::ALL).is_some() && !on_lower_title() {
                     return Some((id, FramePart::Content));
                 }
             }

@@ -301,11 +301,16 @@ where
             Point::<i32, Logical>::from((w.content.x, w.content.y)) - w.window.geometry().loc,
             scale,
         );
-        let protected: Vec<_> = lower_title_bars(&frames, i, &nexq.config)
-            .into_iter()
-            .map(|r| phys_rect(Rect::new(r.loc.x, r.loc.y, r.size.w, r.size.h), scale))
-            .collect();
-        for (popup, offset) in PopupManager::popups_for_surface(toplevel.wl_surface()) {
+        let mut popups = PopupManager::popups_for_surface(toplevel.wl_surface()).peekable();
+        // Computed only for windows with popups: this runs every frame.
+        let protected: Vec<_> = match popups.peek() {
+            Some(_) => lower_title_bars(&frames, i, &nexq.config)
+                .into_iter()
+                .map(|r| phys_rect(Rect::new(r.loc.x, r.loc.y, r.size.w, r.size.h), scale))
+                .collect(),
+            None => Vec::new(),
+        };
+        for (popup, offset) in popups {
             let loc = render_loc
                 + (w.window.geometry().loc + offset - popup.geometry().loc).to_physical_precise_round(scale);
             let tree = |renderer: &mut R| {
