@@ -190,7 +190,15 @@ fn run(state: &mut State, id: ConnId, peer: &Peer, request: Request) -> anyhow::
             version: env!("CARGO_PKG_VERSION").into(),
         }),
         Request::Outputs => to_value(vec![output_info(state)]),
-        Request::Windows => to_value(window_infos(state)),
+        Request::Windows { follow } => {
+            let windows = window_infos(state);
+            if follow {
+                if let Some(conn) = state.nexq.sentry.conn_mut(id) {
+                    conn.windows = Some(windows.clone());
+                }
+            }
+            to_value(windows)
+        }
         Request::Screenshot { path, output } => {
             if let Some(name) = output {
                 anyhow::ensure!(name == state.nexq.output.name(), "no output named {name:?}");
@@ -408,7 +416,7 @@ fn output_info(state: &State) -> OutputInfo {
     }
 }
 
-fn window_infos(state: &State) -> Vec<WindowInfo> {
+pub(crate) fn window_infos(state: &State) -> Vec<WindowInfo> {
     let nexq = &state.nexq;
     let focused = nexq.layout.focused().copied();
     let mut ids: Vec<_> = nexq.windows.keys().copied().collect();

@@ -300,6 +300,11 @@ impl State {
     pub fn after_dispatch(&mut self) {
         self.nexq.space.refresh();
         self.nexq.popups.cleanup();
+        // Connections following the window list get it when it changed (nothing when idle).
+        if self.nexq.sentry.follows_windows() {
+            let windows = crate::control::window_infos(self);
+            self.nexq.sentry.push_windows(&windows);
+        }
         if let Err(err) = self.nexq.display_handle.flush_clients() {
             tracing::debug!(%err, "flushing clients");
         }

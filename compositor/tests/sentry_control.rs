@@ -605,3 +605,83 @@ fn every_event_a_client_saw_is_in_the_log_after_sigkill_and_numbering_goes_on() 
     assert_eq!(newest.seq, last + 1);
     assert!(matches!(newest.kind, EventKind::Dashboard { .. }));
 }
+
+/// The next pushed window list within `wait`, skipping other pushed lines.
+fn next_window_list(
+    client: &mut ControlClient,
+    wait: Duration,
+) -> Option<Vec<exo_shell::control::WindowInfo>> {
+    let deadline = Instant::now() + wait;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match client.next_pushed_within(left).expect("read the control socket") {
+            Some(Pushed::Windows(list)) => return Some(list),
+            Some(_) => {}
+            None => return None,
+        }
+    }
+    None
+}
+
+/// Pushed lists until one satisfies `f`.
+fn wait_window_list(
+    client: &mut ControlClient,
+    what: &str,
+    f: impl Fn(&[exo_shell::control::WindowInfo]) -> bool,
+) -> Vec<exo_shell::control::WindowInfo> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let left = deadline
+            .checked_duration_since(Instant::now())
+            .unwrap_or_else(|| panic!("no pushed window list {what}"));
+        if let Some(list) = next_window_list(client, left).filter(|l| f(l)) {
+            return list;
+        }
+    }
+}
+
+#[test]
+fn the_window_list_is_pushed_when_it_changes_and_not_while_nothing_does() {
+    use common::client::Client;
+    use wayland_client::protocol::wl_shm::Format;
+
+    let session = Session::start(&[]);
+    let mut follower = ControlClient::connect(&session.control).expect("connect");
+    let first = follower
+        .request(&Request::Windows { follow: true })
+        .expect("windows with follow");
+    assert_eq!(first, serde_json::json!([]), "no window yet");
+    assert_eq!(
+        next_window_list(&mut follower, Duration::from_millis(500)),
+        None,
+        "nothing changed, yet a list was pushed"
+    );
+
+    let mut c = Client::connect(&session.socket_path());
+    let win = c.map_toplevel("followed", 200, 100, Format::Xrgb8888, 0xff_33_66_99);
+    let list = wait_window_list(&mut follower, "with the new window focused", |l| {
+        l.iter().any(|w| w.title == "followed" && w.focused)
+    });
+    assert_eq!(list.len(), 1, "{list:?}");
+    // Once the window has settled, nothing more is pushed while nothing changes.
+    let mut settled = false;
+    for _ in 0..10 {
+        if next_window_list(&mut follower, Duration::from_millis(500)).is_none() {
+            settled = true;
+            break;
+        }
+    }
+    assert!(settled, "the window list kept being pushed with nothing changing");
+
+    win.toplevel.set_title("renamed".into());
+    win.surface.commit();
+    c.roundtrip();
+    wait_window_list(&mut follower, "with the new title", |l| {
+        l.iter().any(|w| w.title == "renamed")
+    });
+
+    drop(win);
+    drop(c);
+    wait_window_list(&mut follower, "without the window once its client left", |l| {
+        l.is_empty()
+    });
+}

@@ -118,6 +118,8 @@ pub struct App {
     /// egui asked for a frame at this time (a tooltip, a blinking cursor).
     repaint: Option<(Instant, RegistrationToken)>,
     samples_requested: bool,
+    /// The poll timer is armed (see [`App::ensure_polling`]).
+    polling: bool,
     poll_ticks: u64,
     /// Set when the application should end, with the reason.
     pub exit: Option<anyhow::Error>,
@@ -153,6 +155,7 @@ impl App {
             handle,
             repaint: None,
             samples_requested: false,
+            polling: false,
             poll_ticks: 0,
             exit: None,
         }
@@ -162,7 +165,7 @@ impl App {
     pub fn start(&mut self) -> anyhow::Result<()> {
         self.send(request::version(), Pending::Version);
         self.send(request::capsules(), Pending::Capsules);
-        self.send(request::windows(), Pending::Windows);
+        self.send(request::follow_windows(), Pending::FollowWindows);
         self.send(request::follow_events(HISTORY), Pending::Events);
         if self.session.dashboard_visible {
             self.subscribe_samples();
@@ -174,15 +177,41 @@ impl App {
                 TimeoutAction::ToDuration(clock::until_next_minute(clock::unix_now()))
             })
             .map_err(|e| anyhow::anyhow!("cannot start the clock timer: {e}"))?;
-        if self.link.is_some() {
-            self.handle
-                .insert_source(Timer::from_duration(POLL), |_, _, app: &mut App| {
-                    app.poll();
-                    TimeoutAction::ToDuration(POLL)
-                })
-                .map_err(|e| anyhow::anyhow!("cannot start the poll timer: {e}"))?;
-        }
+        self.ensure_polling();
         Ok(())
+    }
+
+    /// Whether anything needs the once-a-second poll: a compositor that does not push the
+    /// window list or events (or has not said yet), or running capsules' uptimes on show.
+    fn poll_needed(&self) -> bool {
+        let support = &self.model.support;
+        self.link.is_some()
+            && (support.window_updates != Availability::Yes
+                || support.events != Availability::Yes
+                || (self.session.dashboard_visible && self.model.capsules.iter().any(|c| c.is_running())))
+    }
+
+    /// Starts the poll timer when it is needed and not running; it stops itself when it is no
+    /// longer needed, so an idle session with the dashboard hidden wakes nobody.
+    fn ensure_polling(&mut self) {
+        if self.polling || !self.poll_needed() {
+            return;
+        }
+        let timer = self
+            .handle
+            .insert_source(Timer::from_duration(POLL), |_, _, app: &mut App| {
+                app.poll();
+                if app.poll_needed() {
+                    TimeoutAction::ToDuration(POLL)
+                } else {
+                    app.polling = false;
+                    TimeoutAction::Drop
+                }
+            });
+        match timer {
+            Ok(_) => self.polling = true,
+            Err(e) => self.exit = Some(anyhow::anyhow!("cannot start the poll timer: {e}")),
+        }
     }
 
     fn send(&mut self, request: Value, what: Pending) {
@@ -203,7 +232,9 @@ impl App {
 
     fn poll(&mut self) {
         self.poll_ticks += 1;
-        self.send_once(request::windows(), Pending::Windows);
+        if self.model.support.window_updates != Availability::Yes {
+            self.send_once(request::windows(), Pending::Windows);
+        }
         if self.model.support.events == Availability::No && self.poll_ticks.is_multiple_of(2) {
             self.send_once(request::capsules(), Pending::Capsules);
         }
@@ -231,6 +262,7 @@ impl App {
                 }
             }
             Incoming::Event(event) => self.events(vec![*event], true),
+            Incoming::Windows(windows) => self.windows(windows),
             Incoming::Sample(sample) => {
                 self.model.push_sample(sample);
                 self.views.mark_dirty(&[ViewKind::Dashboard]);
@@ -255,13 +287,21 @@ impl App {
                 Err(e) => tracing::warn!(%e, "unreadable capsules reply"),
             },
             (Pending::Windows, Ok(v)) => match serde_json::from_value::<Vec<WindowInfo>>(v) {
+                Ok(windows) => self.windows(windows),
+                Err(e) => tracing::warn!(%e, "unreadable windows reply"),
+            },
+            (Pending::FollowWindows, Ok(v)) => match serde_json::from_value::<Vec<WindowInfo>>(v) {
                 Ok(windows) => {
-                    if self.model.set_windows(windows) {
-                        self.views.mark_dirty(&[Panel]);
-                    }
+                    self.model.support.window_updates = Availability::Yes;
+                    self.windows(windows);
                 }
                 Err(e) => tracing::warn!(%e, "unreadable windows reply"),
             },
+            (Pending::FollowWindows, Err(e)) => {
+                tracing::info!("the window list is not pushed ({e}); polling it instead");
+                self.model.support.window_updates = Availability::No;
+                self.send_once(request::windows(), Pending::Windows);
+            }
             (Pending::Events, Ok(v)) => {
                 self.model.support.events = Availability::Yes;
                 match serde_json::from_value::<Vec<Event>>(v) {
@@ -307,6 +347,15 @@ impl App {
                 tracing::warn!(?what, "request failed: {e}");
             }
         }
+        // What the compositor supports and which capsules run decide whether to poll.
+        self.ensure_polling();
+    }
+
+    /// A new window list, replied or pushed.
+    fn windows(&mut self, windows: Vec<WindowInfo>) {
+        if self.model.set_windows(windows) {
+            self.views.mark_dirty(&[ViewKind::Panel]);
+        }
     }
 
     /// New events; `live` ones were pushed (history from before this process started must not
@@ -345,6 +394,7 @@ impl App {
                 self.send(request::samples_stop(), Pending::SamplesStop);
             }
         }
+        self.ensure_polling();
         self.views.mark_dirty(&[ViewKind::Panel]);
     }
 

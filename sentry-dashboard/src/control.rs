@@ -15,7 +15,10 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use calloop::channel::{Channel, Sender};
-use exo_shell::sentry::event::{Event, Sample};
+use exo_shell::{
+    control::WindowInfo,
+    sentry::event::{Event, Sample},
+};
 use serde_json::{json, Value};
 
 /// The environment variable naming the inherited control channel's file descriptor.
@@ -80,6 +83,8 @@ pub enum Pending {
     Version,
     Capsules,
     Windows,
+    /// `windows` with `follow`: an error means the compositor cannot push the list.
+    FollowWindows,
     Events,
     Samples,
     /// Ending the samples subscription while the dashboard is hidden.
@@ -95,6 +100,8 @@ pub enum Incoming {
     Reply(Result<Value, String>),
     Event(Box<Event>),
     Sample(Sample),
+    /// The window list, pushed when it changed (`windows` with `follow`).
+    Windows(Vec<WindowInfo>),
     /// A line that could not be read; the message says what was wrong.
     Malformed(String),
     /// The connection ended (the compositor went away or closed it).
@@ -120,6 +127,12 @@ pub fn parse_line(line: &str) -> Incoming {
         return match serde_json::from_value(sample) {
             Ok(s) => Incoming::Sample(s),
             Err(e) => Incoming::Malformed(format!("bad sample ({e}) in {:?}", truncate(line))),
+        };
+    }
+    if let Some(windows) = map.remove("windows") {
+        return match serde_json::from_value(windows) {
+            Ok(w) => Incoming::Windows(w),
+            Err(e) => Incoming::Malformed(format!("bad window list ({e}) in {:?}", truncate(line))),
         };
     }
     if let Some(ok) = map.remove("ok") {
@@ -214,6 +227,10 @@ pub mod request {
     }
     pub fn windows() -> Value {
         json!({"request": "windows"})
+    }
+    /// The window list, then the whole list again whenever it changes.
+    pub fn follow_windows() -> Value {
+        json!({"request": "windows", "follow": true})
     }
     /// The recent history, then every later event pushed on this connection.
     pub fn follow_events(limit: usize) -> Value {

@@ -171,6 +171,8 @@ pub enum Availability {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Support {
     pub events: Availability,
+    /// The window list is pushed when it changes (`windows` with `follow`).
+    pub window_updates: Availability,
     pub samples: Availability,
     pub dashboard: Availability,
 }

@@ -3,9 +3,9 @@
 //! The client writes one request object per line, e.g.
 //! `{"request":"screenshot","path":"/tmp/s.png"}`; the compositor answers
 //! each with one line, `{"ok":<value>}` or `{"error":"<message>"}`, in
-//! order. A connection that subscribed (`events` with `follow`, `samples`)
-//! also receives pushed lines, `{"event":<Event>}` and `{"sample":<Sample>}`,
-//! between the replies. Capsules holding `sentry.observe` get a pre-connected
+//! order. A connection that subscribed (`events` or `windows` with `follow`,
+//! `samples`) also receives pushed lines, `{"event":<Event>}`,
+//! `{"windows":[<WindowInfo>…]}` and `{"sample":<Sample>}`, between the replies. Capsules holding `sentry.observe` get a pre-connected
 //! channel instead of the socket ([`CONTROL_FD_ENV`]). See
 //! `docs/control-protocol.md` for the full description.
 
@@ -65,7 +65,7 @@ pub const REQUEST_NAMES: &[&str] = &[
 ];
 
 /// The requests without arguments: any field besides `request` is an error.
-const NO_FIELD_REQUESTS: &[&str] = &["version", "outputs", "windows", "capsules"];
+const NO_FIELD_REQUESTS: &[&str] = &["version", "outputs", "capsules"];
 
 /// A request line, tagged by its `request` field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,8 +75,13 @@ pub enum Request {
     Version,
     /// Reply: a list of [`OutputInfo`].
     Outputs,
-    /// Reply: a list of [`WindowInfo`], all workspaces.
-    Windows,
+    /// Reply: a list of [`WindowInfo`], all workspaces. With `follow`, the
+    /// whole list is pushed as `{"windows":[…]}` whenever it changes (at most
+    /// once per compositor loop iteration), so a panel need not poll.
+    Windows {
+        #[serde(default, skip_serializing_if = "is_false")]
+        follow: bool,
+    },
     /// Write a PNG of an output (the first one if `output` is absent) to
     /// `path`, an absolute path the compositor opens. Reply: [`ScreenshotInfo`].
     Screenshot {
@@ -369,11 +374,13 @@ pub struct DashboardInfo {
     pub visible: bool,
 }
 
-/// A line the compositor pushes to a subscribed connection: `{"event":…}` or `{"sample":…}`.
+/// A line the compositor pushes to a subscribed connection: `{"event":…}`, `{"windows":[…]}`
+/// or `{"sample":…}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Pushed {
     Event(Event),
+    Windows(Vec<WindowInfo>),
     Sample(Sample),
 }
 
@@ -393,8 +400,10 @@ pub enum ServerLine {
 
 /// Parses a line from the compositor, telling replies and pushed lines apart by their key.
 pub fn parse_server_line(line: &str) -> Result<ServerLine, ControlError> {
-    let pushed =
-        line.trim_start().starts_with(r#"{"event""#) || line.trim_start().starts_with(r#"{"sample""#);
+    let start = line.trim_start();
+    let pushed = [r#"{"event""#, r#"{"windows""#, r#"{"sample""#]
+        .iter()
+        .any(|key| start.starts_with(key));
     if pushed {
         if let Ok(p) = serde_json::from_str::<Pushed>(line) {
             return Ok(ServerLine::Pushed(p));
@@ -514,7 +523,7 @@ impl Request {
         match self {
             Request::Version => "version",
             Request::Outputs => "outputs",
-            Request::Windows => "windows",
+            Request::Windows { .. } => "windows",
             Request::Screenshot { .. } => "screenshot",
             Request::Key { .. } => "key",
             Request::Type { .. } => "type",
@@ -542,7 +551,7 @@ impl Request {
         match self {
             Request::Version
             | Request::Outputs
-            | Request::Windows
+            | Request::Windows { .. }
             | Request::Capsules
             | Request::Events { .. }
             | Request::Samples { .. }

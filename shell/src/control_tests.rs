@@ -12,7 +12,8 @@ fn every_request() -> Vec<Request> {
     vec![
         Request::Version,
         Request::Outputs,
-        Request::Windows,
+        Request::Windows { follow: false },
+        Request::Windows { follow: true },
         Request::Screenshot {
             path: "/tmp/a.png".into(),
             output: None,
@@ -476,6 +477,18 @@ fn capsule_channels_may_observe_and_with_control_act() {
 }
 
 #[test]
+fn windows_without_follow_is_the_plain_request_of_version_2() {
+    assert_eq!(
+        serde_json::from_str::<Request>(r#"{"request":"windows"}"#).unwrap(),
+        Request::Windows { follow: false }
+    );
+    assert_eq!(
+        serde_json::to_string(&Request::Windows { follow: false }).unwrap(),
+        r#"{"request":"windows"}"#
+    );
+}
+
+#[test]
 fn pushed_lines_are_told_from_replies_by_their_key() {
     let event = crate::sentry::Event {
         seq: 3,
@@ -499,10 +512,15 @@ fn pushed_lines_are_told_from_replies_by_their_key() {
         Ok(ServerLine::Pushed(Pushed::Sample(s))) if s.memory_bytes == 2 && s.memory_limit_bytes.is_none()
     ));
     assert_eq!(
+        parse_server_line(r#"{"windows":[]}"#),
+        Ok(ServerLine::Pushed(Pushed::Windows(Vec::new())))
+    );
+    assert_eq!(
         parse_server_line(r#"{"ok":null}"#),
         Ok(ServerLine::Reply(Reply::Ok(Value::Null)))
     );
     assert!(parse_server_line(r#"{"event":1}"#).is_err());
+    assert!(parse_server_line(r#"{"windows":{}}"#).is_err());
 }
 
 #[test]
@@ -595,8 +613,12 @@ fn malformed_requests_have_clear_errors() {
         "malformed JSON at column 12: EOF while parsing a value"
     );
     assert_eq!(
+        err(r#"{"request":"capsules","verbose":true}"#),
+        "unknown field `verbose`, there are no fields in capsules request"
+    );
+    assert_eq!(
         err(r#"{"request":"windows","verbose":true}"#),
-        "unknown field `verbose`, there are no fields in windows request"
+        "unknown field `verbose`, expected `follow` in windows request"
     );
 }
 

@@ -16,7 +16,10 @@ use std::{
     time::Duration,
 };
 
-use exo_shell::sentry::{log::EventFilter, Event};
+use exo_shell::{
+    control::{Pushed, WindowInfo},
+    sentry::{log::EventFilter, Event},
+};
 use smithay::reexports::calloop::{
     generic::Generic,
     timer::{TimeoutAction, Timer},
@@ -82,6 +85,9 @@ pub struct Conn {
     pub follow: Option<EventFilter>,
     /// Samples are pushed: of every capsule (`Some(None)`) or of one.
     pub samples: Option<Option<String>>,
+    /// The window list this connection last got (`windows` with `follow`): a changed list is
+    /// pushed.
+    pub windows: Option<Vec<WindowInfo>>,
 }
 
 impl Sentry {
@@ -104,6 +110,7 @@ impl Sentry {
                 closing: false,
                 follow: None,
                 samples: None,
+                windows: None,
             },
         );
         if !self.watch_readable(id) {
@@ -145,6 +152,31 @@ impl Sentry {
             .filter(|(_, c)| c.follow.as_ref().is_some_and(|f| f.matches(event)))
             .map(|(id, _)| *id)
             .collect()
+    }
+
+    /// Whether any connection follows the window list.
+    pub fn follows_windows(&self) -> bool {
+        self.conns.values().any(|c| c.windows.is_some())
+    }
+
+    /// Pushes `now` to every connection following the window list that last got another one.
+    pub fn push_windows(&mut self, now: &[WindowInfo]) {
+        let stale: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.windows.as_deref().is_some_and(|sent| sent != now))
+            .map(|(id, _)| *id)
+            .collect();
+        if stale.is_empty() {
+            return;
+        }
+        let line = Pushed::Windows(now.to_vec()).to_line();
+        for id in stale {
+            if let Some(conn) = self.conns.get_mut(&id) {
+                conn.windows = Some(now.to_vec());
+            }
+            self.push(id, &line);
+        }
     }
 
     /// The connections subscribed to samples, and which capsules they want (`None`: all).

@@ -144,7 +144,9 @@ impl Session {
     }
 
     pub fn windows(&self) -> Vec<WindowInfo> {
-        let value = self.request(&Request::Windows).expect("windows request");
+        let value = self
+            .request(&Request::Windows { follow: false })
+            .expect("windows request");
         serde_json::from_value(value).expect("windows reply")
     }
 

@@ -278,7 +278,7 @@ fn request_for(command: &Command) -> anyhow::Result<Request> {
     Ok(match command {
         Command::Version => Request::Version,
         Command::Outputs => Request::Outputs,
-        Command::Windows => Request::Windows,
+        Command::Windows => Request::Windows { follow: false },
         Command::Screenshot { file, output } => {
             // The compositor resolves paths from its own working directory, so send an absolute one.
             let file = if file.is_absolute() {

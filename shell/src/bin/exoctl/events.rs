@@ -38,7 +38,7 @@ pub(crate) fn run(client: &mut ControlClient, request: &Request, json: bool) -> 
     loop {
         match client.next_pushed()? {
             Some(Pushed::Event(event)) => out(&show(&event)?)?,
-            Some(Pushed::Sample(_)) => {}
+            Some(Pushed::Sample(_) | Pushed::Windows(_)) => {}
             None => anyhow::bail!("the compositor closed the connection"),
         }
     }
