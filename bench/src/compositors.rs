@@ -170,6 +170,16 @@ pub struct Launcher {
 impl Launcher {
     /// Starts `kind` with a fresh runtime directory; the caller polls its socket.
     pub fn start(&self, kind: Kind, tag: &str) -> Result<Running> {
+        self.start_as(kind, tag, false)
+    }
+
+    /// Nexquelium as a full session: it autostarts the repository's capsules (the Sentry
+    /// dashboard among them, found next to the Nexquelium binary).
+    pub fn start_session(&self, tag: &str) -> Result<Running> {
+        self.start_as(Kind::Nexquelium, &format!("session-{tag}"), true)
+    }
+
+    fn start_as(&self, kind: Kind, tag: &str, session: bool) -> Result<Running> {
         let dir = self.work_dir.join(format!("{}-{tag}", kind.name()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir)?;
@@ -182,15 +192,10 @@ impl Launcher {
         let mut cmd = match kind {
             Kind::Nexquelium => {
                 let mut c = Command::new(&self.nexquelium);
-                c.args([
-                    "--backend",
-                    "headless",
-                    "--size",
-                    &size,
-                    "--no-autostart",
-                    "--host-caps",
-                    "all",
-                ]);
+                c.args(["--backend", "headless", "--size", &size, "--host-caps", "all"]);
+                if !session {
+                    c.arg("--no-autostart");
+                }
                 c.args(["--socket", "wayland-bench"]);
                 c
             }
@@ -228,11 +233,15 @@ impl Launcher {
                 c
             }
         };
+        let mut path = String::new();
+        if session {
+            if let Some(bin_dir) = self.nexquelium.parent() {
+                path = format!("{}:", bin_dir.display());
+            }
+        }
+        path.push_str("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
         cmd.env_clear()
-            .env(
-                "PATH",
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            )
+            .env("PATH", path)
             .env("HOME", &dir)
             .env("XDG_RUNTIME_DIR", &dir)
             .env("XDG_CONFIG_HOME", &dir)

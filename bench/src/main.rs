@@ -5,6 +5,7 @@ mod client;
 mod compositors;
 mod measure;
 mod report;
+mod session;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -99,6 +100,26 @@ impl Windows {
 }
 
 const LOADS: [usize; 3] = [1, 4, 16];
+
+/// The full session's windows: a long hidden window, since its target is under one wakeup in
+/// ten seconds on average.
+fn session_windows(quick: bool) -> session::SessionWindows {
+    let s = Duration::from_secs_f64;
+    if quick {
+        session::SessionWindows {
+            settle: s(1.0),
+            shown: s(3.0),
+            hidden: s(5.0),
+        }
+    } else {
+        session::SessionWindows {
+            settle: s(2.0),
+            shown: s(5.0),
+            // A whole minute, so that the panel clock's tick is averaged as the target says.
+            hidden: s(60.0),
+        }
+    }
+}
 const CLIENT_SIZE: u32 = 256;
 
 fn main() -> Result<()> {
@@ -138,6 +159,7 @@ fn declare_metrics(r: &mut Results) {
     }
     r.metric("peak_rss", "peak RSS (VmHWM), MiB", false);
     r.metric("screencopy", "screencopy: grim captures per s", true);
+    session::declare_metrics(r);
 }
 
 fn bench(cli: &Cli) -> Result<()> {
@@ -193,6 +215,16 @@ fn bench(cli: &Cli) -> Result<()> {
             if let Err(e) = bench_one(&launcher, kind, &format!("r{rep}"), win, &mut results) {
                 eprintln!("exo-bench: {}: {e:#}", kind.name());
             }
+            if kind == Kind::Nexquelium {
+                eprintln!(
+                    "exo-bench: repetition {}/{reps}: nexquelium as a full session",
+                    rep + 1
+                );
+                let session_win = session_windows(cli.quick);
+                if let Err(e) = session::run(&launcher, &format!("r{rep}"), &session_win, &mut results) {
+                    eprintln!("exo-bench: nexquelium full session: {e:#}");
+                }
+            }
         }
     }
     let duration_s = started.elapsed().as_secs_f64();
@@ -214,10 +246,14 @@ fn bench(cli: &Cli) -> Result<()> {
             quick: cli.quick,
             duration_s,
         };
+        let boot = session::boot_timings(Path::new("."));
+        let existing = std::fs::read_to_string(&cli.doc).ok();
         let doc = format!(
-            "{}\n{}",
+            "{}\n{}\n{}\n{}",
             report::METHOD,
-            report::render_results_markdown(&results, &info)
+            report::render_results_markdown(&results, &info),
+            report::render_boot_timings(boot.as_ref()),
+            report::kept_part(existing.as_deref())
         );
         std::fs::write(&cli.doc, doc).with_context(|| format!("writing {}", cli.doc.display()))?;
         eprintln!("exo-bench: wrote {}", cli.doc.display());

@@ -229,6 +229,24 @@ impl Nexq {
         Some(content_rect(frame, self.decor_of(id), &self.config))
     }
 
+    /// Whether (`x`, `y`) is on window `id`'s frame or on anything its surfaces and popups
+    /// draw: only then can a commit that keeps the window's size and place change what is
+    /// under the pointer.
+    pub fn covers(&self, id: WindowId, x: f64, y: f64) -> bool {
+        let (Some(frame), Some(content), Some(window)) =
+            (self.layout.rect(&id), self.content_of(id), self.windows.get(&id))
+        else {
+            return false;
+        };
+        let p = exo_shell::geometry::Point {
+            x: x.floor() as i32,
+            y: y.floor() as i32,
+        };
+        let mut drawn = window.bbox_with_popups();
+        drawn.loc += smithay::utils::Point::from((content.x, content.y)) - window.geometry().loc;
+        frame.contains(p) || drawn.contains((p.x, p.y))
+    }
+
     /// Topmost window at a point, with the part of its frame the point is on.
     pub fn window_at(&self, x: f64, y: f64) -> Option<(WindowId, FramePart)> {
         let p = exo_shell::geometry::Point {

@@ -109,6 +109,10 @@ impl CompositorHandler for State {
         }
         on_commit_buffer_handler::<Self>(surface);
 
+        // Whether this commit may have changed what is under the pointer: anything but a
+        // mapped window committing in place away from the pointer (a frame of an animation,
+        // say) may have.
+        let mut pointer_may_change = true;
         if !is_sync_subsurface(surface) {
             let mut root = surface.clone();
             while let Some(parent) = get_parent(&root) {
@@ -117,8 +121,16 @@ impl CompositorHandler for State {
             if let Some(id) = self.nexq.window_id_for_surface(&root) {
                 if let Some(window) = self.nexq.windows.get(&id) {
                     let before = window.geometry().loc;
+                    let bbox_before = window.bbox_with_popups();
                     window.on_commit();
                     let shift = window.geometry().loc - before;
+                    let in_place = shift.x == 0 && shift.y == 0 && window.bbox_with_popups() == bbox_before;
+                    if in_place {
+                        if let Some(pointer) = self.nexq.seat.get_pointer() {
+                            let at = pointer.current_location();
+                            pointer_may_change = self.nexq.covers(id, at.x, at.y);
+                        }
+                    }
                     self.keep_surface_in_place(id, shift);
                 }
             }
@@ -130,6 +142,7 @@ impl CompositorHandler for State {
             });
             if has_buffer == Some(false) {
                 self.unmap_window(id);
+                pointer_may_change = true;
             }
         }
 
@@ -139,7 +152,9 @@ impl CompositorHandler for State {
         self.layer_commit(surface);
         // A surface that grew, shrank, unmapped or moved a subsurface may have changed what is
         // under the pointer; tell the client now, before it reads the replies to later requests.
-        self.refresh_pointer_focus();
+        if pointer_may_change {
+            self.refresh_pointer_focus();
+        }
         self.queue_redraw();
     }
 }

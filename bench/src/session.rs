@@ -1,0 +1,181 @@
+//! Nexquelium-only figures: the full session (the repository's capsules, the Sentry dashboard
+//! among them) idle with the dashboard shown and hidden, and the boot-to-dashboard times the
+//! last `./x test` recorded.
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    os::unix::net::UnixStream,
+    path::Path,
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context, Result};
+
+use crate::{compositors::Launcher, measure, report::Results};
+
+/// The line Nexquelium prints when the dashboard capsule's overlay first shows.
+const DASHBOARD_MAPPED: &str = "nexquelium: dashboard mapped";
+
+pub fn declare_metrics(r: &mut Results) {
+    r.metric(
+        "session_shown_wakeups",
+        "full session, dashboard shown: compositor wakeups per s (Nexquelium only)",
+        false,
+    );
+    r.metric(
+        "session_shown_dashboard_cpu",
+        "full session, dashboard shown: dashboard CPU ms per s (Nexquelium only)",
+        false,
+    );
+    r.metric(
+        "session_hidden_wakeups",
+        "full session, dashboard hidden: compositor wakeups per s (Nexquelium only)",
+        false,
+    );
+    r.metric(
+        "session_hidden_dashboard_wakeups",
+        "full session, dashboard hidden: dashboard wakeups per s (Nexquelium only)",
+        false,
+    );
+    r.metric(
+        "session_hidden_cpu",
+        "full session, dashboard hidden: compositor CPU ms per s (Nexquelium only)",
+        false,
+    );
+}
+
+/// Lengths of the session's windows: settle, shown, hidden.
+pub struct SessionWindows {
+    pub settle: Duration,
+    pub shown: Duration,
+    pub hidden: Duration,
+}
+
+/// Runs a full session, measures it with the dashboard shown, hides the dashboard through the
+/// control socket and measures again.
+pub fn run(launcher: &Launcher, tag: &str, win: &SessionWindows, r: &mut Results) -> Result<()> {
+    let comp = launcher.start_session(tag)?;
+    let result = measure_session(launcher, &comp, tag, win, r);
+    comp.stop();
+    result
+}
+
+fn measure_session(
+    launcher: &Launcher,
+    comp: &crate::compositors::Running,
+    tag: &str,
+    win: &SessionWindows,
+    r: &mut Results,
+) -> Result<()> {
+    let name = "nexquelium";
+    let log = launcher.work_dir.join(format!("nexquelium-session-{tag}.log"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains(DASHBOARD_MAPPED)) {
+        if Instant::now() > deadline {
+            bail!("the dashboard did not show within 30 s (see {})", log.display());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let dashboard = dashboard_pid(comp.pid()).context("no sentry-dashboard process in the session")?;
+    let control = comp.runtime_dir.join("wayland-bench.control");
+
+    std::thread::sleep(win.settle);
+    let (shown_comp, shown_dash) = sample_pair(comp.pid(), dashboard, win.shown)?;
+    r.push(name, "session_shown_wakeups", shown_comp.wakeups);
+    r.push(name, "session_shown_dashboard_cpu", shown_dash.cpu_ms);
+
+    control_request(&control, r#"{"request":"dashboard","action":"hide"}"#)?;
+    std::thread::sleep(win.settle);
+    let (hidden_comp, hidden_dash) = sample_pair(comp.pid(), dashboard, win.hidden)?;
+    r.push(name, "session_hidden_wakeups", hidden_comp.wakeups);
+    r.push(name, "session_hidden_dashboard_wakeups", hidden_dash.wakeups);
+    r.push(name, "session_hidden_cpu", hidden_comp.cpu_ms);
+    Ok(())
+}
+
+/// Per-second rates over a window.
+struct Rates {
+    wakeups: f64,
+    cpu_ms: f64,
+}
+
+fn sample_pair(comp: u32, dashboard: u32, window: Duration) -> Result<(Rates, Rates)> {
+    let a0 = measure::sample_process(comp).context("the compositor exited")?;
+    let b0 = measure::sample_process(dashboard).context("the dashboard exited")?;
+    let t = Instant::now();
+    std::thread::sleep(window);
+    let a1 = measure::sample_process(comp).context("the compositor exited")?;
+    let b1 = measure::sample_process(dashboard).context("the dashboard exited")?;
+    let secs = t.elapsed().as_secs_f64();
+    let rates = |x0: &measure::ProcSample, x1: &measure::ProcSample| Rates {
+        wakeups: x1.ctxt_switches.saturating_sub(x0.ctxt_switches) as f64 / secs,
+        cpu_ms: x1.cpu_ticks.saturating_sub(x0.cpu_ticks) as f64 * 1000.0
+            / measure::clock_ticks_per_sec()
+            / secs,
+    };
+    Ok((rates(&a0, &a1), rates(&b0, &b1)))
+}
+
+/// The session's dashboard: a `sentry-dashboard` process among the compositor's descendants.
+fn dashboard_pid(session: u32) -> Option<u32> {
+    let parent_of = |pid: u32| -> Option<u32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // pid (comm) state ppid …: comm may hold spaces, so split after its closing parenthesis.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        rest.split_whitespace().nth(1)?.parse().ok()
+    };
+    let descends = |mut pid: u32| {
+        for _ in 0..16 {
+            match parent_of(pid) {
+                Some(p) if p == session => return true,
+                Some(p) if p > 1 => pid = p,
+                _ => return false,
+            }
+        }
+        false
+    };
+    std::fs::read_dir("/proc")
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .find(|&pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sentry-dashboar")
+                && descends(pid)
+        })
+}
+
+/// One request on the control socket; an error reply is an error.
+fn control_request(socket: &Path, line: &str) -> Result<String> {
+    let mut stream =
+        UnixStream::connect(socket).with_context(|| format!("connecting to {}", socket.display()))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.write_all(format!("{line}\n").as_bytes())?;
+    let mut reply = String::new();
+    BufReader::new(stream).read_line(&mut reply)?;
+    if !reply.starts_with(r#"{"ok""#) {
+        bail!("{line} answered {}", reply.trim());
+    }
+    Ok(reply)
+}
+
+/// The boot timings the last `./x test` wrote (`target/exosphere/boot-tests/timings.log`), with
+/// the file's modification time; `None` when there are none.
+pub fn boot_timings(repo: &Path) -> Option<(String, Vec<String>)> {
+    let path = repo.join("target/exosphere/boot-tests/timings.log");
+    let text = std::fs::read_to_string(&path).ok()?;
+    let lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(String::from)
+        .collect();
+    if lines.is_empty() {
+        return None;
+    }
+    let when = std::process::Command::new("date")
+        .args(["-u", "-r"])
+        .arg(&path)
+        .arg("+%Y-%m-%d %H:%M UTC")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    Some((when, lines))
+}
