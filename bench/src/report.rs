@@ -339,14 +339,17 @@ What each figure measures:
 5. **screencopy**: `grim -t ppm -` (output discarded) run back to back for 5 s; successful captures
    per second. Weston 10 has no wlr-screencopy: n/a.
 
-6. **full session** (Nexquelium only, its own instance after the bare one in each repetition):
+6. **full session** (Nexquelium only, its own instance after the bare one in the first
+   repetition; one sample, so its cells have no range):
    `nexquelium` without `--no-autostart`, so it starts the repository's capsules (`hello` and
    the Sentry dashboard, a capsule with its own uid, network namespace and cgroup; the
    `sentry-dashboard` binary is taken from the Nexquelium binary's directory). Once
    Nexquelium prints `nexquelium: dashboard mapped` and 2 s have passed, 5 s are measured with
    the dashboard shown (compositor wakeups per s, and the dashboard process's CPU ms per s: it
    redraws its sparklines from the once-a-second resource samples); then the dashboard is
-   hidden with the control request `dashboard hide`, and after 2 s a whole minute is measured
+   hidden with the control request `dashboard hide`, and once Sentry's rules have stopped
+   sampling the new capsules (they watch a capsule for its first 30 s, docs/sentry.md; the
+   harness waits until 32 s after launch) a whole minute is measured
    (compositor and dashboard wakeups, compositor CPU), so that the panel clock's one tick a
    minute is averaged in, as the target says.
 

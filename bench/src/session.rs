@@ -15,6 +15,9 @@ use crate::{compositors::Launcher, measure, report::Results};
 
 /// The line Nexquelium prints when the dashboard capsule's overlay first shows.
 const DASHBOARD_MAPPED: &str = "nexquelium: dashboard mapped";
+/// Sentry samples a newly started capsule for its first 30 s (`SUSPICION_MS`, docs/sentry.md):
+/// the idle session is measured after that.
+const SUSPICION: Duration = Duration::from_secs(32);
 
 pub fn declare_metrics(r: &mut Results) {
     r.metric(
@@ -86,6 +89,9 @@ fn measure_session(
 
     control_request(&control, r#"{"request":"dashboard","action":"hide"}"#)?;
     std::thread::sleep(win.settle);
+    if let Some(left) = (comp.launched + SUSPICION).checked_duration_since(Instant::now()) {
+        std::thread::sleep(left);
+    }
     let (hidden_comp, hidden_dash) = sample_pair(comp.pid(), dashboard, win.hidden)?;
     r.push(name, "session_hidden_wakeups", hidden_comp.wakeups);
     r.push(name, "session_hidden_dashboard_wakeups", hidden_dash.wakeups);
