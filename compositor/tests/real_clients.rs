@@ -527,6 +527,28 @@ fn exoctl(session: &Session, args: &[&str]) -> Ran {
 }
 
 #[test]
+fn exoctl_ends_quietly_when_its_reader_goes_away() {
+    let session = Session::start(&[]);
+    // `exoctl windows | head -0`: the reading end is closed before exoctl writes.
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = std::process::Command::new(exoctl_path())
+        .arg("--socket")
+        .arg(&session.control)
+        .arg("windows")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run exoctl");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.is_empty(),
+        "exoctl on a closed stdout: {} with {stderr:?}",
+        out.status
+    );
+}
+
+#[test]
 fn exoctl_lists_windows_and_takes_screenshots() {
     exoctl_path();
     let mut session = Session::start(&["--size", "1280x720"]);

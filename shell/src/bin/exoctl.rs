@@ -430,7 +430,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         _ => None,
     };
     if cli.json {
-        println!("{value}");
+        print::line(&value.to_string());
     } else {
         print::print_human(&cli.command, value);
     }

@@ -1,8 +1,6 @@
 //! `exoctl events`: Sentry's event history, then (with `--follow`) every new event, as lines
 //! for people or as JSON lines.
 
-use std::io::Write;
-
 use anyhow::Context;
 
 use exo_shell::control::{ControlClient, Pushed, Request};
@@ -10,12 +8,8 @@ use exo_shell::sentry::Event;
 
 /// Prints one line; a reader that went away (`| head`) ends exoctl quietly.
 pub(crate) fn out(line: &str) -> anyhow::Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    match writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
-        Err(e) => Err(e).context("cannot write to stdout"),
-    }
+    crate::print::line(line);
+    Ok(())
 }
 
 /// Runs `request` (an `events` request) and prints what comes, following if it asks to.

@@ -9,10 +9,30 @@ use exo_shell::control::{
 
 use super::Command;
 
+/// Writes `text` to stdout. A closed stdout (`exoctl windows | head -1`) ends exoctl quietly, as
+/// SIGPIPE ends other tools (Rust ignores SIGPIPE, and `println!` would panic instead).
+pub(crate) fn write_out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            eprintln!("exoctl: cannot write to stdout: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// [`write_out`] with a newline.
+pub(crate) fn line(text: &str) {
+    write_out(&format!("{text}\n"));
+}
+
 /// Prints rows with columns padded to line up; the last column is not padded.
 fn print_table(header: &[&str], rows: &[Vec<String>]) {
-    for line in table_lines(header, rows) {
-        println!("{line}");
+    for text in table_lines(header, rows) {
+        line(&text);
     }
 }
 
@@ -145,12 +165,15 @@ pub(crate) fn print_human(command: &Command, value: Value) {
     fn show<T: serde::de::DeserializeOwned>(value: Value, f: impl FnOnce(T)) {
         match serde_json::from_value::<T>(value.clone()) {
             Ok(v) => f(v),
-            Err(_) => println!("{value}"),
+            Err(_) => line(&value.to_string()),
         }
     }
     match command {
         Command::Version => show(value, |v: VersionInfo| {
-            println!("{} {} (control protocol {})", v.compositor, v.version, v.protocol);
+            line(&format!(
+                "{} {} (control protocol {})",
+                v.compositor, v.version, v.protocol
+            ));
             if v.protocol != PROTOCOL_VERSION {
                 eprintln!("exoctl: warning: exoctl speaks control protocol {PROTOCOL_VERSION}");
             }
@@ -159,20 +182,26 @@ pub(crate) fn print_human(command: &Command, value: Value) {
         Command::Windows => show(value, |w: Vec<WindowInfo>| print_windows(&w)),
         Command::Capsules => show(value, |c: Vec<CapsuleInfo>| print_capsules(&c)),
         Command::Screenshot { .. } => show(value, |s: ScreenshotInfo| {
-            println!("wrote {} ({}x{})", s.path, s.width, s.height)
+            line(&format!("wrote {} ({}x{})", s.path, s.width, s.height))
         }),
-        Command::Run { .. } => show(value, |r: RunInfo| println!("started {} (pid {})", r.name, r.pid)),
+        Command::Run { .. } => show(value, |r: RunInfo| {
+            line(&format!("started {} (pid {})", r.name, r.pid))
+        }),
         // The log as it is, without adding a newline.
-        Command::Logs { .. } => show(value, |l: CapsuleLogs| print!("{}", l.text)),
+        Command::Logs { .. } => show(value, |l: CapsuleLogs| write_out(&l.text)),
         Command::Dashboard { .. } => show(value, |d: DashboardInfo| {
-            println!("dashboard {}", if d.visible { "visible" } else { "hidden" })
+            line(if d.visible {
+                "dashboard visible"
+            } else {
+                "dashboard hidden"
+            })
         }),
         Command::Xray { .. } => show(value, |x: XrayInfo| {
-            println!("x-ray {}", if x.xray { "on" } else { "off" })
+            line(if x.xray { "x-ray on" } else { "x-ray off" })
         }),
         // Input and capsule actions answer null: nothing to say on success.
         _ if value.is_null() => {}
-        _ => println!("{value}"),
+        _ => line(&value.to_string()),
     }
 }
 
