@@ -31,6 +31,10 @@ pub struct Cli {
     /// Output scale (fractional scales such as 1.5 are allowed).
     #[arg(long, default_value_t = 1.0, value_parser = parse_scale)]
     pub scale: f64,
+    /// Number of outputs for the headless backend, side by side, each of --size
+    /// (HEADLESS-1, HEADLESS-2, ...; the first is the primary one).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=8))]
+    pub outputs: u8,
     /// Output refresh rate in Hz for the headless backend.
     #[arg(long, default_value_t = 60.0, value_parser = parse_refresh)]
     pub refresh: f64,

@@ -189,7 +189,7 @@ fn run(state: &mut State, id: ConnId, peer: &Peer, request: Request) -> anyhow::
             compositor: "nexquelium".into(),
             version: env!("CARGO_PKG_VERSION").into(),
         }),
-        Request::Outputs => to_value(vec![output_info(state)]),
+        Request::Outputs => to_value(state.nexq.outputs.iter().map(output_info).collect::<Vec<_>>()),
         Request::Windows { follow } => {
             let windows = window_infos(state);
             if follow {
@@ -200,16 +200,24 @@ fn run(state: &mut State, id: ConnId, peer: &Peer, request: Request) -> anyhow::
             to_value(windows)
         }
         Request::Screenshot { path, output } => {
-            if let Some(name) = output {
-                anyhow::ensure!(name == state.nexq.output.name(), "no output named {name:?}");
-            }
+            let output = match output {
+                Some(name) => Some(state.nexq.outputs.by_name(&name).cloned().ok_or_else(|| {
+                    let names: Vec<String> = state.nexq.outputs.iter().map(|o| o.name()).collect();
+                    anyhow::anyhow!("no output named {name:?} (outputs: {})", names.join(", "))
+                })?),
+                None => None,
+            };
             let path = PathBuf::from(path);
             anyhow::ensure!(
                 path.is_absolute(),
                 "screenshot path {} must be absolute",
                 path.display()
             );
-            let frame = state.backend.capture(&mut state.nexq, true)?;
+            // One output, or all of them side by side.
+            let frame = match &output {
+                Some(output) => state.backend.capture(&mut state.nexq, output, true)?,
+                None => state.backend.capture_all(&mut state.nexq, true)?,
+            };
             frame.write_png(&path)?;
             to_value(ScreenshotInfo {
                 path: path.display().to_string(),
@@ -396,10 +404,9 @@ fn run(state: &mut State, id: ConnId, peer: &Peer, request: Request) -> anyhow::
     }
 }
 
-fn output_info(state: &State) -> OutputInfo {
-    let output = &state.nexq.output;
+fn output_info(output: &smithay::output::Output) -> OutputInfo {
     let mode = output.current_mode();
-    let logical = state.nexq.output_logical_rect();
+    let logical = crate::outputs::logical_rect(output);
     let props = output.physical_properties();
     OutputInfo {
         name: output.name(),
@@ -409,8 +416,8 @@ fn output_info(state: &State) -> OutputInfo {
         height: mode.map(|m| m.size.h).unwrap_or(0),
         refresh_mhz: mode.map(|m| m.refresh.max(0) as u32).unwrap_or(0),
         scale: output.current_scale().fractional_scale(),
-        x: 0,
-        y: 0,
+        x: logical.loc.x,
+        y: logical.loc.y,
         logical_width: logical.size.w,
         logical_height: logical.size.h,
     }
@@ -459,9 +466,20 @@ pub(crate) fn window_infos(state: &State) -> Vec<WindowInfo> {
                 fullscreen: info.fullscreen,
                 minimized: info.minimized,
                 capsule: window_capsule(state, window),
+                output: output_of(state, info.rect),
             })
         })
         .collect()
+}
+
+/// The name of the output a window with this rectangle is on (see `Layout::screen_of`).
+fn output_of(state: &State, rect: exo_shell::geometry::Rect) -> String {
+    let centre = rect.center();
+    let nexq = &state.nexq;
+    nexq.outputs
+        .at((f64::from(centre.x), f64::from(centre.y)).into())
+        .unwrap_or_else(|| nexq.outputs.primary())
+        .name()
 }
 
 /// The last `max` bytes of a log file (a missing log is empty: the capsule never wrote).

@@ -74,7 +74,10 @@ pub fn create_output(dh: &DisplayHandle, name: &str, spec: OutputSpec) -> Output
             model: "Nexquelium".into(),
         },
     );
-    output.create_global::<State>(dh);
+    let global = output.create_global::<State>(dh);
+    output
+        .user_data()
+        .insert_if_missing(|| crate::handlers::OutputGlobal(global));
     let mode = Mode {
         size: (spec.width, spec.height).into(),
         refresh: (spec.refresh_hz * 1000.0).round() as i32,
@@ -153,7 +156,7 @@ impl State {
         event_loop: &EventLoop<'static, State>,
         dh: DisplayHandle,
         backend: Backend,
-        output: Output,
+        outputs: Vec<Output>,
         config: Config,
         config_path: Option<std::path::PathBuf>,
         socket_name: String,
@@ -208,27 +211,21 @@ impl State {
         seat.add_pointer();
         seat.add_touch();
 
+        let mut outputs = outputs.into_iter();
+        let mut placed = crate::outputs::Outputs::new(outputs.next().context("the session needs an output")?);
+        outputs.for_each(|o| placed.add(o));
         let mut space = Space::default();
-        space.map_output(&output, (0, 0));
+        placed.arrange(&mut space);
         let mut layout = Layout::new();
-        let full = {
-            let size = output
-                .current_mode()
-                .map(|m| {
-                    m.size
-                        .to_f64()
-                        .to_logical(output.current_scale().fractional_scale())
-                        .to_i32_round()
-                })
-                .unwrap_or_default();
-            exo_shell::geometry::Rect {
-                x: 0,
-                y: 0,
-                w: size.w,
-                h: size.h,
-            }
-        };
-        layout.set_areas(full, full);
+        let screens = placed
+            .iter()
+            .map(|o| {
+                let r = crate::outputs::logical_rect(o);
+                let r = exo_shell::geometry::Rect::new(r.loc.x, r.loc.y, r.size.w, r.size.h);
+                exo_shell::layout::Screen::new(r, r)
+            })
+            .collect();
+        layout.set_screens(screens);
 
         Ok(State {
             backend,
@@ -248,7 +245,7 @@ impl State {
                 windows: Default::default(),
                 next_window_id: 0,
                 unmapped: Vec::new(),
-                output,
+                outputs: placed,
                 redraw: RedrawState::Idle,
                 frame_timer: None,
                 pending_screencopies: Vec::new(),

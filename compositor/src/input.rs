@@ -79,10 +79,7 @@ impl State {
     }
 
     fn clamp_to_output(&self, pos: Point<f64, Logical>) -> Point<f64, Logical> {
-        let r = self.nexq.output_logical_rect();
-        let max_x = (r.size.w as f64 - 1.0).max(0.0);
-        let max_y = (r.size.h as f64 - 1.0).max(0.0);
-        Point::from((pos.x.clamp(0.0, max_x), pos.y.clamp(0.0, max_y)))
+        self.nexq.outputs.clamp(pos)
     }
 
     /// Absolute pointer motion (winit, synthetic input), reported to relative-pointer clients as
@@ -373,6 +370,11 @@ impl State {
             Action::MoveToWorkspace(n) => {
                 if let Some(id) = focused {
                     self.nexq.layout.move_to_workspace(&id, n);
+                }
+            }
+            Action::MoveToNextOutput => {
+                if let Some(id) = focused {
+                    self.move_to_next_output(id);
                 }
             }
             Action::Maximize => {

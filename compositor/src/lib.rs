@@ -16,6 +16,7 @@ pub mod keyboard_map;
 pub mod labels;
 pub mod layers;
 pub mod limits;
+pub mod outputs;
 pub mod protocols;
 pub mod redraw;
 pub mod reload;

@@ -37,10 +37,19 @@ pub enum RedrawState {
     WaitingForFrame { queued: bool, changed: bool },
 }
 
-/// What a backend reports after rendering one frame.
+/// What a backend reports after rendering one frame (of every output).
+#[derive(Default)]
 pub struct RenderOutcome {
     pub damaged: bool,
     pub states: RenderElementStates,
+}
+
+impl RenderOutcome {
+    /// Adds one output's outcome to the frame's.
+    pub fn merge(&mut self, other: RenderOutcome) {
+        self.damaged |= other.damaged;
+        self.states.states.extend(other.states.states);
+    }
 }
 
 impl State {
@@ -106,7 +115,7 @@ impl State {
         }
         self.session_lock_frame_rendered();
         let now = self.nexq.clock.now();
-        let output = self.nexq.output.clone();
+        let output = self.nexq.outputs.primary().clone();
         let interval = self.nexq.frame_interval();
         if outcome.damaged {
             self.send_presentation_feedback(&output, &outcome.states, now.into(), interval);

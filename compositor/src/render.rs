@@ -1,6 +1,7 @@
-//! Builds the list of render elements for the output, front to back: cursor, overlay and top
+//! Builds the list of render elements for one output, front to back: cursor, overlay and top
 //! layers, windows with their frames and trusted labels (see [`crate::labels`] for their order),
-//! bottom and background layers. While the session is locked: cursor and lock surfaces only.
+//! bottom and background layers. While the session is locked: cursor and the output's lock
+//! surface only. Elements are made in global coordinates and moved to the output's own.
 
 use std::cell::RefCell;
 
@@ -10,12 +11,13 @@ use smithay::{
             memory::MemoryRenderBufferRenderElement,
             solid::SolidColorRenderElement,
             surface::{render_elements_from_surface_tree, WaylandSurfaceRenderElement},
-            utils::CropRenderElement,
+            utils::{CropRenderElement, Relocate, RelocateRenderElement},
             AsRenderElements, Kind,
         },
         ImportAll, ImportMem, Renderer, Texture,
     },
     input::pointer::CursorImageStatus,
+    output::Output,
     utils::{Logical, Point, Rectangle, Scale},
     wayland::shell::wlr_layer::Layer,
 };
@@ -34,10 +36,36 @@ pub(crate) fn to_phys(p: Point<i32, Logical>, scale: f64) -> Point<i32, smithay:
     p.to_f64().to_physical(scale).to_i32_round()
 }
 
-/// `with_cursor: false` leaves the pointer out (screencopy without overlay_cursor).
+/// An element in an output's own coordinates.
+pub type PlacedElement<R> = RelocateRenderElement<OutputElement<R>>;
+
+/// What `output` shows. `with_cursor: false` leaves the pointer out (screencopy without
+/// overlay_cursor).
 pub fn output_elements<R>(
     renderer: &mut R,
     nexq: &Nexq,
+    output: &Output,
+    cursors: &mut CursorImages,
+    with_cursor: bool,
+) -> Vec<PlacedElement<R>>
+where
+    R: Renderer + ImportAll + ImportMem,
+    R::TextureId: Texture + Clone + Send + 'static,
+{
+    let scale = output.current_scale().fractional_scale();
+    let origin = to_phys(output.current_location(), scale);
+    let offset = smithay::utils::Point::from((-origin.x, -origin.y));
+    global_elements(renderer, nexq, output, cursors, with_cursor)
+        .into_iter()
+        .map(|e| RelocateRenderElement::from_element(e, offset, Relocate::Relative))
+        .collect()
+}
+
+/// What `output` shows, in global physical coordinates at the output's scale.
+fn global_elements<R>(
+    renderer: &mut R,
+    nexq: &Nexq,
+    output: &Output,
     cursors: &mut CursorImages,
     with_cursor: bool,
 ) -> Vec<OutputElement<R>>
@@ -45,7 +73,6 @@ where
     R: Renderer + ImportAll + ImportMem,
     R::TextureId: Texture + Clone + Send + 'static,
 {
-    let output = &nexq.output;
     let scale = output.current_scale().fractional_scale();
     let mut elements: Vec<OutputElement<R>> = Vec::new();
 
@@ -54,12 +81,12 @@ where
     }
 
     if nexq.session_lock.is_locked() {
-        lock_elements(renderer, nexq, scale, &mut elements);
+        lock_elements(renderer, nexq, output, scale, &mut elements);
         return elements;
     }
 
     let push_layers = |renderer: &mut R, layer: Layer, elements: &mut Vec<OutputElement<R>>| {
-        for (surface, origin) in nexq.layers.on(layer).rev() {
+        for (surface, origin) in nexq.layers.on(output, layer).rev() {
             if nexq.xray {
                 // X-ray: the owner's tag and tint over the layer surface (see `labels`).
                 let (identity, _) = crate::labels::surface_client(surface.wl_surface());
@@ -101,18 +128,24 @@ where
     elements
 }
 
-/// The locked session: lock surfaces over black, nothing else.
-fn lock_elements<R>(renderer: &mut R, nexq: &Nexq, scale: f64, elements: &mut Vec<OutputElement<R>>)
-where
+/// The locked session: the output's lock surface over black, nothing else.
+fn lock_elements<R>(
+    renderer: &mut R,
+    nexq: &Nexq,
+    output: &Output,
+    scale: f64,
+    elements: &mut Vec<OutputElement<R>>,
+) where
     R: Renderer + ImportAll + ImportMem,
     R::TextureId: Texture + Clone + Send + 'static,
 {
-    for surface in nexq.session_lock.surfaces() {
+    let area = crate::outputs::logical_rect(output);
+    if let Some(surface) = nexq.session_lock.surface_on(output) {
         elements.extend(
             render_elements_from_surface_tree(
                 renderer,
                 surface.wl_surface(),
-                (0, 0),
+                to_phys(area.loc, scale),
                 scale,
                 1.0,
                 Kind::Unspecified,
@@ -121,7 +154,6 @@ where
             .map(OutputElement::Surface),
         );
     }
-    let area = nexq.output_logical_rect();
     let geometry = smithay::utils::Rectangle::new(
         to_phys(area.loc, scale),
         area.size.to_f64().to_physical(scale).to_i32_round(),

@@ -63,24 +63,30 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         scale: cli.scale,
         refresh_hz: cli.refresh,
     };
-    let (backend, output) = match backend_kind {
-        BackendKind::Headless => (
-            Backend::Headless(Box::default()),
-            create_output(&dh, "HEADLESS-1", spec),
-        ),
+    let (backend, outputs) = match backend_kind {
+        BackendKind::Headless => {
+            let outputs = (1..=cli.outputs)
+                .map(|n| create_output(&dh, &format!("HEADLESS-{n}"), spec))
+                .collect();
+            (Backend::Headless(Box::default()), outputs)
+        }
         BackendKind::Drm => {
             let mut backend =
                 DrmBackend::open(&event_loop.handle(), cli.mode).context("the DRM backend cannot start")?;
-            let output = create_output(&dh, &backend.output_name(), spec);
-            backend.start(&output).context("the DRM backend cannot start")?;
-            (Backend::Drm(Box::new(backend)), output)
+            let outputs = backend
+                .start(|name| create_output(&dh, name, spec))
+                .context("the DRM backend cannot start")?;
+            (Backend::Drm(Box::new(backend)), outputs)
         }
         BackendKind::Winit => {
             let output = create_output(&dh, "WINIT-1", spec);
             let backend = WinitBackend::new(&event_loop.handle(), &output)?;
-            (Backend::Winit(Box::new(backend)), output)
+            (Backend::Winit(Box::new(backend)), vec![output])
         }
     };
+    if cli.outputs > 1 && backend_kind != BackendKind::Headless {
+        tracing::warn!("--outputs is for the headless backend; the {backend_kind:?} backend has its own");
+    }
 
     insert_display(&event_loop, display)?;
     let socket_name = listen_socket(
@@ -92,7 +98,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         &event_loop,
         dh,
         backend,
-        output,
+        outputs,
         config,
         config_path,
         socket_name.clone(),

@@ -1,6 +1,8 @@
 //! Serving wlr-screencopy frames: `copy` is answered at once from a fresh capture;
 //! `copy_with_damage` waits for the next frame that has damage.
 
+use smithay::output::Output;
+
 use crate::{protocols::screencopy::ScreencopyFrame, state::State};
 
 pub struct PendingScreencopy {
@@ -31,17 +33,27 @@ impl State {
     }
 
     fn copy_and_submit(&mut self, frames: Vec<ScreencopyFrame>) {
-        // Frames that asked for the cursor and frames that did not need different captures.
-        let (with_cursor, without): (Vec<_>, Vec<_>) = frames.into_iter().partition(|f| f.overlay_cursor());
-        for (cursor, frames) in [(true, with_cursor), (false, without)] {
-            if !frames.is_empty() {
-                self.copy_group(frames, cursor);
+        // Each output, with and without the cursor, is one capture.
+        let mut groups: Vec<(Output, bool, Vec<ScreencopyFrame>)> = Vec::new();
+        for frame in frames {
+            let key = (frame.output().clone(), frame.overlay_cursor());
+            match groups.iter_mut().find(|(o, c, _)| (o, *c) == (&key.0, key.1)) {
+                Some((_, _, group)) => group.push(frame),
+                None => groups.push((key.0, key.1, vec![frame])),
             }
+        }
+        for (output, with_cursor, frames) in groups {
+            self.copy_group(&output, frames, with_cursor);
         }
     }
 
-    fn copy_group(&mut self, frames: Vec<ScreencopyFrame>, with_cursor: bool) {
-        let cpu = match self.backend.capture(&mut self.nexq, with_cursor) {
+    fn copy_group(&mut self, output: &Output, frames: Vec<ScreencopyFrame>, with_cursor: bool) {
+        if self.nexq.outputs.index_of(output).is_none() {
+            // The output went away after the frame was asked for.
+            frames.into_iter().for_each(ScreencopyFrame::failed);
+            return;
+        }
+        let cpu = match self.backend.capture(&mut self.nexq, output, with_cursor) {
             Ok(cpu) => cpu,
             Err(err) => {
                 tracing::warn!(%err, "screencopy capture failed");

@@ -7,7 +7,6 @@ use exo_shell::{config::Config, layout::Layout};
 use smithay::{
     desktop::{PopupManager, Space, Window},
     input::{pointer::CursorImageStatus, Seat, SeatState},
-    output::Output,
     reexports::{
         calloop::{LoopHandle, LoopSignal},
         wayland_server::{
@@ -159,7 +158,8 @@ pub struct Nexq {
     pub next_window_id: u64,
     /// Toplevels created but not yet mapped (no buffer committed yet).
     pub unmapped: Vec<Window>,
-    pub output: Output,
+    /// The outputs, side by side; the first is the primary one.
+    pub outputs: crate::outputs::Outputs,
     pub redraw: RedrawState,
     /// The armed frame timer (see `redraw`).
     pub frame_timer: Option<smithay::reexports::calloop::RegistrationToken>,
@@ -221,9 +221,11 @@ pub struct Nexq {
 }
 
 impl Nexq {
+    /// The primary output's refresh interval: every output is drawn on its clock.
     pub fn frame_interval(&self) -> Duration {
         let refresh_mhz = self
-            .output
+            .outputs
+            .primary()
             .current_mode()
             .map(|m| m.refresh)
             .filter(|r| *r > 0)
@@ -231,19 +233,9 @@ impl Nexq {
         Duration::from_nanos(1_000_000_000_000 / refresh_mhz as u64)
     }
 
-    /// The output's area in global logical coordinates (the output sits at the origin).
-    pub fn output_logical_rect(&self) -> smithay::utils::Rectangle<i32, smithay::utils::Logical> {
-        let size = self
-            .output
-            .current_mode()
-            .map(|m| {
-                m.size
-                    .to_f64()
-                    .to_logical(self.output.current_scale().fractional_scale())
-                    .to_i32_round()
-            })
-            .unwrap_or_default();
-        smithay::utils::Rectangle::from_size(size)
+    /// The primary output's area in global logical coordinates.
+    pub fn primary_rect(&self) -> smithay::utils::Rectangle<i32, smithay::utils::Logical> {
+        crate::outputs::logical_rect(self.outputs.primary())
     }
 
     pub fn alloc_window_id(&mut self) -> WindowId {

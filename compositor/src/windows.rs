@@ -455,6 +455,19 @@ impl State {
         self.apply_focus();
     }
 
+    /// Send a window to the next output (wrapping round to the first); it keeps its place on
+    /// the output and its maximized or fullscreen state.
+    pub fn move_to_next_output(&mut self, id: WindowId) {
+        let count = self.nexq.layout.screens().len();
+        let Some(current) = self.nexq.layout.screen_of(&id) else {
+            return;
+        };
+        if count > 1 {
+            self.nexq.layout.move_to_screen(&id, (current + 1) % count);
+            self.nexq.sync_space();
+        }
+    }
+
     /// A toplevel that is not mapped yet asks to be maximized or fullscreen (or not): its
     /// initial configure says so, with the size a maximized window gets, and `map_window` puts it
     /// in that state in the layout.

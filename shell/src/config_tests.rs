@@ -41,7 +41,8 @@ fn default_config_parses_and_has_documented_values() {
     assert_eq!(a.unfocused_border.to_string(), "#555555");
     assert_eq!((a.border_width, a.title_height), (2, 24));
     let b = &config.bindings;
-    assert_eq!(b.len(), 3 + 9 + 9 + 5 + 5);
+    assert_eq!(b.len(), 3 + 9 + 9 + 1 + 5 + 5);
+    assert_eq!(b.lookup(logo(), "o"), Some(&Action::MoveToNextOutput));
     assert_eq!(b.lookup(logo(), "x"), Some(&Action::XRay));
     assert_eq!(b.lookup(logo(), "d"), Some(&Action::DashboardToggle));
     assert_eq!(b.lookup(logo(), "space"), Some(&Action::LauncherToggle));

@@ -338,6 +338,10 @@ pub struct WindowInfo {
     /// The capsule the window's client belongs to; null for host clients.
     #[serde(default)]
     pub capsule: Option<String>,
+    /// The output the window is on (the one holding its centre); empty from compositors that
+    /// predate outputs in this reply.
+    #[serde(default)]
+    pub output: String,
 }
 
 /// Reply to `logs`.

@@ -314,6 +314,7 @@ fn window_info_capsule_is_null_for_host_clients() {
         fullscreen: false,
         minimized: false,
         capsule: None,
+        output: "HEADLESS-1".into(),
     };
     let value = serde_json::to_value(&window).expect("encodes");
     assert_eq!(value["capsule"], Value::Null);
@@ -328,8 +329,10 @@ fn window_info_capsule_is_null_for_host_clients() {
     // A reply from a compositor without the field still decodes.
     let mut old = serde_json::to_value(&window).expect("encodes");
     old.as_object_mut().expect("object").remove("capsule");
+    old.as_object_mut().expect("object").remove("output");
     let decoded: WindowInfo = serde_json::from_value(old).expect("decodes");
     assert_eq!(decoded.capsule, None);
+    assert_eq!(decoded.output, "");
 }
 
 #[test]

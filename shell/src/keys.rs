@@ -173,6 +173,8 @@ pub enum Action {
     Workspace(u8),
     /// Send the focused window to workspace 1..=9.
     MoveToWorkspace(u8),
+    /// Send the focused window to the next output (wrapping round to the first).
+    MoveToNextOutput,
     /// Toggle maximized on the focused window.
     Maximize,
     /// Toggle fullscreen on the focused window.
@@ -213,8 +215,8 @@ impl Action {
 
 /// Every action name with its argument, for error messages.
 pub const ACTION_NAMES: &str =
-    "close, focus-next, focus-prev, workspace N, move-to-workspace N, maximize, fullscreen, \
-     minimize, spawn COMMAND, capsule NAME, quit, x-ray, clipboard-copy, clipboard-paste, \
+    "close, focus-next, focus-prev, workspace N, move-to-workspace N, move-to-next-output, \
+     maximize, fullscreen, minimize, spawn COMMAND, capsule NAME, quit, x-ray, clipboard-copy, clipboard-paste, \
      dashboard-toggle, launcher-toggle";
 
 /// Why an action string was rejected.
@@ -280,6 +282,7 @@ impl FromStr for Action {
             "launcher-toggle" => simple("launcher-toggle", Action::LauncherToggle),
             "workspace" => workspace_arg("workspace", args).map(Action::Workspace),
             "move-to-workspace" => workspace_arg("move-to-workspace", args).map(Action::MoveToWorkspace),
+            "move-to-next-output" => simple("move-to-next-output", Action::MoveToNextOutput),
             "spawn" if args.is_empty() => Err(ActionError::EmptySpawn("spawn")),
             "spawn" => Ok(Action::Spawn(args.iter().map(|a| a.to_string()).collect())),
             "capsule" => match args {
@@ -304,6 +307,7 @@ impl fmt::Display for Action {
             Action::FocusPrev => f.write_str("focus-prev"),
             Action::Workspace(n) => write!(f, "workspace {n}"),
             Action::MoveToWorkspace(n) => write!(f, "move-to-workspace {n}"),
+            Action::MoveToNextOutput => f.write_str("move-to-next-output"),
             Action::Maximize => f.write_str("maximize"),
             Action::Fullscreen => f.write_str("fullscreen"),
             Action::Minimize => f.write_str("minimize"),
@@ -465,6 +469,7 @@ mod tests {
         assert_eq!(a("close"), Action::Close);
         assert_eq!(a("workspace 3"), Action::Workspace(3));
         assert_eq!(a("move-to-workspace 9"), Action::MoveToWorkspace(9));
+        assert_eq!(a("move-to-next-output"), Action::MoveToNextOutput);
         assert_eq!(
             a("spawn foot --server"),
             Action::Spawn(vec!["foot".into(), "--server".into()])

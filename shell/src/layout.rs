@@ -11,14 +11,21 @@
 //! maximized window fills the usable area and a fullscreen one the whole
 //! output; both are computed from the flags, so the floating rectangle is
 //! kept untouched and restoring gives it back.
+//!
+//! There may be several outputs ([`Screen`]s, the first being the primary one): a window is on
+//! the output that holds its centre, maximizing and fullscreen fill that output, and new
+//! windows go to the output of the focused window.
 
 mod grab;
+mod screens;
 
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::hash::Hash;
 
 pub use grab::{Edges, MoveGrab, ResizeGrab, DEFAULT_MIN_SIZE};
+pub use screens::Screen;
+use screens::Screens;
 
 use crate::geometry::{Point, Rect, Size};
 
@@ -68,8 +75,7 @@ struct Cycle<W> {
 /// The window layout; see the module docs.
 #[derive(Debug, Clone)]
 pub struct Layout<W> {
-    output: Rect,
-    usable: Rect,
+    screens: Screens,
     active: u8,
     windows: HashMap<W, Window>,
     /// One stack per workspace, bottom to top.
@@ -98,8 +104,7 @@ impl<W: Clone + Eq + Hash + Debug> Layout<W> {
     /// An empty layout showing workspace 1 with the given areas (see [`Layout::set_areas`]).
     pub fn with_areas(output: Rect, usable: Rect) -> Self {
         Layout {
-            output,
-            usable,
+            screens: Screens::new(vec![Screen::new(output, usable)]),
             active: 1,
             windows: HashMap::new(),
             stacks: vec![Vec::new(); usize::from(WORKSPACE_COUNT)],
@@ -107,29 +112,58 @@ impl<W: Clone + Eq + Hash + Debug> Layout<W> {
         }
     }
 
-    /// Sets the output area and the usable part of it (the output minus
-    /// layer-shell exclusive zones). Maximized and fullscreen windows follow
-    /// automatically; floating windows left wholly outside the usable area
-    /// are moved back into it.
+    /// Sets one output's area and the usable part of it (the output minus
+    /// layer-shell exclusive zones); see [`Layout::set_screens`].
     pub fn set_areas(&mut self, output: Rect, usable: Rect) {
-        self.output = output;
-        self.usable = usable;
-        if usable.is_empty() {
+        self.set_screens(vec![Screen::new(output, usable)]);
+    }
+
+    /// Sets the outputs, the primary one first. Maximized and fullscreen
+    /// windows follow automatically; floating windows left wholly outside
+    /// every usable area are moved back into the primary one.
+    pub fn set_screens(&mut self, screens: Vec<Screen>) {
+        self.screens = Screens::new(screens);
+        let primary = self.screens.primary().usable;
+        if primary.is_empty() {
             return;
         }
         for w in self.windows.values_mut() {
-            if !w.floating.intersects(usable) {
-                w.floating = w.floating.clamp_into(usable);
+            if !self.screens.any_usable_intersects(w.floating) {
+                w.floating = w.floating.clamp_into(primary);
             }
         }
     }
 
-    pub fn output_area(&self) -> Rect {
-        self.output
+    /// The outputs, the primary one first.
+    pub fn screens(&self) -> &[Screen] {
+        self.screens.all()
     }
 
+    /// The primary output's area.
+    pub fn output_area(&self) -> Rect {
+        self.screens.primary().output
+    }
+
+    /// The primary output's usable area.
     pub fn usable_area(&self) -> Rect {
-        self.usable
+        self.screens.primary().usable
+    }
+
+    /// The index (in [`Layout::screens`]) of the output a window is on.
+    pub fn screen_of(&self, id: &W) -> Option<usize> {
+        Some(self.screens.index_of(self.windows.get(id)?.floating))
+    }
+
+    /// Moves a window to output `index`, keeping its place relative to the
+    /// usable area (pulled inside if it would stick out); a maximized or
+    /// fullscreen window stays so on the new output. Returns the new rectangle.
+    pub fn move_to_screen(&mut self, id: &W, index: usize) -> Option<Rect> {
+        let to = self.screens.get(index)?;
+        let from = self.screens.of(self.windows.get(id)?.floating);
+        self.cycle = None;
+        let w = self.windows.get_mut(id)?;
+        w.floating = screens::carry(w.floating, from, to);
+        self.rect(id)
     }
 
     /// The number of windows on all workspaces.
@@ -147,9 +181,9 @@ impl<W: Clone + Eq + Hash + Debug> Layout<W> {
 
     fn geometry(&self, w: &Window) -> Rect {
         if w.fullscreen {
-            self.output
+            self.screens.of(w.floating).output
         } else if w.maximized {
-            self.usable
+            self.screens.of(w.floating).usable
         } else {
             w.floating
         }
@@ -176,10 +210,14 @@ impl<W: Clone + Eq + Hash + Debug> Layout<W> {
     /// returns its rectangle. The size is clamped to the usable area; the
     /// first visible window of a workspace is centred, later ones cascade
     /// [`CASCADE_STEP`] down-right of the topmost, back to the usable area's
-    /// top-left corner when they would not fit. Re-adding a known id places it anew.
+    /// top-left corner when they would not fit. A window goes to the output of
+    /// the focused window, else the primary one. Re-adding a known id places it anew.
     pub fn add_window(&mut self, id: W, initial_size: Size) -> Rect {
         self.remove_window(&id);
-        let usable = self.usable;
+        let usable = match self.focused().and_then(|top| self.windows.get(top)) {
+            Some(top) => self.screens.of(top.floating).usable,
+            None => self.screens.primary().usable,
+        };
         let size = Size::new(
             initial_size.w.clamp(1, usable.w.max(1)),
             initial_size.h.clamp(1, usable.h.max(1)),

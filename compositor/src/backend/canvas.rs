@@ -1,7 +1,7 @@
-//! An offscreen pixman canvas the size of the output: the headless backend's screen, and the
+//! An offscreen pixman canvas the size of an output: the headless backend's screens, and the
 //! capture path (screenshots, screencopy) of every backend.
 
-use std::path::Path;
+use std::{collections::HashMap, path::Path};
 
 use anyhow::Context;
 use smithay::{
@@ -78,8 +78,14 @@ impl Canvas {
         })
     }
 
-    pub fn render(&mut self, nexq: &Nexq) -> anyhow::Result<RenderOutcome> {
-        let elements = output_elements(&mut self.renderer, nexq, &mut self.cursors, self.with_cursor);
+    pub fn render(&mut self, nexq: &Nexq, output: &Output) -> anyhow::Result<RenderOutcome> {
+        let elements = output_elements(
+            &mut self.renderer,
+            nexq,
+            output,
+            &mut self.cursors,
+            self.with_cursor,
+        );
         let mut framebuffer = self
             .renderer
             .bind(&mut self.image)
@@ -113,30 +119,110 @@ impl Canvas {
     }
 }
 
-/// Offscreen canvases for captures, with and without the cursor, made on first use and
-/// remade when the output's mode changes.
+/// Offscreen canvases for captures of each output, with and without the cursor, made on first
+/// use and remade when the output's mode changes.
 #[derive(Default)]
 pub struct Captures {
-    with_cursor: Option<Canvas>,
-    without_cursor: Option<Canvas>,
+    canvases: HashMap<(String, bool), Canvas>,
 }
 
 impl Captures {
-    pub fn capture(&mut self, nexq: &Nexq, with_cursor: bool) -> anyhow::Result<CpuFrame> {
-        let slot = if with_cursor {
-            &mut self.with_cursor
-        } else {
-            &mut self.without_cursor
-        };
-        let mode = nexq.output.current_mode().context("the output has no mode")?.size;
-        let stale = slot
-            .as_ref()
-            .is_none_or(|c| (c.image.width() as i32, c.image.height() as i32) != (mode.w, mode.h));
-        if stale {
-            *slot = Some(Canvas::new(&nexq.output, with_cursor)?);
-        }
-        let canvas = slot.as_mut().expect("created just above");
-        canvas.render(nexq)?;
+    pub fn capture(&mut self, nexq: &Nexq, output: &Output, with_cursor: bool) -> anyhow::Result<CpuFrame> {
+        let canvas = canvas_for(&mut self.canvases, output, with_cursor, with_cursor)?;
+        canvas.render(nexq, output)?;
         Ok(canvas.read())
+    }
+
+    /// Forget the canvases of outputs no longer in the session.
+    pub fn retain(&mut self, nexq: &Nexq) {
+        self.canvases
+            .retain(|(name, _), _| nexq.outputs.by_name(name).is_some());
+    }
+}
+
+/// The canvas in `canvases` for `output` (keyed with `key`), made or remade to the output's size.
+pub fn canvas_for<'a>(
+    canvases: &'a mut HashMap<(String, bool), Canvas>,
+    output: &Output,
+    key: bool,
+    with_cursor: bool,
+) -> anyhow::Result<&'a mut Canvas> {
+    let mode = output.current_mode().context("the output has no mode")?.size;
+    let slot = canvases.entry((output.name(), key));
+    let canvas = match slot {
+        std::collections::hash_map::Entry::Occupied(entry) => {
+            let canvas = entry.into_mut();
+            if (canvas.image.width() as i32, canvas.image.height() as i32) != (mode.w, mode.h) {
+                *canvas = Canvas::new(output, with_cursor)?;
+            }
+            canvas
+        }
+        std::collections::hash_map::Entry::Vacant(entry) => entry.insert(Canvas::new(output, with_cursor)?),
+    };
+    Ok(canvas)
+}
+
+/// Frames of outputs side by side, left to right, tops aligned (the outputs' own arrangement):
+/// one image of the whole session.
+pub fn side_by_side(frames: &[CpuFrame]) -> CpuFrame {
+    let width: u32 = frames.iter().map(|f| f.width).sum();
+    let height = frames.iter().map(|f| f.height).max().unwrap_or(0);
+    let stride = width as usize * 4;
+    let mut bgra = vec![0; stride * height as usize];
+    let mut x = 0;
+    for frame in frames {
+        let row_len = frame.width as usize * 4;
+        for (y, row) in frame
+            .bgra
+            .chunks(frame.stride)
+            .take(frame.height as usize)
+            .enumerate()
+        {
+            let at = y * stride + x;
+            bgra[at..at + row_len].copy_from_slice(&row[..row_len]);
+        }
+        x += row_len;
+    }
+    CpuFrame {
+        width,
+        height,
+        stride,
+        bgra,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn solid(width: u32, height: u32, px: [u8; 4]) -> CpuFrame {
+        // A padded stride, as pixman images may have.
+        let stride = width as usize * 4 + 8;
+        let mut bgra = vec![0xee; stride * height as usize];
+        for row in bgra.chunks_mut(stride) {
+            for p in row[..width as usize * 4].chunks_mut(4) {
+                p.copy_from_slice(&px);
+            }
+        }
+        CpuFrame {
+            width,
+            height,
+            stride,
+            bgra,
+        }
+    }
+
+    #[test]
+    fn frames_side_by_side_keep_their_pixels_and_pad_short_ones_black() {
+        let a = solid(3, 2, [1, 2, 3, 255]);
+        let b = solid(2, 3, [9, 8, 7, 255]);
+        let all = side_by_side(&[a, b]);
+        assert_eq!((all.width, all.height, all.stride), (5, 3, 20));
+        let px = |x: usize, y: usize| &all.bgra[y * all.stride + x * 4..][..4];
+        assert_eq!(px(0, 0), [1, 2, 3, 255]);
+        assert_eq!(px(2, 1), [1, 2, 3, 255]);
+        assert_eq!(px(3, 0), [9, 8, 7, 255]);
+        assert_eq!(px(4, 2), [9, 8, 7, 255]);
+        assert_eq!(px(0, 2), [0, 0, 0, 0], "below the shorter output");
     }
 }

@@ -1,14 +1,18 @@
-//! The headless backend: the output is a pixman image in memory. Needs no GPU and no display.
+//! The headless backend: each output is a pixman image in memory. Needs no GPU and no display.
+
+use std::collections::HashMap;
+
+use smithay::output::Output;
 
 use crate::{
-    backend::canvas::{Canvas, Captures, CpuFrame},
+    backend::canvas::{canvas_for, Canvas, Captures, CpuFrame},
     redraw::RenderOutcome,
     state::Nexq,
 };
 
 pub struct HeadlessBackend {
-    /// The screen: what a display would show.
-    canvas: Option<Canvas>,
+    /// The screens: what each display would show, by output name.
+    canvases: HashMap<(String, bool), Canvas>,
     captures: Captures,
     pub frame_count: u64,
 }
@@ -16,29 +20,35 @@ pub struct HeadlessBackend {
 impl HeadlessBackend {
     pub fn new() -> Self {
         Self {
-            canvas: None,
+            canvases: HashMap::new(),
             captures: Captures::default(),
             frame_count: 0,
         }
     }
 
-    fn canvas(&mut self, nexq: &Nexq) -> anyhow::Result<&mut Canvas> {
-        if self.canvas.is_none() {
-            self.canvas = Some(Canvas::new(&nexq.output, true)?);
-        }
-        Ok(self.canvas.as_mut().expect("created just above"))
-    }
-
+    /// Renders every output; the outcome is damaged when any output was.
     pub fn render(&mut self, nexq: &mut Nexq) -> anyhow::Result<RenderOutcome> {
-        let outcome = self.canvas(nexq)?.render(nexq)?;
+        self.canvases
+            .retain(|(name, _), _| nexq.outputs.by_name(name).is_some());
+        self.captures.retain(nexq);
+        let mut outcome = RenderOutcome::default();
+        for output in nexq.outputs.iter() {
+            let canvas = canvas_for(&mut self.canvases, output, true, true)?;
+            outcome.merge(canvas.render(nexq, output)?);
+        }
         if outcome.damaged {
             self.frame_count += 1;
         }
         Ok(outcome)
     }
 
-    pub fn capture(&mut self, nexq: &mut Nexq, with_cursor: bool) -> anyhow::Result<CpuFrame> {
-        self.captures.capture(nexq, with_cursor)
+    pub fn capture(
+        &mut self,
+        nexq: &mut Nexq,
+        output: &Output,
+        with_cursor: bool,
+    ) -> anyhow::Result<CpuFrame> {
+        self.captures.capture(nexq, output, with_cursor)
     }
 }
 

@@ -6,6 +6,8 @@ pub mod drm;
 pub mod headless;
 pub mod winit;
 
+use smithay::output::Output;
+
 use crate::{redraw::RenderOutcome, state::Nexq};
 use canvas::CpuFrame;
 
@@ -24,12 +26,30 @@ impl Backend {
         }
     }
 
-    /// The output's current pixels, rendered up to date, for screenshots and screencopy.
-    pub fn capture(&mut self, nexq: &mut Nexq, with_cursor: bool) -> anyhow::Result<CpuFrame> {
+    /// An output's current pixels, rendered up to date, for screenshots and screencopy.
+    pub fn capture(
+        &mut self,
+        nexq: &mut Nexq,
+        output: &Output,
+        with_cursor: bool,
+    ) -> anyhow::Result<CpuFrame> {
         match self {
-            Backend::Headless(b) => b.capture(nexq, with_cursor),
-            Backend::Winit(b) => b.capture(nexq, with_cursor),
-            Backend::Drm(b) => b.capture(nexq, with_cursor),
+            Backend::Headless(b) => b.capture(nexq, output, with_cursor),
+            Backend::Winit(b) => b.capture(nexq, output, with_cursor),
+            Backend::Drm(b) => b.capture(nexq, output, with_cursor),
+        }
+    }
+
+    /// Every output's pixels side by side, as they are arranged: the whole session.
+    pub fn capture_all(&mut self, nexq: &mut Nexq, with_cursor: bool) -> anyhow::Result<CpuFrame> {
+        let outputs: Vec<Output> = nexq.outputs.iter().cloned().collect();
+        let frames = outputs
+            .iter()
+            .map(|output| self.capture(nexq, output, with_cursor))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        match <[CpuFrame; 1]>::try_from(frames) {
+            Ok([one]) => Ok(one),
+            Err(frames) => Ok(canvas::side_by_side(&frames)),
         }
     }
 

@@ -65,7 +65,8 @@ impl WinitBackend {
         let clear = nexq.config.appearance.background.to_f32_rgba();
         let (damage, states) = {
             let (renderer, mut framebuffer) = self.graphics.bind().context("cannot bind the winit window")?;
-            let elements = output_elements(renderer, nexq, &mut self.cursors, true);
+            let output = nexq.outputs.primary();
+            let elements = output_elements(renderer, nexq, output, &mut self.cursors, true);
             let result = self
                 .damage_tracker
                 .render_output(renderer, &mut framebuffer, age, &elements, clear)
@@ -82,8 +83,13 @@ impl WinitBackend {
         Ok(RenderOutcome { damaged, states })
     }
 
-    pub fn capture(&mut self, nexq: &mut Nexq, with_cursor: bool) -> anyhow::Result<CpuFrame> {
-        self.captures.capture(nexq, with_cursor)
+    pub fn capture(
+        &mut self,
+        nexq: &mut Nexq,
+        output: &Output,
+        with_cursor: bool,
+    ) -> anyhow::Result<CpuFrame> {
+        self.captures.capture(nexq, output, with_cursor)
     }
 }
 
@@ -94,12 +100,10 @@ fn handle_event(state: &mut State, event: WinitEvent) {
                 size,
                 refresh: 60_000,
             };
-            state
-                .nexq
-                .output
-                .change_current_state(Some(mode), None, None, None);
-            state.nexq.output.set_preferred(mode);
-            state.update_usable_area();
+            let output = state.nexq.outputs.primary().clone();
+            output.change_current_state(Some(mode), None, None, None);
+            output.set_preferred(mode);
+            state.outputs_changed();
             state.queue_redraw();
         }
         WinitEvent::Input(event) => handle_input(state, event),
@@ -113,7 +117,7 @@ fn handle_input(state: &mut State, event: InputEvent<winit::WinitInput>) {
     match event {
         InputEvent::Keyboard { event } => state.keyboard_key(event.key_code().raw(), event.state()),
         InputEvent::PointerMotionAbsolute { event } => {
-            let size = state.nexq.output_logical_rect().size;
+            let size = state.nexq.primary_rect().size;
             let pos = event.position_transformed(size);
             state.pointer_motion_absolute(pos);
         }

@@ -4,6 +4,7 @@
 use smithay::{
     delegate_layer_shell,
     desktop::LayerSurface,
+    output::Output,
     reexports::wayland_server::protocol::wl_output::WlOutput,
     wayland::shell::{
         wlr_layer::{
@@ -24,13 +25,23 @@ impl WlrLayerShellHandler for State {
     fn new_layer_surface(
         &mut self,
         surface: WlrLayerSurface,
-        _output: Option<WlOutput>,
+        output: Option<WlOutput>,
         _layer: Layer,
         namespace: String,
     ) {
-        // There is one output; a requested output is always that one. The surface is placed
-        // (and configured) when it first commits.
-        self.nexq.layers.map(LayerSurface::new(surface, namespace));
+        // On the output asked for, else the primary one; placed (and configured) when it first
+        // commits. An output already gone by now closes the surface at once.
+        let wanted = match output.map(|o| Output::from_resource(&o)) {
+            None => None,
+            Some(Some(output)) => Some(output),
+            Some(None) => {
+                surface.send_close();
+                return;
+            }
+        };
+        self.nexq
+            .layers
+            .map(LayerSurface::new(surface, namespace), wanted);
     }
 
     fn new_popup(&mut self, _parent: WlrLayerSurface, popup: PopupSurface) {
@@ -41,7 +52,7 @@ impl WlrLayerShellHandler for State {
     }
 
     fn layer_destroyed(&mut self, surface: WlrLayerSurface) {
-        self.nexq.layers.unmap(&surface, &self.nexq.output);
+        self.nexq.layers.unmap(&surface);
         if self
             .nexq
             .seat
@@ -57,21 +68,25 @@ impl WlrLayerShellHandler for State {
 }
 
 impl State {
-    /// Place the layer surfaces on the output (see `exo_shell::layer_layout`), configuring those
-    /// whose size changed.
+    /// Place the layer surfaces on their outputs (see `exo_shell::layer_layout`), configuring
+    /// those whose size changed.
     pub fn arrange_layers(&mut self) {
-        let full = output_area(&self.nexq);
-        self.nexq.layers.arrange(&self.nexq.output, full);
+        let outputs: Vec<_> = self
+            .nexq
+            .outputs
+            .iter()
+            .map(|o| (o.clone(), output_area(o)))
+            .collect();
+        self.nexq.layers.arrange(&outputs);
     }
 
-    /// Place the layer surfaces, hand the area their exclusive zones leave to the layout; give
+    /// Place the layer surfaces, hand the areas their exclusive zones leave to the layout; give
     /// keyboard focus to a layer surface that asks for it exclusively.
     pub fn update_usable_area(&mut self) {
         self.arrange_layers();
         let exclusive_focus = self.exclusive_layer_focus();
-        let full = output_area(&self.nexq);
-        let usable = self.nexq.layers.usable_area();
-        self.nexq.layout.set_areas(full, usable);
+        let screens = self.nexq.layers.screens();
+        self.nexq.layout.set_screens(screens);
         self.nexq.sync_space();
         if let Some(target) = exclusive_focus {
             self.set_keyboard_focus(Some(target));
@@ -121,9 +136,9 @@ impl State {
     }
 }
 
-/// The output's area in global logical coordinates, in the layout's terms.
-fn output_area(nexq: &crate::state::Nexq) -> exo_shell::geometry::Rect {
-    let r = nexq.output_logical_rect();
+/// An output's area in global logical coordinates, in the layout's terms.
+fn output_area(output: &Output) -> exo_shell::geometry::Rect {
+    let r = crate::outputs::logical_rect(output);
     exo_shell::geometry::Rect::new(r.loc.x, r.loc.y, r.size.w, r.size.h)
 }
 

@@ -8,6 +8,7 @@ pub(crate) mod input_method;
 mod layer_shell;
 pub(crate) mod manager_selection;
 mod output;
+pub use output::OutputGlobal;
 mod protocol_fixes;
 mod screencopy;
 mod seat;

@@ -19,6 +19,7 @@
 
 use smithay::{
     backend::renderer::element::Id,
+    output::Output,
     reexports::{
         wayland_protocols::ext::session_lock::v1::server::{
             ext_session_lock_manager_v1::ExtSessionLockManagerV1,
@@ -55,7 +56,8 @@ pub struct LockState {
     lock: Option<ExtSessionLockV1>,
     /// The confirmation, sent once a frame without client content was rendered.
     pending: Option<SessionLocker>,
-    surfaces: Vec<LockSurface>,
+    /// Each lock surface with the output it covers.
+    surfaces: Vec<(LockSurface, Output)>,
     /// The black backdrop's render element id (kept, so an unchanged backdrop is no damage).
     backdrop: Id,
 }
@@ -79,7 +81,15 @@ impl LockState {
 
     /// The lock surfaces still alive, oldest first.
     pub fn surfaces(&self) -> impl Iterator<Item = &LockSurface> {
-        self.surfaces.iter().filter(|s| s.alive())
+        self.surfaces.iter().map(|(s, _)| s).filter(|s| s.alive())
+    }
+
+    /// The live lock surface covering `output`, if its locker made one.
+    pub fn surface_on(&self, output: &Output) -> Option<&LockSurface> {
+        self.surfaces
+            .iter()
+            .find(|(s, o)| o == output && s.alive())
+            .map(|(s, _)| s)
     }
 
     pub fn backdrop_id(&self) -> &Id {
@@ -142,7 +152,7 @@ impl SessionLockHandler for State {
         let shown = lock.locked && lock.pending.is_none();
         lock.locked = true;
         lock.lock = Some(confirmation.ext_session_lock().clone());
-        lock.surfaces.retain(|s| s.alive());
+        lock.surfaces.retain(|(s, _)| s.alive());
         if shown {
             lock.pending = None;
             confirmation.lock();
@@ -167,13 +177,15 @@ impl SessionLockHandler for State {
         self.end_lock();
     }
 
-    fn new_surface(&mut self, surface: LockSurface, _output: WlOutput) {
-        // One output: the lock surface covers it (Smithay sends the configure after this).
-        let size = self.nexq.output_logical_rect().size;
+    fn new_surface(&mut self, surface: LockSurface, output: WlOutput) {
+        // The lock surface covers its output (Smithay sends the configure after this). An output
+        // that is already gone gets the primary one's size; the surface shows nowhere.
+        let output = Output::from_resource(&output).unwrap_or_else(|| self.nexq.outputs.primary().clone());
+        let size = crate::outputs::logical_rect(&output).size;
         surface.with_pending_state(|state| {
             state.size = Some((size.w.max(1) as u32, size.h.max(1) as u32).into());
         });
-        self.nexq.session_lock.surfaces.push(surface);
+        self.nexq.session_lock.surfaces.push((surface, output));
         self.focus_lock_surface();
         self.queue_redraw();
     }
@@ -237,15 +249,11 @@ impl Nexq {
             .map(|s| KeyboardFocusTarget(s.wl_surface().clone()))
     }
 
-    /// The lock surface under a point (lock surfaces sit at the output's origin).
+    /// The lock surface under a point (each sits at its output's origin).
     pub fn lock_surface_under(&self, pos: Point<f64, Logical>) -> Option<(WlSurface, Point<f64, Logical>)> {
-        if !self.output_logical_rect().to_f64().contains(pos) {
-            return None;
-        }
-        self.session_lock
-            .surfaces()
-            .next()
-            .map(|s| (s.wl_surface().clone(), Point::from((0.0, 0.0))))
+        let output = self.outputs.at(pos)?;
+        let surface = self.session_lock.surface_on(output)?;
+        Some((surface.wl_surface().clone(), output.current_location().to_f64()))
     }
 }
 

@@ -259,7 +259,6 @@ impl State {
         let Ok(root) = find_popup_root_surface(&PopupKind::Xdg(popup.clone())) else {
             return;
         };
-        let output_geo = self.nexq.output_logical_rect();
         // The parent's origin in global coordinates: a toplevel's content or a layer surface.
         let parent_origin = if let Some(id) = self.nexq.window_id_for_surface(&root) {
             let Some(content) = self.nexq.content_of(id) else {
@@ -279,7 +278,9 @@ impl State {
             };
             origin
         };
-        let mut target = output_geo;
+        // Kept on the output the parent's origin is on.
+        let output = self.nexq.outputs.at_or_primary(parent_origin.to_f64());
+        let mut target = crate::outputs::logical_rect(output);
         target.loc -= parent_origin;
         target.loc -= get_popup_toplevel_coords(&PopupKind::Xdg(popup.clone()));
         popup.with_pending_state(|state| {

@@ -79,7 +79,7 @@ fn build(channel: Channel<Request>) -> anyhow::Result<(EventLoop<'static, State>
         &event_loop,
         dh,
         Backend::Headless(Box::default()),
-        output,
+        vec![output],
         Config::default(),
         None,
         "wlcs".into(),

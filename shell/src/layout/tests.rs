@@ -301,3 +301,60 @@ fn other_changes_end_the_walk() {
     // A new walk starts from b: previous window is c.
     assert_eq!(l.cycle_step(true), Some("c"));
 }
+
+/// The primary output of `layout()` and a second one to its right, without a panel.
+fn two_screens() -> Layout<&'static str> {
+    let mut l = layout();
+    l.set_screens(vec![
+        Screen::new(OUTPUT, USABLE),
+        Screen::new(Rect::new(1000, 0, 800, 600), Rect::new(1000, 0, 800, 600)),
+    ]);
+    l
+}
+
+#[test]
+fn maximize_and_fullscreen_fill_the_output_the_window_is_on() {
+    let mut l = two_screens();
+    l.add_window("a", Size::new(300, 200));
+    assert_eq!(l.screen_of(&"a"), Some(0));
+    assert_eq!(l.move_to_screen(&"a", 1), Some(Rect::new(1350, 285, 300, 200)));
+    assert_eq!(l.screen_of(&"a"), Some(1));
+    assert_eq!(l.toggle_maximize(&"a"), Some(Rect::new(1000, 0, 800, 600)));
+    // Still maximized when carried back: now over the primary's usable area.
+    assert_eq!(l.move_to_screen(&"a", 0), Some(USABLE));
+    assert_eq!(l.toggle_fullscreen(&"a"), Some(OUTPUT));
+    assert_eq!(l.move_to_screen(&"a", 2), None);
+    assert_eq!(l.move_to_screen(&"nope", 1), None);
+}
+
+#[test]
+fn new_windows_go_to_the_focused_windows_output() {
+    let mut l = two_screens();
+    l.add_window("a", Size::new(300, 200));
+    l.move_to_screen(&"a", 1);
+    let b = l.add_window("b", Size::new(100, 100));
+    assert_eq!(
+        b,
+        Rect::new(1382, 317, 100, 100),
+        "cascaded from a, on the second output"
+    );
+    l.minimize(&"a");
+    l.minimize(&"b");
+    let c = l.add_window("c", Size::new(100, 100));
+    assert_eq!(
+        l.screen_of(&"c"),
+        Some(0),
+        "no focused window: the primary output ({c:?})"
+    );
+}
+
+#[test]
+fn windows_on_an_output_that_goes_away_come_back_to_the_primary() {
+    let mut l = two_screens();
+    l.add_window("a", Size::new(300, 200));
+    l.move_to_screen(&"a", 1);
+    l.set_areas(OUTPUT, USABLE);
+    let r = l.rect(&"a").unwrap();
+    assert!(USABLE.contains_rect(r), "{r:?} is not back inside {USABLE:?}");
+    assert_eq!(l.screens(), [Screen::new(OUTPUT, USABLE)]);
+}

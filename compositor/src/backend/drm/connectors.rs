@@ -1,5 +1,5 @@
-//! Which connector drives the output: the first connected one, at its preferred mode (or the
-//! mode asked for on the command line), on a CRTC its encoders can reach.
+//! Which connectors drive outputs: every connected one, at its preferred mode (or the mode
+//! asked for on the command line), each on its own CRTC that its encoders can reach.
 
 use smithay::reexports::drm::control::{connector, crtc, Device as ControlDevice, Mode, ModeTypeFlags};
 
@@ -73,11 +73,13 @@ pub fn pick_mode(modes: &[Mode], request: Option<ModeRequest>) -> Option<Mode> {
         .copied()
 }
 
-/// The first connected connector with a mode and a usable CRTC, in the kernel's order.
-pub fn choose(device: &impl ControlDevice, request: Option<ModeRequest>) -> anyhow::Result<Option<Choice>> {
+/// Every connected connector with a mode and a CRTC of its own, in the kernel's order (a
+/// connector left without a free CRTC is skipped with a warning).
+pub fn choose_all(device: &impl ControlDevice, request: Option<ModeRequest>) -> anyhow::Result<Vec<Choice>> {
     let resources = device
         .resource_handles()
         .context("cannot read the DRM device's resources")?;
+    let mut chosen: Vec<Choice> = Vec::new();
     for &handle in resources.connectors() {
         let info = match device.get_connector(handle, true) {
             Ok(info) => info,
@@ -92,25 +94,28 @@ pub fn choose(device: &impl ControlDevice, request: Option<ModeRequest>) -> anyh
         let Some(mode) = pick_mode(info.modes(), request) else {
             continue;
         };
-        let Some(crtc) = crtc_for(device, &resources, &info) else {
-            tracing::warn!(connector = ?info, "no CRTC can drive this connector");
+        let taken: Vec<crtc::Handle> = chosen.iter().map(|c| c.crtc).collect();
+        let Some(crtc) = crtc_for(device, &resources, &info, &taken) else {
+            tracing::warn!(connector = ?info, "no free CRTC can drive this connector");
             continue;
         };
-        return Ok(Some(Choice {
+        chosen.push(Choice {
             connector: handle,
             crtc,
             mode,
             name: format!("{}-{}", info.interface().as_str(), info.interface_id()),
-        }));
+        });
     }
-    Ok(None)
+    Ok(chosen)
 }
 
-/// A CRTC for the connector: the one its current encoder uses, else any its encoders allow.
+/// A CRTC for the connector, not one of `taken`: the one its current encoder uses, else any its
+/// encoders allow.
 fn crtc_for(
     device: &impl ControlDevice,
     resources: &smithay::reexports::drm::control::ResourceHandles,
     info: &connector::Info,
+    taken: &[crtc::Handle],
 ) -> Option<crtc::Handle> {
     let encoders: Vec<_> = info
         .encoders()
@@ -120,12 +125,13 @@ fn crtc_for(
     let current = info
         .current_encoder()
         .and_then(|e| encoders.iter().find(|enc| enc.handle() == e))
-        .and_then(|enc| enc.crtc());
+        .and_then(|enc| enc.crtc())
+        .filter(|c| !taken.contains(c));
     current.or_else(|| {
         encoders
             .iter()
             .flat_map(|enc| resources.filter_crtcs(enc.possible_crtcs()))
-            .next()
+            .find(|c| !taken.contains(c))
     })
 }
 

@@ -34,19 +34,19 @@ pub fn handle(state: &mut State, event: InputEvent<LibinputInputBackend>) {
             state.pointer_motion(pointer.current_location() + delta, Some(event.delta_unaccel()));
         }
         InputEvent::PointerMotionAbsolute { event } => {
-            let size = state.nexq.output_logical_rect().size;
+            let size = state.nexq.primary_rect().size;
             state.pointer_motion_absolute(event.position_transformed(size));
         }
         InputEvent::PointerButton { event } => state.pointer_button(event.button_code(), event.state()),
         InputEvent::PointerAxis { event } => pointer_axis::<LibinputInputBackend>(state, &event),
         InputEvent::TabletToolAxis { event } => {
-            let size = state.nexq.output_logical_rect().size;
+            let size = state.nexq.primary_rect().size;
             state.pointer_motion_absolute(
                 AbsolutePositionEvent::<LibinputInputBackend>::position_transformed(&event, size),
             );
         }
         InputEvent::TabletToolTip { event } => {
-            let size = state.nexq.output_logical_rect().size;
+            let size = state.nexq.primary_rect().size;
             state.pointer_motion_absolute(
                 AbsolutePositionEvent::<LibinputInputBackend>::position_transformed(&event, size),
             );
@@ -57,11 +57,11 @@ pub fn handle(state: &mut State, event: InputEvent<LibinputInputBackend>) {
             state.pointer_button(BTN_LEFT, button);
         }
         InputEvent::TouchDown { event } => {
-            let size = state.nexq.output_logical_rect().size;
+            let size = state.nexq.primary_rect().size;
             state.touch_down(event.slot(), event.position_transformed(size));
         }
         InputEvent::TouchMotion { event } => {
-            let size = state.nexq.output_logical_rect().size;
+            let size = state.nexq.primary_rect().size;
             state.touch_motion(event.slot(), event.position_transformed(size));
         }
         InputEvent::TouchUp { event } => state.touch_up(event.slot()),

@@ -2,8 +2,9 @@
 //! input devices; udev finds them and reports connector changes; libinput reads input; frames
 //! are rendered with pixman and scanned out through one of the paths in [`scanout`].
 //!
-//! One output: the first connected connector, at its preferred mode unless `--mode` asks for
-//! another. When connectors appear, disappear or change modes, the output follows.
+//! One output per connected connector (each on its own CRTC), at its preferred mode unless
+//! `--mode` asks for another. When connectors appear, disappear or change modes, outputs are
+//! added, removed or resized; with no connector left the last output stays, dark.
 
 mod connectors;
 mod input;
@@ -21,7 +22,7 @@ use smithay::{
         udev::{all_gpus, primary_gpu, UdevBackend, UdevEvent},
     },
     output::{Mode, Output},
-    reexports::{calloop::LoopHandle, input::Libinput, rustix::fs::OFlags},
+    reexports::{calloop::LoopHandle, drm::control::crtc, input::Libinput, rustix::fs::OFlags},
     utils::DeviceFd,
 };
 
@@ -49,16 +50,23 @@ pub struct DrmBackend {
     renderer: PixmanRenderer,
     mode_request: Option<ModeRequest>,
     scanout_choice: ScanoutChoice,
-    /// The connector showing the output, and how frames reach it; None while none is connected.
-    head: Option<(Choice, Scanout)>,
-    /// The connector chosen at start, before the output exists.
-    initial: Option<Choice>,
+    /// The lit connectors, each showing one output.
+    heads: Vec<Head>,
+    /// The connectors found at start, before their outputs exist.
+    initial: Vec<Choice>,
     active: bool,
     /// A redraw was asked for while a flip was in flight.
     redraw_after_flip: bool,
     cursors: CursorImages,
     captures: Captures,
     pub frame_count: u64,
+}
+
+/// A connector showing an output, and how frames reach it.
+struct Head {
+    choice: Choice,
+    output: Output,
+    scanout: Scanout,
 }
 
 /// `/dev/dri/card*` exists: a DRM backend could run here.
@@ -92,14 +100,20 @@ impl DrmBackend {
         let fd = DrmDeviceFd::new(DeviceFd::from(fd));
         let (device, drm_events) = DrmDevice::new(fd.clone(), true)
             .with_context(|| format!("{} is not a usable KMS device", path.display()))?;
-        let initial = connectors::choose(&device, mode_request)
-            .with_context(|| format!("cannot read the connectors of {}", path.display()))?
-            .ok_or_else(|| anyhow::anyhow!("{}: no connector has a display connected", path.display()))?;
-        tracing::info!(device = %path.display(), connector = %initial.name, mode = ?initial.mode, "DRM output");
+        let initial = connectors::choose_all(&device, mode_request)
+            .with_context(|| format!("cannot read the connectors of {}", path.display()))?;
+        anyhow::ensure!(
+            !initial.is_empty(),
+            "{}: no connector has a display connected",
+            path.display()
+        );
+        for choice in &initial {
+            tracing::info!(device = %path.display(), connector = %choice.name, mode = ?choice.mode, "DRM output");
+        }
 
         handle
             .insert_source(drm_events, |event, _, state| match event {
-                DrmEvent::VBlank(_) => on_flip(state),
+                DrmEvent::VBlank(crtc) => on_flip(state, crtc),
                 DrmEvent::Error(err) => tracing::warn!(%err, "DRM device error"),
             })
             .map_err(|err| anyhow::anyhow!("cannot watch the DRM device: {err}"))?;
@@ -142,8 +156,8 @@ impl DrmBackend {
             renderer: PixmanRenderer::new().context("cannot create the pixman renderer")?,
             mode_request,
             scanout_choice: ScanoutChoice::from_env(),
-            head: None,
-            initial: Some(initial),
+            heads: Vec::new(),
+            initial,
             active: true,
             redraw_after_flip: false,
             cursors: CursorImages::default(),
@@ -152,27 +166,37 @@ impl DrmBackend {
         })
     }
 
-    /// The output's name, from the connector (e.g. `Virtual-1`).
-    pub fn output_name(&self) -> String {
-        self.initial
-            .as_ref()
-            .map_or_else(|| "DRM-1".to_string(), |c| c.name.clone())
+    /// Light up the connectors found by [`open`](Self::open), each with an output made by
+    /// `make_output` from the connector's name (e.g. `Virtual-1`). The first connector must
+    /// light; one of the others that cannot is left dark with a warning.
+    pub fn start(&mut self, mut make_output: impl FnMut(&str) -> Output) -> anyhow::Result<Vec<Output>> {
+        let mut outputs = Vec::new();
+        for choice in std::mem::take(&mut self.initial) {
+            let output = make_output(&choice.name);
+            match self.light(choice, &output) {
+                Ok(()) => outputs.push(output),
+                Err(err) if outputs.is_empty() => return Err(err),
+                Err(err) => tracing::warn!("{err:#}"),
+            }
+        }
+        Ok(outputs)
     }
 
-    /// Light up the connector chosen by [`open`](Self::open) and give `output` its mode.
-    pub fn start(&mut self, output: &Output) -> anyhow::Result<()> {
-        let choice = self.initial.take().context("the DRM output was started twice")?;
-        self.light(choice, output)
-    }
-
+    /// Show `output` on the chosen connector (replacing what that connector or output showed)
+    /// and give the output the connector's mode.
     fn light(&mut self, choice: Choice, output: &Output) -> anyhow::Result<()> {
-        self.head = None;
+        self.heads
+            .retain(|h| h.choice.connector != choice.connector && &h.output != output);
         let mode = Mode::from(choice.mode);
-        output.change_current_state(Some(mode), None, None, Some((0, 0).into()));
+        output.change_current_state(Some(mode), None, None, None);
         output.set_preferred(mode);
         let scanout = self.scanout_for(&choice, output)?;
         tracing::info!(connector = %choice.name, scanout = scanout.kind(), size = ?mode.size, "output lit");
-        self.head = Some((choice, scanout));
+        self.heads.push(Head {
+            choice,
+            output: output.clone(),
+            scanout,
+        });
         Ok(())
     }
 
@@ -205,41 +229,45 @@ impl DrmBackend {
             .with_context(|| format!("{}: cannot drive connector {}", self.path.display(), choice.name))
     }
 
+    /// Renders every lit output whose last flip is done; an output still flipping is drawn
+    /// after its flip event.
     pub fn render(&mut self, nexq: &mut Nexq) -> anyhow::Result<RenderOutcome> {
-        let nothing = || RenderOutcome {
-            damaged: false,
-            states: Default::default(),
-        };
-        let Some((_, scanout)) = self.head.as_mut() else {
-            return Ok(nothing());
-        };
+        let mut outcome = RenderOutcome::default();
         if !self.active {
-            return Ok(nothing());
+            return Ok(outcome);
         }
-        if scanout.busy() {
-            self.redraw_after_flip = true;
-            return Ok(nothing());
-        }
-        let elements = output_elements(&mut self.renderer, nexq, &mut self.cursors, true);
         let clear = nexq.config.appearance.background.to_f32_rgba();
-        let rendered = scanout.render(&mut self.renderer, &elements, clear.into())?;
-        if rendered.damaged {
+        for head in &mut self.heads {
+            if head.scanout.busy() {
+                self.redraw_after_flip = true;
+                continue;
+            }
+            let elements = output_elements(&mut self.renderer, nexq, &head.output, &mut self.cursors, true);
+            let rendered = head.scanout.render(&mut self.renderer, &elements, clear.into())?;
+            outcome.merge(RenderOutcome {
+                damaged: rendered.damaged,
+                states: rendered.states,
+            });
+        }
+        if outcome.damaged {
             self.frame_count += 1;
         }
-        Ok(RenderOutcome {
-            damaged: rendered.damaged,
-            states: rendered.states,
-        })
+        Ok(outcome)
     }
 
-    pub fn capture(&mut self, nexq: &mut Nexq, with_cursor: bool) -> anyhow::Result<CpuFrame> {
-        self.captures.capture(nexq, with_cursor)
+    pub fn capture(
+        &mut self,
+        nexq: &mut Nexq,
+        output: &Output,
+        with_cursor: bool,
+    ) -> anyhow::Result<CpuFrame> {
+        self.captures.capture(nexq, output, with_cursor)
     }
 
-    /// A flip finished: returns whether a redraw is owed.
-    fn flipped(&mut self) -> bool {
-        if let Some((_, scanout)) = self.head.as_mut() {
-            scanout.flipped();
+    /// A flip on `crtc` finished: returns whether a redraw is owed.
+    fn flipped(&mut self, crtc: crtc::Handle) -> bool {
+        if let Some(head) = self.heads.iter_mut().find(|h| h.choice.crtc == crtc) {
+            head.scanout.flipped();
         }
         std::mem::take(&mut self.redraw_after_flip)
     }
@@ -292,8 +320,8 @@ fn with_drm<T>(state: &mut State, f: impl FnOnce(&mut DrmBackend, &mut Nexq) -> 
 }
 
 /// A flip finished; draw the frame that waited for it.
-fn on_flip(state: &mut State) {
-    if with_drm(state, |drm, _| drm.flipped()).unwrap_or(false) {
+fn on_flip(state: &mut State, crtc: crtc::Handle) {
+    if with_drm(state, |drm, _| drm.flipped(crtc)).unwrap_or(false) {
         state.queue_redraw();
     }
 }
@@ -316,8 +344,8 @@ fn session_event(state: &mut State, event: SessionEvent) {
             if let Err(err) = drm.device.activate(false) {
                 tracing::warn!(%err, "cannot reactivate the DRM device");
             }
-            if let Some((_, scanout)) = drm.head.as_mut() {
-                scanout.reset();
+            for head in &mut drm.heads {
+                head.scanout.reset();
             }
             drm.active = true;
             true
@@ -328,39 +356,96 @@ fn session_event(state: &mut State, event: SessionEvent) {
     }
 }
 
-/// udev says the device changed (a connector was plugged, unplugged or got new modes): the
-/// output follows the first connected connector.
+/// udev says the device changed (a connector was plugged, unplugged or got new modes): new
+/// connectors get outputs, gone ones lose theirs, changed ones are lit again at their new mode.
 fn rescan(state: &mut State) {
-    let output = state.nexq.output.clone();
-    let changed = with_drm(state, |drm, _| {
-        let choice = match connectors::choose(&drm.device, drm.mode_request) {
-            Ok(choice) => choice,
+    let Some(Some(plan)) = with_drm(state, |drm, _| drm.plan_rescan()) else {
+        return;
+    };
+    if plan.is_empty() {
+        return;
+    }
+    let dh = state.nexq.display_handle.clone();
+    for (choice, output) in plan.relight {
+        if let Some(Err(err)) = with_drm(state, |drm, _| drm.light(choice, &output)) {
+            tracing::warn!("{err:#}");
+        }
+    }
+    for choice in plan.add {
+        let output = crate::init::create_output(&dh, &choice.name, crate::init::OutputSpec::default());
+        match with_drm(state, |drm, _| drm.light(choice, &output)) {
+            Some(Ok(())) => state.add_output(output),
+            Some(Err(err)) => tracing::warn!("{err:#}"),
+            None => {}
+        }
+    }
+    for output in plan.gone {
+        if !state.remove_output(&output) {
+            tracing::warn!(output = %output.name(), "no display connected any more; the output stays, dark");
+        }
+    }
+    // An output left dark before (the last one, when every display went) goes once others are lit.
+    let lit: Vec<Output> = match &state.backend {
+        Backend::Drm(drm) => drm.heads.iter().map(|h| h.output.clone()).collect(),
+        _ => return,
+    };
+    let dark: Vec<Output> = state
+        .nexq
+        .outputs
+        .iter()
+        .filter(|o| !lit.contains(o))
+        .cloned()
+        .collect();
+    for output in dark {
+        state.remove_output(&output);
+    }
+    state.outputs_changed();
+}
+
+/// What a rescan changes: see [`DrmBackend::plan_rescan`].
+struct RescanPlan {
+    relight: Vec<(Choice, Output)>,
+    add: Vec<Choice>,
+    gone: Vec<Output>,
+}
+
+impl RescanPlan {
+    fn is_empty(&self) -> bool {
+        self.relight.is_empty() && self.add.is_empty() && self.gone.is_empty()
+    }
+}
+
+impl DrmBackend {
+    /// Compare the connectors now with the lit ones. Heads whose connector went are dropped
+    /// here (their outputs are in `gone`).
+    fn plan_rescan(&mut self) -> Option<RescanPlan> {
+        let choices = match connectors::choose_all(&self.device, self.mode_request) {
+            Ok(choices) => choices,
             Err(err) => {
                 tracing::warn!(%err, "cannot rescan connectors");
-                return false;
+                return None;
             }
         };
-        let current = drm.head.as_ref().map(|(c, _)| c.clone());
-        if choice == current {
-            return false;
-        }
-        match choice {
-            None => {
-                tracing::warn!(device = %drm.path.display(), "no display connected any more");
-                drm.head = None;
-                false
+        let mut plan = RescanPlan {
+            relight: Vec::new(),
+            add: Vec::new(),
+            gone: Vec::new(),
+        };
+        self.heads.retain(|head| {
+            let still = choices.iter().any(|c| c.connector == head.choice.connector);
+            if !still {
+                tracing::info!(connector = %head.choice.name, "display disconnected");
+                plan.gone.push(head.output.clone());
             }
-            Some(choice) => match drm.light(choice, &output) {
-                Ok(()) => true,
-                Err(err) => {
-                    tracing::warn!("{err:#}");
-                    false
-                }
-            },
+            still
+        });
+        for choice in choices {
+            match self.heads.iter().find(|h| h.choice.connector == choice.connector) {
+                Some(head) if head.choice == choice => {}
+                Some(head) => plan.relight.push((choice, head.output.clone())),
+                None => plan.add.push(choice),
+            }
         }
-    });
-    if changed == Some(true) {
-        state.update_usable_area();
-        state.queue_redraw();
+        Some(plan)
     }
 }
