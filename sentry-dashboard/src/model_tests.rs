@@ -30,6 +30,7 @@ fn window(id: u64, workspace: u8, focused: bool, capsule: Option<&str>) -> Windo
         fullscreen: false,
         minimized: false,
         capsule: capsule.map(String::from),
+        output: "HEADLESS-1".into(),
     }
 }
 
