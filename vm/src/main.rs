@@ -73,6 +73,14 @@ enum Cmd {
         /// Graphics device.
         #[arg(long, value_enum, default_value = "virtio")]
         vga: VgaArg,
+        /// Number of monitors (virtio-gpu max_outputs=N), 1 to 16, each 1280x800; more than one
+        /// needs --vga virtio. The guest's connectors Virtual-2..Virtual-N are forced on with
+        /// video=Virtual-K:1280x800e. Headless: head 0 goes to <out>/screenshot.png, head K
+        /// (1..N-1) to <out>/screenshot-K.png.
+        #[arg(long, value_name = "N", default_value_t = 1,
+              value_parser = clap::value_parser!(u8).range(1..=exo_vm::qemu::MAX_OUTPUTS as i64),
+              allow_negative_numbers = true)]
+        outputs: u8,
         /// Extra kernel command line (repeatable).
         #[arg(long, value_name = "EXTRA")]
         append: Vec<String>,
@@ -102,6 +110,11 @@ enum Cmd {
     Screenshot {
         /// Where to write the PNG.
         path: PathBuf,
+        /// Capture monitor N (0-based) of the virtio-gpu (QMP screendump device=gpu head=N);
+        /// heads above 0 need a VM started with --outputs N+1 or more. Without --head: the
+        /// primary display, whatever the graphics device.
+        #[arg(long, value_name = "N", allow_negative_numbers = true)]
+        head: Option<u32>,
         /// The VM's directory (its qmp.sock).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
@@ -204,6 +217,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Run {
             headless,
             vga,
+            outputs,
             append,
             exo_run,
             once,
@@ -219,6 +233,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 VgaArg::Std => Vga::Std,
                 VgaArg::None => Vga::None,
             };
+            opts.outputs = outputs;
             opts.append = append;
             opts.exo_run = exo_run;
             opts.kvm = kvm;
@@ -231,11 +246,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 Display::Window
             };
+            opts.validate()?;
             run_vm(opts, once, Duration::from_secs(timeout))
         }
-        Cmd::Screenshot { path, out } => {
+        Cmd::Screenshot { path, head, out } => {
             let mut q = connect(out)?;
-            q.screendump(&path)?;
+            match head {
+                Some(head) => q.screendump_head(&path, head)?,
+                None => q.screendump(&path)?,
+            }
             println!("{}", std::path::absolute(&path)?.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -338,6 +357,13 @@ fn run_vm(opts: VmOptions, once: bool, timeout: Duration) -> Result<ExitCode> {
                     took.as_secs_f64()
                 );
                 println!("{}", std::path::absolute(&png)?.display());
+                for head in 1..u32::from(vm.options().outputs) {
+                    let png = out.join(format!("screenshot-{head}.png"));
+                    match vm.screenshot_head(&png, head) {
+                        Ok(()) => println!("{}", std::path::absolute(&png)?.display()),
+                        Err(e) => eprintln!("exo-vm: screenshot of output {head} failed: {e:#}"),
+                    }
+                }
                 if once {
                     return shutdown(&mut vm, &mut progress);
                 }
@@ -383,5 +409,57 @@ fn exit_code(status: std::process::ExitStatus) -> ExitCode {
     match status.code() {
         Some(c) => ExitCode::from(c.clamp(0, 255) as u8),
         None => ExitCode::FAILURE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("exo-vm").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_outputs() {
+        match parse(&["run", "--headless"]).unwrap().cmd {
+            Cmd::Run { outputs, .. } => assert_eq!(outputs, 1),
+            c => panic!("{c:?}"),
+        }
+        match parse(&["run", "--outputs", "2"]).unwrap().cmd {
+            Cmd::Run { outputs, .. } => assert_eq!(outputs, 2),
+            c => panic!("{c:?}"),
+        }
+        for bad in ["0", "17", "two", "-1"] {
+            let e = parse(&["run", "--outputs", bad]).unwrap_err().to_string();
+            assert!(e.contains("--outputs"), "--outputs {bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn screenshot_head() {
+        match parse(&["screenshot", "shot.png"]).unwrap().cmd {
+            Cmd::Screenshot { head, path, .. } => {
+                assert_eq!(head, None);
+                assert_eq!(path, PathBuf::from("shot.png"));
+            }
+            c => panic!("{c:?}"),
+        }
+        match parse(&["screenshot", "shot.png", "--head", "1"]).unwrap().cmd {
+            Cmd::Screenshot { head, .. } => assert_eq!(head, Some(1)),
+            c => panic!("{c:?}"),
+        }
+        for bad in ["x", "-1"] {
+            let e = parse(&["screenshot", "shot.png", "--head", bad])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("--head"), "--head {bad}: {e}");
+        }
     }
 }

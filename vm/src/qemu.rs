@@ -15,6 +15,13 @@ use anyhow::{bail, Context, Result};
 use crate::keys;
 use crate::qmp::Qmp;
 
+/// The most outputs a virtio-gpu has (QEMU's `VIRTIO_GPU_MAX_SCANOUTS`).
+pub const MAX_OUTPUTS: u8 = 16;
+
+/// The QEMU device id of the virtio-gpu (`-device virtio-gpu-pci,id=gpu`): QMP `screendump`
+/// names it to pick a head.
+pub const GPU_ID: &str = "gpu";
+
 /// The graphics device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Vga {
@@ -56,9 +63,13 @@ pub struct VmOptions {
     pub kvm: bool,
     pub memory_mb: u32,
     pub smp: u32,
-    /// virtio-gpu resolution.
+    /// virtio-gpu resolution (of every output).
     pub width: u32,
     pub height: u32,
+    /// Number of virtio-gpu outputs (monitors), 1..=[`MAX_OUTPUTS`]; more than one needs
+    /// [`Vga::Virtio`]. Outputs 2.. are forced on with `video=Virtual-K:WxHe` on the kernel
+    /// command line (see [`VmOptions::cmdline`]).
+    pub outputs: u8,
     /// Kernel `quiet` (fewer kernel lines on the serial console).
     pub quiet: bool,
 }
@@ -96,6 +107,7 @@ impl VmOptions {
             smp: 2,
             width: 1280,
             height: 800,
+            outputs: 1,
             quiet: true,
         })
     }
@@ -112,6 +124,59 @@ impl VmOptions {
         self.out.join("fault.sock")
     }
 
+    /// Checks the options QEMU would otherwise reject or silently ignore: `outputs` must be
+    /// 1..=[`MAX_OUTPUTS`], and more than one output needs virtio-gpu. The errors name the
+    /// `exo-vm run` options.
+    pub fn validate(&self) -> Result<()> {
+        let n = self.outputs;
+        if n == 0 {
+            bail!("--outputs 0: the VM needs at least one output (VmOptions::outputs is 1..={MAX_OUTPUTS})");
+        }
+        if n > MAX_OUTPUTS {
+            bail!("--outputs {n}: virtio-gpu has at most {MAX_OUTPUTS} outputs");
+        }
+        if n > 1 && self.vga != Vga::Virtio {
+            let vga = match self.vga {
+                Vga::Std => "std",
+                Vga::None => "none",
+                Vga::Virtio => unreachable!(),
+            };
+            bail!(
+                "--outputs {n} needs --vga virtio: only virtio-gpu has more than one output \
+                 (--vga {vga} has {})",
+                if self.vga == Vga::Std { "one" } else { "none" }
+            );
+        }
+        Ok(())
+    }
+
+    /// `video=Virtual-K:WxHe` for the outputs after the first (virtio-gpu only). QEMU 7.2
+    /// enables only output 0 at start; the others only when a display UI reports a size,
+    /// which never happens with `-display none`. The trailing `e` makes the guest kernel
+    /// treat the connector (virtio-gpu's DRM connectors are Virtual-1, Virtual-2, ...) as
+    /// connected, at the first output's size.
+    pub fn video_params(&self) -> Vec<String> {
+        if self.vga != Vga::Virtio {
+            return Vec::new();
+        }
+        (2..=u32::from(self.outputs))
+            .map(|k| format!("video=Virtual-{k}:{}x{}e", self.width, self.height))
+            .collect()
+    }
+
+    /// The `-device` argument of the virtio-gpu (`id=gpu`, so screendumps can name it).
+    pub fn gpu_device(&self) -> String {
+        let outputs = if self.outputs > 1 {
+            format!(",max_outputs={}", self.outputs)
+        } else {
+            String::new()
+        };
+        format!(
+            "virtio-gpu-pci,id={GPU_ID}{outputs},xres={},yres={}",
+            self.width, self.height
+        )
+    }
+
     /// The kernel command line.
     pub fn cmdline(&self) -> String {
         // The last console= is /dev/console: init's output goes to the serial log.
@@ -123,6 +188,10 @@ impl VmOptions {
         let mut s = parts.join(" ");
         if let Some(name) = &self.exo_run {
             s.push_str(&format!(" exo.run={name}"));
+        }
+        for v in self.video_params() {
+            s.push(' ');
+            s.push_str(&v);
         }
         for a in &self.append {
             s.push(' ');
@@ -163,7 +232,7 @@ impl VmOptions {
         match self.vga {
             Vga::Virtio => {
                 c.args(["-vga", "none", "-device"]);
-                c.arg(format!("virtio-gpu-pci,xres={},yres={}", self.width, self.height));
+                c.arg(self.gpu_device());
             }
             Vga::Std => {
                 c.args(["-vga", "std"]);
@@ -202,7 +271,9 @@ pub struct Vm {
 impl Vm {
     /// Starts QEMU (in its own process group, so a terminal's Ctrl-C reaches only us) and
     /// connects to its QMP socket.
+    /// Fails without starting anything if [`VmOptions::validate`] does.
     pub fn start(opts: VmOptions) -> Result<Vm> {
+        opts.validate()?;
         fs::create_dir_all(&opts.out)?;
         for p in [opts.serial_log(), opts.qmp_socket(), opts.fault_socket()] {
             let _ = fs::remove_file(p);
@@ -332,6 +403,25 @@ impl Vm {
     /// A PNG screenshot of the display.
     pub fn screenshot(&mut self, path: &Path) -> Result<()> {
         self.with_qmp(|q| q.screendump(path))
+    }
+
+    /// A PNG screenshot of output `head` (0-based, below [`VmOptions::outputs`]). With
+    /// virtio-gpu this names the device and head (`screendump` with `device: "gpu"`); other
+    /// adapters have only head 0, which is [`Vm::screenshot`]. A head the guest has not
+    /// enabled yet comes out as QEMU's 640×480 placeholder.
+    pub fn screenshot_head(&mut self, path: &Path, head: u32) -> Result<()> {
+        let outputs = u32::from(self.opts.outputs);
+        if head >= outputs {
+            bail!(
+                "no head {head}: this VM has {outputs} output{} (heads 0..={})",
+                if outputs == 1 { "" } else { "s" },
+                outputs.saturating_sub(1)
+            );
+        }
+        if self.opts.vga != Vga::Virtio {
+            return self.screenshot(path);
+        }
+        self.with_qmp(|q| q.screendump_head(path, head))
     }
 
     /// Presses a combo such as `super-ret` (see [`keys::combo`]).
@@ -511,8 +601,20 @@ mod tests {
             smp: 2,
             width: 1280,
             height: 800,
+            outputs: 1,
             quiet: true,
         }
+    }
+
+    fn args(o: &VmOptions) -> Vec<String> {
+        o.command()
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    fn append_of(args: &[String]) -> String {
+        args[args.iter().position(|a| a == "-append").unwrap() + 1].clone()
     }
 
     #[test]
@@ -529,7 +631,7 @@ mod tests {
             "-nic none",
             "-no-reboot",
             "-qmp unix:/o/qmp.sock,server=on,wait=off",
-            "-vga none -device virtio-gpu-pci,xres=1280,yres=800",
+            "-vga none -device virtio-gpu-pci,id=gpu,xres=1280,yres=800",
             "-device virtio-keyboard-pci -device virtio-tablet-pci",
             "-display none",
         ] {
@@ -539,6 +641,9 @@ mod tests {
         assert!(append.starts_with("console=tty0 console=ttyS0"), "{append}");
         assert!(append.contains(" exo.run=hello"), "{append}");
         assert!(append.ends_with(" loglevel=7"), "{append}");
+        assert!(!append.contains("video="), "{append}");
+        assert!(!joined.contains("max_outputs"), "{joined}");
+        opts().validate().unwrap();
 
         let mut std = opts();
         std.vga = Vga::Std;
@@ -554,6 +659,81 @@ mod tests {
             "{joined}"
         );
         assert!(!joined.contains("fault.sock"), "{joined}");
+    }
+
+    #[test]
+    fn two_outputs_force_the_second_connector_on() {
+        let mut o = opts();
+        o.outputs = 2;
+        o.validate().unwrap();
+        let av = args(&o);
+        let joined = av.join(" ");
+        assert!(
+            joined.contains("-vga none -device virtio-gpu-pci,id=gpu,max_outputs=2,xres=1280,yres=800"),
+            "{joined}"
+        );
+        let append = append_of(&av);
+        assert!(append.contains(" video=Virtual-2:1280x800e"), "{append}");
+        assert!(!append.contains("Virtual-1"), "{append}");
+        assert!(!append.contains("Virtual-3"), "{append}");
+        // The user's extra arguments still come last (and can override).
+        assert!(append.ends_with(" loglevel=7"), "{append}");
+
+        o.outputs = 4;
+        o.width = 1024;
+        o.height = 768;
+        let append = append_of(&args(&o));
+        for k in 2..=4 {
+            assert!(
+                append.contains(&format!(" video=Virtual-{k}:1024x768e")),
+                "{append}"
+            );
+        }
+        assert!(!append.contains("Virtual-5"), "{append}");
+    }
+
+    #[test]
+    fn more_outputs_need_virtio_gpu() {
+        for vga in [Vga::Std, Vga::None] {
+            let mut o = opts();
+            o.vga = vga;
+            o.validate().unwrap();
+            o.outputs = 2;
+            let e = o.validate().unwrap_err().to_string();
+            assert!(e.contains("--outputs 2 needs --vga virtio"), "{e}");
+            // Nothing virtio-gpu specific leaks into the command line either way.
+            let a = args(&o);
+            assert!(!append_of(&a).contains("video="), "{a:?}");
+        }
+        let mut o = opts();
+        o.outputs = 0;
+        let e = o.validate().unwrap_err().to_string();
+        assert!(e.contains("--outputs 0"), "{e}");
+        o.outputs = MAX_OUTPUTS;
+        o.validate().unwrap();
+        o.outputs = MAX_OUTPUTS + 1;
+        let e = o.validate().unwrap_err().to_string();
+        assert!(e.contains("--outputs 17") && e.contains("at most 16"), "{e}");
+    }
+
+    #[test]
+    fn start_rejects_bad_outputs_before_running_qemu() {
+        let mut o = opts();
+        o.vga = Vga::Std;
+        o.outputs = 2;
+        o.out = std::env::temp_dir().join(format!("exo-vm-outputs-{}", std::process::id()));
+        let e = Vm::start(o.clone())
+            .err()
+            .expect("Vm::start accepted --outputs 2 with std VGA");
+        assert!(
+            format!("{e:#}").contains("--outputs 2 needs --vga virtio"),
+            "{e:#}"
+        );
+        assert!(
+            !o.out.exists(),
+            "Vm::start created {} before failing",
+            o.out.display()
+        );
     }
 
     #[test]

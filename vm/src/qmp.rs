@@ -8,6 +8,19 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
+use crate::qemu::GPU_ID;
+
+/// The `screendump` arguments: PNG to `filename`; with a head, of that output of the virtio-gpu
+/// (`device` [`GPU_ID`], which QEMU requires alongside `head`).
+pub fn screendump_args(filename: &str, head: Option<u32>) -> Value {
+    let mut a = json!({ "filename": filename, "format": "png" });
+    if let Some(head) = head {
+        a["device"] = json!(GPU_ID);
+        a["head"] = json!(head);
+    }
+    a
+}
+
 pub struct Qmp {
     reader: BufReader<UnixStream>,
     writer: UnixStream,
@@ -87,8 +100,31 @@ impl Qmp {
         let abs = std::path::absolute(path)?;
         self.execute(
             "screendump",
-            Some(json!({ "filename": abs.to_str().context("path is not UTF-8")?, "format": "png" })),
+            Some(screendump_args(abs.to_str().context("path is not UTF-8")?, None)),
         )?;
+        Ok(())
+    }
+
+    /// `screendump` of output `head` of the virtio-gpu (device id [`GPU_ID`]) as PNG to `path`.
+    /// QEMU fails for a head the device does not have ("Device gpu (head N) is not bound to a
+    /// QemuConsole") and when there is no such device (e.g. `-vga std`); a head the guest has
+    /// not enabled gives QEMU's 640×480 placeholder.
+    pub fn screendump_head(&mut self, path: &Path, head: u32) -> Result<()> {
+        let abs = std::path::absolute(path)?;
+        self.execute(
+            "screendump",
+            Some(screendump_args(
+                abs.to_str().context("path is not UTF-8")?,
+                Some(head),
+            )),
+        )
+        .with_context(|| {
+            let needs = match head {
+                0 => String::new(),
+                h => format!(" --outputs {} or more", u64::from(h) + 1),
+            };
+            format!("screendump of head {head} (needs a VM started with --vga virtio{needs})")
+        })?;
         Ok(())
     }
 
@@ -137,5 +173,24 @@ impl Qmp {
 
     pub fn quit(&mut self) -> Result<()> {
         self.execute("quit", None).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn screendump_arguments() {
+        assert_eq!(
+            screendump_args("/o/shot.png", None),
+            json!({ "filename": "/o/shot.png", "format": "png" })
+        );
+        let a = screendump_args("/o/shot-1.png", Some(1));
+        assert_eq!(
+            a,
+            json!({ "filename": "/o/shot-1.png", "format": "png", "device": "gpu", "head": 1 })
+        );
+        assert_eq!(a["head"].as_u64(), Some(1), "head must be a JSON number: {a}");
     }
 }

@@ -117,9 +117,18 @@ fn wait_serial(vm: &mut Vm, needle: &str, timeout: Duration) -> Duration {
 }
 
 fn shot(vm: &mut Vm, name: &str) -> Image {
+    shot_head(vm, name, 0)
+}
+
+/// A screendump of monitor `head` (0: the first).
+fn shot_head(vm: &mut Vm, name: &str, head: u32) -> Image {
     let path = vm.options().out.join(format!("{name}.png"));
-    vm.screenshot(&path)
-        .unwrap_or_else(|e| panic!("screendump {name}: {e:#}"));
+    let taken = if head == 0 {
+        vm.screenshot(&path)
+    } else {
+        vm.screenshot_head(&path, head)
+    };
+    taken.unwrap_or_else(|e| panic!("screendump {name}: {e:#}"));
     Image::load(&path)
 }
 
@@ -161,9 +170,14 @@ fn find_in_windows(image: &Image, word: &str) -> Option<Word> {
 
 /// Take screenshots until OCR reads `label` on a window's title bar; where it is.
 fn wait_for_label(vm: &mut Vm, name: &str, label: &str, timeout: Duration) -> Word {
+    wait_for_label_on(vm, name, 0, label, timeout)
+}
+
+/// [`wait_for_label`] on monitor `head`.
+fn wait_for_label_on(vm: &mut Vm, name: &str, head: u32, label: &str, timeout: Duration) -> Word {
     let deadline = Instant::now() + timeout;
     loop {
-        let image = shot(vm, name);
+        let image = shot_head(vm, name, head);
         if let Some(word) = find_in_windows(&image, label) {
             return word;
         }
@@ -237,15 +251,16 @@ fn hello_runs_as_the_first_program_and_the_machine_powers_off() {
     );
 }
 
-/// One boot on virtio-gpu for the graphical checks: the dashboard on screen, a terminal opened
-/// and used with the keyboard, a window dragged with the mouse, Nexquelium killed and brought
-/// back by exo-init, and a clean power-off.
+/// One boot on virtio-gpu with two monitors for the graphical checks: the dashboard on screen,
+/// a terminal opened and used with the keyboard, sent to the second monitor and back, a window
+/// dragged with the mouse, Nexquelium killed and brought back by exo-init, and a clean power-off.
 #[test]
 fn virtio_gpu_session_boots_to_the_dashboard_takes_input_survives_a_crash_and_powers_off() {
     let _one = one_vm_at_a_time();
     require_program("tesseract");
     let mut opts = boot_options("virtio");
     opts.fault_channel = true;
+    opts.outputs = 2;
     let mut vm = Vm::start(opts).expect("start QEMU");
 
     // 1. Graphical boot: the dashboard on screen.
@@ -261,10 +276,29 @@ fn virtio_gpu_session_boots_to_the_dashboard_takes_input_survives_a_crash_and_po
     // 2. Keyboard: hide the dashboard, open the terminal capsule, type into it.
     vm.key("super-d").expect("Super+D");
     vm.key("super-ret").expect("Super+Return");
-    let label = wait_for_label(&mut vm, "terminal", "[terminal]", Duration::from_secs(90));
+    wait_for_label(&mut vm, "terminal", "[terminal]", Duration::from_secs(90));
     vm.type_text("echo nexquelium-ok\n")
         .expect("type into the terminal");
     wait_for_words(&mut vm, "typed", &["nexquelium-ok"], Duration::from_secs(60));
+
+    // 2b. The second monitor (its own connector, CRTC and output): Super+O sends the terminal
+    // there, and it is drawn on that monitor and gone from the first; Super+O brings it back.
+    vm.key("super-o").expect("Super+O");
+    wait_for_label_on(
+        &mut vm,
+        "second-monitor",
+        1,
+        "[terminal]",
+        Duration::from_secs(60),
+    );
+    let first = shot(&mut vm, "first-monitor");
+    assert!(
+        find_in_windows(&first, "[terminal]").is_none(),
+        "the terminal is still on the first monitor: {}",
+        first.path.display()
+    );
+    vm.key("super-o").expect("Super+O");
+    let label = wait_for_label(&mut vm, "terminal-back", "[terminal]", Duration::from_secs(60));
 
     // 3. Mouse: Super + drag moves the window by its body.
     let (lx, ly) = label.center();

@@ -55,8 +55,11 @@ impl ModeRequest {
 }
 
 /// The mode to use from a connector's list: the requested one when the connector offers it,
-/// else the preferred one, else the first (the kernel lists the best first).
-pub fn pick_mode(modes: &[Mode], request: Option<ModeRequest>) -> Option<Mode> {
+/// else the one the kernel command line asked for (`video=CONNECTOR:WxH`, listed as
+/// user-defined), else the preferred one. A connector that names neither (no usable EDID, such
+/// as a forced-on QEMU head) gets the biggest mode within `cap` (the first output's size) rather
+/// than the first listed, which may be far larger than the display can show; else the first.
+pub fn pick_mode(modes: &[Mode], request: Option<ModeRequest>, cap: Option<(u16, u16)>) -> Option<Mode> {
     if let Some(found) = request.and_then(|r| modes.iter().find(|m| r.matches(m))) {
         return Some(*found);
     }
@@ -66,9 +69,17 @@ pub fn pick_mode(modes: &[Mode], request: Option<ModeRequest>) -> Option<Mode> {
             "the connector does not offer the requested mode; using its preferred one"
         );
     }
-    modes
-        .iter()
-        .find(|m| m.mode_type().contains(ModeTypeFlags::PREFERRED))
+    let with = |flag: ModeTypeFlags| modes.iter().find(move |m| m.mode_type().contains(flag));
+    let within_cap = || {
+        let (cw, ch) = cap?;
+        modes
+            .iter()
+            .filter(|m| m.size().0 <= cw && m.size().1 <= ch)
+            .max_by_key(|m| (u32::from(m.size().0) * u32::from(m.size().1), m.vrefresh()))
+    };
+    with(ModeTypeFlags::USERDEF)
+        .or_else(|| with(ModeTypeFlags::PREFERRED))
+        .or_else(within_cap)
         .or_else(|| modes.first())
         .copied()
 }
@@ -91,7 +102,22 @@ pub fn choose_all(device: &impl ControlDevice, request: Option<ModeRequest>) -> 
         if info.state() != connector::State::Connected {
             continue;
         }
-        let Some(mode) = pick_mode(info.modes(), request) else {
+        let modes: Vec<String> = info
+            .modes()
+            .iter()
+            .map(|m| {
+                format!(
+                    "{}x{}@{} {:?}",
+                    m.size().0,
+                    m.size().1,
+                    m.vrefresh(),
+                    m.mode_type()
+                )
+            })
+            .collect();
+        tracing::debug!(connector = ?handle, ?modes, "connector modes");
+        let cap = chosen.first().map(|c| c.mode.size());
+        let Some(mode) = pick_mode(info.modes(), request, cap) else {
             continue;
         };
         let taken: Vec<crtc::Handle> = chosen.iter().map(|c| c.crtc).collect();
@@ -138,6 +164,67 @@ fn crtc_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn mode(w: u16, h: u16, flags: ModeTypeFlags) -> Mode {
+        Mode::from(drm_ffi::drm_mode_modeinfo {
+            hdisplay: w,
+            vdisplay: h,
+            vrefresh: 60,
+            type_: flags.bits(),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn the_kernel_command_line_mode_wins_over_preferred_and_first() {
+        let big = mode(5120, 2160, ModeTypeFlags::DRIVER);
+        let preferred = mode(1024, 768, ModeTypeFlags::DRIVER | ModeTypeFlags::PREFERRED);
+        let asked = mode(1280, 800, ModeTypeFlags::USERDEF);
+        let size = |m: Option<Mode>| m.map(|m| m.size());
+        assert_eq!(
+            size(pick_mode(&[big, preferred, asked], None, None)),
+            Some((1280, 800))
+        );
+        assert_eq!(size(pick_mode(&[big, preferred], None, None)), Some((1024, 768)));
+        assert_eq!(size(pick_mode(&[big], None, None)), Some((5120, 2160)));
+        let request = ModeRequest::parse("5120x2160").ok();
+        assert_eq!(
+            size(pick_mode(&[preferred, asked, big], request, None)),
+            Some((5120, 2160))
+        );
+        assert_eq!(size(pick_mode(&[], None, None)), None);
+    }
+
+    #[test]
+    fn without_a_preferred_mode_the_biggest_within_the_first_outputs_size() {
+        let plain = |w, h| mode(w, h, ModeTypeFlags::DRIVER);
+        let modes = [
+            plain(5120, 2160),
+            plain(1920, 1080),
+            plain(1280, 768),
+            plain(1024, 768),
+        ];
+        let size = |m: Option<Mode>| m.map(|m| m.size());
+        assert_eq!(
+            size(pick_mode(&modes, None, Some((1280, 800)))),
+            Some((1280, 768))
+        );
+        assert_eq!(
+            size(pick_mode(&modes, None, Some((1920, 1200)))),
+            Some((1920, 1080))
+        );
+        // Nothing fits: the first listed.
+        assert_eq!(
+            size(pick_mode(&modes, None, Some((800, 600)))),
+            Some((5120, 2160))
+        );
+        // A preferred mode is taken whatever its size.
+        let with_preferred = [modes[0], mode(2560, 1440, ModeTypeFlags::PREFERRED)];
+        assert_eq!(
+            size(pick_mode(&with_preferred, None, Some((1280, 800)))),
+            Some((2560, 1440))
+        );
+    }
 
     #[test]
     fn mode_requests_parse_and_name_bad_input() {

@@ -233,6 +233,7 @@ impl DrmBackend {
     /// after its flip event.
     pub fn render(&mut self, nexq: &mut Nexq) -> anyhow::Result<RenderOutcome> {
         let mut outcome = RenderOutcome::default();
+        self.captures.retain(nexq);
         if !self.active {
             return Ok(outcome);
         }
