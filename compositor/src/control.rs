@@ -201,10 +201,7 @@ fn run(state: &mut State, id: ConnId, peer: &Peer, request: Request) -> anyhow::
         }
         Request::Screenshot { path, output } => {
             let output = match output {
-                Some(name) => Some(state.nexq.outputs.by_name(&name).cloned().ok_or_else(|| {
-                    let names: Vec<String> = state.nexq.outputs.iter().map(|o| o.name()).collect();
-                    anyhow::anyhow!("no output named {name:?} (outputs: {})", names.join(", "))
-                })?),
+                Some(name) => Some(output_named(state, &name)?),
                 None => None,
             };
             let path = PathBuf::from(path);
@@ -224,6 +221,19 @@ fn run(state: &mut State, id: ConnId, peer: &Peer, request: Request) -> anyhow::
                 width: frame.width,
                 height: frame.height,
             })
+        }
+        Request::OutputCreate { width, height } => {
+            let output = create_virtual_output(state, width, height)?;
+            to_value(output_info(&output))
+        }
+        Request::OutputRemove { name } => {
+            virtual_outputs_only(state, "output_remove")?;
+            let output = output_named(state, &name)?;
+            anyhow::ensure!(
+                state.remove_output(&output),
+                "{name} is the last output; the session needs one"
+            );
+            Ok(serde_json::Value::Null)
         }
         Request::Key { combo } => {
             let combo: KeyCombo = combo.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -402,6 +412,61 @@ fn run(state: &mut State, id: ConnId, peer: &Peer, request: Request) -> anyhow::
             Ok(serde_json::Value::Null)
         }
     }
+}
+
+/// The output called `name`, or an error listing the outputs there are.
+fn output_named(state: &State, name: &str) -> anyhow::Result<smithay::output::Output> {
+    state.nexq.outputs.by_name(name).cloned().ok_or_else(|| {
+        let names: Vec<String> = state.nexq.outputs.iter().map(|o| o.name()).collect();
+        anyhow::anyhow!("no output named {name:?} (outputs: {})", names.join(", "))
+    })
+}
+
+/// Outputs are added and removed by hand only where they are virtual: the headless backend.
+fn virtual_outputs_only(state: &State, request: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        matches!(state.backend, crate::backend::Backend::Headless(_)),
+        "{request} needs the headless backend; the {} backend's outputs follow its displays",
+        state.backend.name()
+    );
+    Ok(())
+}
+
+/// The most outputs `output_create` makes a session have.
+const MAX_OUTPUTS: usize = 16;
+
+/// A new headless output right of the others, named HEADLESS-N with the first free N, at the
+/// primary output's scale and refresh rate.
+fn create_virtual_output(
+    state: &mut State,
+    width: i32,
+    height: i32,
+) -> anyhow::Result<smithay::output::Output> {
+    virtual_outputs_only(state, "output_create")?;
+    anyhow::ensure!(
+        (64..=16384).contains(&width) && (64..=16384).contains(&height),
+        "output size {width}x{height}: both sides must be in 64..=16384"
+    );
+    anyhow::ensure!(
+        state.nexq.outputs.len() < MAX_OUTPUTS,
+        "the session has {MAX_OUTPUTS} outputs already"
+    );
+    let name = (1..)
+        .map(|n| format!("HEADLESS-{n}"))
+        .find(|name| state.nexq.outputs.by_name(name).is_none())
+        .expect("a free name among unboundedly many");
+    let primary = state.nexq.outputs.primary();
+    let spec = crate::init::OutputSpec {
+        width,
+        height,
+        scale: primary.current_scale().fractional_scale(),
+        refresh_hz: primary
+            .current_mode()
+            .map_or(60.0, |m| f64::from(m.refresh) / 1000.0),
+    };
+    let output = crate::init::create_output(&state.nexq.display_handle, &name, spec);
+    state.add_output(output.clone());
+    Ok(output)
 }
 
 fn output_info(output: &smithay::output::Output) -> OutputInfo {

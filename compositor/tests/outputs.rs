@@ -306,3 +306,89 @@ fn a_panel_on_the_second_output_shows_there_and_shrinks_only_its_usable_area() {
         "maximized on HEADLESS-2 below its bar: {on_second:?}"
     );
 }
+
+#[test]
+fn outputs_come_and_go_windows_come_back_and_their_panels_are_closed() {
+    let session = two_outputs();
+    let mut c = Client::connect(&session.socket_path());
+    let shell: ZwlrLayerShellV1 = c.bind(1..=4);
+    let second = nth_output(&c, 1);
+    c.roundtrip();
+    // A panel that asked for HEADLESS-2, and a window there.
+    let surface = c.surface();
+    let bar = shell.get_layer_surface(&surface, Some(&second), Layer::Top, "bar".into(), &c.qh, ());
+    bar.set_anchor(Anchor::Top | Anchor::Left | Anchor::Right);
+    bar.set_size(0, 30);
+    surface.commit();
+    c.roundtrip();
+    c.map_toplevel("red", 200, 150, Format::Argb8888, RED);
+    session.wait_windows(1, Duration::from_secs(5));
+    session.key("super+o");
+    wait_on_output(&session, "red", "HEADLESS-2");
+
+    // Unplugged: the window is back on HEADLESS-1 (and drawn there), the panel got `closed`,
+    // the client saw the wl_output global go.
+    let mark = c.mark();
+    session
+        .request(&Request::OutputRemove {
+            name: "HEADLESS-2".into(),
+        })
+        .expect("output_remove");
+    let back = wait_on_output(&session, "red", "HEADLESS-1");
+    assert!(back.x + back.width <= W, "{back:?} is not inside HEADLESS-1");
+    let id = bar.id();
+    c.wait_event(mark, "layer surface closed", |e| match e.kind {
+        Ev::LayerSurface(zwlr_layer_surface_v1::Event::Closed) if e.object == id => Some(()),
+        _ => None,
+    });
+    let shot = screenshot_of(&session, None, "after-remove.png");
+    assert_eq!((shot.width, shot.height), (W as u32, H as u32), "one output left");
+    assert_eq!(
+        rgb(&shot, back.x + back.width / 2, back.y + back.height / 2),
+        [0xd0, 0x20, 0x20]
+    );
+    let info = run(&session, "wayland-info", &[]);
+    assert_eq!(info.matches("interface: 'wl_output'").count(), 1, "{info}");
+
+    // The last output stays; a bad name is named.
+    let last = session.request(&Request::OutputRemove {
+        name: "HEADLESS-1".into(),
+    });
+    let message = format!("{:#}", last.expect_err("removing the last output"));
+    assert!(message.contains("last output"), "{message}");
+    let bad = session.request(&Request::OutputRemove { name: "DP-7".into() });
+    assert!(format!("{:#}", bad.expect_err("unknown output")).contains("\"DP-7\""));
+
+    // Plugged in again: a new output right of the first, with the first free name.
+    let added: OutputInfo = serde_json::from_value(
+        session
+            .request(&Request::OutputCreate {
+                width: 800,
+                height: 600,
+            })
+            .expect("output_create"),
+    )
+    .expect("reply");
+    assert_eq!(
+        (
+            added.name.as_str(),
+            added.x,
+            added.logical_width,
+            added.logical_height
+        ),
+        ("HEADLESS-2", W, 800, 600)
+    );
+    session.key("super+o");
+    let moved = wait_on_output(&session, "red", "HEADLESS-2");
+    let shot = screenshot_of(&session, Some("HEADLESS-2"), "new-output.png");
+    assert_eq!((shot.width, shot.height), (800, 600));
+    assert_eq!(
+        rgb(&shot, moved.x - W + moved.width / 2, moved.y + moved.height / 2),
+        [0xd0, 0x20, 0x20]
+    );
+    let too_small = session.request(&Request::OutputCreate {
+        width: 10,
+        height: 600,
+    });
+    assert!(format!("{:#}", too_small.expect_err("10 px wide")).contains("64..=16384"));
+}

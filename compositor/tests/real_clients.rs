@@ -589,3 +589,36 @@ fn exoctl_lists_windows_and_takes_screenshots() {
     );
     session.assert_alive();
 }
+
+#[test]
+fn exoctl_adds_and_removes_virtual_outputs() {
+    exoctl_path();
+    let mut session = Session::start(&["--size", "1280x720"]);
+    let created = exoctl(&session, &["output", "create", "800x600"]);
+    assert!(
+        created.stdout.contains("HEADLESS-2") && created.stdout.contains("800x600@1280,0"),
+        "exoctl output create printed {:?}",
+        created.stdout
+    );
+    let listed = exoctl(&session, &["outputs"]).stdout;
+    assert_eq!(listed.matches("HEADLESS-").count(), 2, "{listed}");
+    exoctl(&session, &["output", "remove", "HEADLESS-2"]);
+    let listed = exoctl(&session, &["outputs"]).stdout;
+    assert!(!listed.contains("HEADLESS-2"), "{listed}");
+
+    // Bad sizes are refused before anything is sent, and named.
+    let bad = run_in(
+        &session,
+        &session.runtime,
+        &exoctl_path(),
+        &["output", "create", "800by600"],
+        Duration::from_secs(20),
+    );
+    assert!(
+        !bad.status.success() && bad.stderr.contains("\"800by600\""),
+        "exoctl output create 800by600: {} {:?}",
+        bad.status,
+        bad.stderr
+    );
+    session.assert_alive();
+}

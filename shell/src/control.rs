@@ -44,6 +44,8 @@ pub const REQUEST_NAMES: &[&str] = &[
     "outputs",
     "windows",
     "screenshot",
+    "output_create",
+    "output_remove",
     "key",
     "type",
     "pointer_move",
@@ -82,13 +84,20 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "is_false")]
         follow: bool,
     },
-    /// Write a PNG of an output (the first one if `output` is absent) to
-    /// `path`, an absolute path the compositor opens. Reply: [`ScreenshotInfo`].
+    /// Write a PNG of an output (all of them side by side if `output` is
+    /// absent) to `path`, an absolute path the compositor opens. Reply:
+    /// [`ScreenshotInfo`].
     Screenshot {
         path: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         output: Option<String>,
     },
+    /// Add a virtual output of `width`x`height` pixels right of the others
+    /// (headless backend only). Reply: its [`OutputInfo`].
+    OutputCreate { width: i32, height: i32 },
+    /// Take an output away as if its display were unplugged (headless backend
+    /// only; never the last one). Reply: null.
+    OutputRemove { name: String },
     /// Press and release a key combination such as `super+q`. Reply: null.
     Key { combo: String },
     /// Type text with the current keymap. Reply: null.
@@ -529,6 +538,8 @@ impl Request {
             Request::Outputs => "outputs",
             Request::Windows { .. } => "windows",
             Request::Screenshot { .. } => "screenshot",
+            Request::OutputCreate { .. } => "output_create",
+            Request::OutputRemove { .. } => "output_remove",
             Request::Key { .. } => "key",
             Request::Type { .. } => "type",
             Request::PointerMove { .. } => "pointer_move",
@@ -570,6 +581,8 @@ impl Request {
             | Request::Dashboard { .. }
             | Request::Session { .. } => Access::Control,
             Request::Screenshot { .. }
+            | Request::OutputCreate { .. }
+            | Request::OutputRemove { .. }
             | Request::Key { .. }
             | Request::Type { .. }
             | Request::PointerMove { .. }

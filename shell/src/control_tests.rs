@@ -22,6 +22,13 @@ fn every_request() -> Vec<Request> {
             path: "/tmp/b.png".into(),
             output: Some("HEADLESS-1".into()),
         },
+        Request::OutputCreate {
+            width: 1280,
+            height: 720,
+        },
+        Request::OutputRemove {
+            name: "HEADLESS-2".into(),
+        },
         Request::Key {
             combo: "super+q".into(),
         },
@@ -580,7 +587,8 @@ fn err(line: &str) -> String {
 fn malformed_requests_have_clear_errors() {
     assert_eq!(
         err(r#"{"request":"fly"}"#),
-        "unknown request \"fly\"; expected one of version, outputs, windows, screenshot, key, type, pointer_move, pointer_button, \
+        "unknown request \"fly\"; expected one of version, outputs, windows, screenshot, output_create, output_remove, key, type, \
+         pointer_move, pointer_button, \
          capsules, capsule_start, capsule_stop, capsule_restart, grant, revoke, logs, run, events, samples, \
          release, xray, dashboard, session"
     );

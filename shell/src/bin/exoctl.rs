@@ -56,9 +56,14 @@ enum Command {
     Screenshot {
         /// The PNG file to write (relative paths are taken from the current directory).
         file: PathBuf,
-        /// The output to capture (default: the first one; see `exoctl outputs`).
+        /// The output to capture (default: all of them side by side; see `exoctl outputs`).
         #[arg(long, value_name = "NAME")]
         output: Option<String>,
+    },
+    /// Add or remove a virtual output (the headless backend only).
+    Output {
+        #[command(subcommand)]
+        action: OutputAction,
     },
     /// Press and release a key combination.
     Key {
@@ -269,6 +274,39 @@ impl From<Button> for PointerButton {
     }
 }
 
+#[derive(Debug, Subcommand)]
+enum OutputAction {
+    /// Add an output right of the others.
+    Create {
+        /// Its size in pixels, WIDTHxHEIGHT (e.g. 1280x720).
+        size: String,
+    },
+    /// Remove an output, as if its display were unplugged (never the last one).
+    Remove {
+        /// The output's name (see `exoctl outputs`).
+        name: String,
+    },
+}
+
+/// `WIDTHxHEIGHT` with both sides in 64..=16384 (as `nexquelium --size`).
+fn parse_size(size: &str) -> anyhow::Result<(i32, i32)> {
+    let (w, h) = size
+        .split_once(['x', 'X'])
+        .ok_or_else(|| anyhow!("size {size:?} is not WIDTHxHEIGHT"))?;
+    let side = |v: &str| -> anyhow::Result<i32> {
+        let n: i32 = v
+            .trim()
+            .parse()
+            .map_err(|_| anyhow!("size {size:?}: {v:?} is not a number"))?;
+        anyhow::ensure!(
+            (64..=16384).contains(&n),
+            "size {size:?}: {n} is outside 64..=16384"
+        );
+        Ok(n)
+    };
+    Ok((side(w)?, side(h)?))
+}
+
 /// Builds the request, checking what can be checked before connecting.
 fn request_for(command: &Command) -> anyhow::Result<Request> {
     let button = |button: Button, state| Request::PointerButton {
@@ -296,6 +334,13 @@ fn request_for(command: &Command) -> anyhow::Result<Request> {
                 output: output.clone(),
             }
         }
+        Command::Output { action } => match action {
+            OutputAction::Create { size } => {
+                let (width, height) = parse_size(size)?;
+                Request::OutputCreate { width, height }
+            }
+            OutputAction::Remove { name } => Request::OutputRemove { name: name.clone() },
+        },
         Command::Key { combo } => {
             let parsed: KeyCombo = combo
                 .parse()

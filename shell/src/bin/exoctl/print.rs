@@ -7,7 +7,7 @@ use exo_shell::control::{
     XrayInfo, PROTOCOL_VERSION,
 };
 
-use super::Command;
+use super::{Command, OutputAction};
 
 /// Writes `text` to stdout. A closed stdout (`exoctl windows | head -1`) ends exoctl quietly, as
 /// SIGPIPE ends other tools (Rust ignores SIGPIPE, and `println!` would panic instead).
@@ -179,6 +179,9 @@ pub(crate) fn print_human(command: &Command, value: Value) {
             }
         }),
         Command::Outputs => show(value, |o: Vec<OutputInfo>| print_outputs(&o)),
+        Command::Output {
+            action: OutputAction::Create { .. },
+        } => show(value, |o: OutputInfo| print_outputs(&[o])),
         Command::Windows => show(value, |w: Vec<WindowInfo>| print_windows(&w)),
         Command::Capsules => show(value, |c: Vec<CapsuleInfo>| print_capsules(&c)),
         Command::Screenshot { .. } => show(value, |s: ScreenshotInfo| {
