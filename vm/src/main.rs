@@ -10,7 +10,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use exo_vm::build::{default_repo, source_date_epoch};
 use exo_vm::qemu::SerialTail;
-use exo_vm::{BuildOptions, Display, KernelChoice, Qmp, Variant, Vga, Vm, VmOptions};
+use exo_vm::{
+    Boot, BuildOptions, DiskOptions, Display, Firmware, IsoOptions, KernelChoice, Qmp, Variant, Vga, Vm,
+    VmOptions,
+};
 
 /// Exosphere's boot image: build it, boot it in QEMU, drive a running VM.
 #[derive(Debug, Parser)]
@@ -36,6 +39,14 @@ enum VgaArg {
     Std,
     /// No display adapter (Nexquelium cannot start; shows the error path).
     None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FirmwareArg {
+    /// SeaBIOS (QEMU's default).
+    Bios,
+    /// OVMF (Debian package ovmf), with a fresh copy of its variable store in --out.
+    Uefi,
 }
 
 #[derive(Debug, Subcommand)]
@@ -64,6 +75,60 @@ enum Cmd {
         /// (repeatable; for debugging, e.g. --extra /usr/bin/ls).
         #[arg(long, value_name = "PATH")]
         extra: Vec<PathBuf>,
+    },
+    /// Write <out>/exosphere-x86_64.img: a GPT disk that boots under BIOS and UEFI (GRUB) the
+    /// kernel and initramfs `exo-vm build` put in <out>, with an ext4 data partition.
+    Disk {
+        /// Directory of the built image (vmlinuz, initramfs.cpio); the disk is written there.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Write the disk image here instead of <out>/exosphere-x86_64.img.
+        #[arg(long, value_name = "PATH")]
+        output: Option<PathBuf>,
+        /// Size of the data partition (exosphere-data, ext4) in MiB.
+        #[arg(long, value_name = "MIB", default_value_t = 256,
+              value_parser = clap::value_parser!(u64).range(8..=1 << 20))]
+        data_size: u64,
+        /// Put this directory's files on the data partition (mkfs.ext4 -d).
+        #[arg(long, value_name = "DIR")]
+        data_seed: Option<PathBuf>,
+    },
+    /// Write <out>/exosphere-x86_64.iso: a hybrid ISO (El Torito BIOS and UEFI, isohybrid MBR
+    /// and GPT) with the kernel and initramfs `exo-vm build` put in <out>.
+    Iso {
+        /// Directory of the built image (vmlinuz, initramfs.cpio); the ISO is written there.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Write the ISO here instead of <out>/exosphere-x86_64.iso.
+        #[arg(long, value_name = "PATH")]
+        output: Option<PathBuf>,
+    },
+    /// Write <out>/exosphere-x86_64.ova: the disk image `exo-vm disk` made, as a VirtualBox
+    /// appliance (streamOptimized VMDK, OVF 1.0 descriptor, SHA256 manifest; the .ovf first).
+    Ova {
+        /// Directory of the disk image; the OVA is written there.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// The raw disk image (default: <out>/exosphere-x86_64.img).
+        #[arg(long, value_name = "PATH")]
+        disk: Option<PathBuf>,
+        /// Write the OVA here instead of <out>/exosphere-x86_64.ova.
+        #[arg(long, value_name = "PATH")]
+        output: Option<PathBuf>,
+        /// Virtual CPUs.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+        cpus: u32,
+        /// Memory in MiB.
+        #[arg(long, value_name = "MIB", default_value_t = 2048,
+              value_parser = clap::value_parser!(u32).range(512..=65536))]
+        memory: u32,
+        /// Video memory in MiB (VMSVGA).
+        #[arg(long, value_name = "MIB", default_value_t = 64,
+              value_parser = clap::value_parser!(u32).range(16..=256))]
+        vram: u32,
+        /// Give the machine a NAT network adapter (it has none by default).
+        #[arg(long)]
+        network: bool,
     },
     /// Boot the built image in QEMU (TCG).
     Run {
@@ -105,6 +170,15 @@ enum Cmd {
         /// Directory of the built image; serial.log, qmp.sock, screenshot.png go there too.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Boot this disk image (exo-vm disk) on an AHCI controller instead of the kernel.
+        #[arg(long, value_name = "PATH", conflicts_with = "cdrom")]
+        disk: Option<PathBuf>,
+        /// Boot this ISO (exo-vm iso) as a CD-ROM on an AHCI controller instead of the kernel.
+        #[arg(long, value_name = "PATH")]
+        cdrom: Option<PathBuf>,
+        /// Firmware for --disk and --cdrom (the kernel boot is always SeaBIOS).
+        #[arg(long, value_enum, default_value = "bios")]
+        firmware: FirmwareArg,
     },
     /// Write a PNG screenshot of a running VM.
     Screenshot {
@@ -214,6 +288,78 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", built.boot_kernel().display());
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Disk {
+            out,
+            output,
+            data_size,
+            data_seed,
+        } => {
+            let mut opts = DiskOptions::for_image(&out.unwrap_or_else(default_out));
+            if let Some(p) = output {
+                opts.path = p;
+            }
+            opts.data_mib = data_size;
+            opts.data_seed = data_seed;
+            opts.media.verbose = true;
+            let started = Instant::now();
+            let built = exo_vm::disk(&opts)?;
+            eprintln!(
+                "exo-vm: disk image made in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            println!("{built}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Iso { out, output } => {
+            let mut opts = IsoOptions::for_image(&out.unwrap_or_else(default_out));
+            if let Some(p) = output {
+                opts.path = p;
+            }
+            opts.media.verbose = true;
+            let started = Instant::now();
+            let built = exo_vm::iso(&opts)?;
+            eprintln!("exo-vm: ISO made in {:.1} s", started.elapsed().as_secs_f64());
+            println!(
+                "{} {:.1} MiB, volume {} (UUID {}), El Torito BIOS + UEFI, isohybrid MBR + GPT",
+                built.path.display(),
+                built.size as f64 / (1u64 << 20) as f64,
+                exo_vm::disk::ISO_VOLUME_ID,
+                built.uuid
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Ova {
+            out,
+            disk,
+            output,
+            cpus,
+            memory,
+            vram,
+            network,
+        } => {
+            let dir = out.unwrap_or_else(default_out);
+            let disk = disk.unwrap_or_else(|| dir.join(exo_vm::disk::DISK_FILE));
+            let output = output.unwrap_or_else(|| dir.join("exosphere-x86_64.ova"));
+            let mut opts = exo_vm::ova::OvaOptions::new(disk, output);
+            (opts.cpus, opts.memory_mb, opts.vram_mb, opts.network) = (cpus, memory, vram, network);
+            let started = Instant::now();
+            let built = exo_vm::ova::build_ova(&opts)?;
+            eprintln!("exo-vm: OVA made in {:.1} s", started.elapsed().as_secs_f64());
+            let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+            println!(
+                "{} {:.1} MiB: {} ({:.1} MiB streamOptimized VMDK of a {:.1} MiB disk), {}, {}; \
+                 {cpus} CPUs, {memory} MiB, VMSVGA {vram} MiB, EFI, USB tablet, {}",
+                built.path.display(),
+                mib(built.size),
+                exo_vm::ova::OVF_NAME,
+                mib(built.vmdk_size),
+                mib(built.capacity),
+                exo_vm::ova::VMDK_NAME,
+                exo_vm::ova::MF_NAME,
+                if network { "NAT network" } else { "no network" }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Run {
             headless,
             vga,
@@ -226,8 +372,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
             verbose_kernel,
             timeout,
             out,
+            disk,
+            cdrom,
+            firmware,
         } => {
-            let mut opts = VmOptions::for_image(out.unwrap_or_else(default_out))?;
+            let out = out.unwrap_or_else(default_out);
+            let firmware = match firmware {
+                FirmwareArg::Bios => Firmware::Bios,
+                FirmwareArg::Uefi => Firmware::Uefi,
+            };
+            let mut opts = match (disk, cdrom) {
+                (Some(d), _) => VmOptions::for_media(Boot::Disk(d), firmware, out)?,
+                (None, Some(c)) => VmOptions::for_media(Boot::Cdrom(c), firmware, out)?,
+                (None, None) => {
+                    let mut o = VmOptions::for_image(out)?;
+                    o.firmware = firmware;
+                    o
+                }
+            };
             opts.vga = match vga {
                 VgaArg::Virtio => Vga::Virtio,
                 VgaArg::Std => Vga::Std,
@@ -315,12 +477,12 @@ fn run_vm(opts: VmOptions, once: bool, timeout: Duration) -> Result<ExitCode> {
     let out = opts.out.clone();
     let window = opts.display == Display::Window;
     let first_program = opts.exo_run.is_some();
-    eprintln!(
-        "exo-vm: booting {} + {} (serial log {})",
-        opts.kernel.display(),
-        opts.initrd.display(),
-        serial.display()
-    );
+    let what = match &opts.boot {
+        Boot::Kernel => format!("{} + {}", opts.kernel.display(), opts.initrd.display()),
+        Boot::Disk(p) => format!("the disk {} ({:?})", p.display(), opts.firmware),
+        Boot::Cdrom(p) => format!("the CD-ROM {} ({:?})", p.display(), opts.firmware),
+    };
+    eprintln!("exo-vm: booting {what} (serial log {})", serial.display());
     let mut vm = Vm::start(opts)?;
     let mut progress = Progress {
         tail: SerialTail::new(serial, 0),
@@ -440,6 +602,40 @@ mod tests {
             let e = parse(&["run", "--outputs", bad]).unwrap_err().to_string();
             assert!(e.contains("--outputs"), "--outputs {bad}: {e}");
         }
+    }
+
+    #[test]
+    fn run_disk_and_cdrom() {
+        match parse(&["run", "--disk", "d.img", "--firmware", "uefi"])
+            .unwrap()
+            .cmd
+        {
+            Cmd::Run {
+                disk,
+                cdrom,
+                firmware,
+                ..
+            } => {
+                assert_eq!(disk, Some(PathBuf::from("d.img")));
+                assert_eq!(cdrom, None);
+                assert_eq!(firmware, FirmwareArg::Uefi);
+            }
+            c => panic!("{c:?}"),
+        }
+        match parse(&["run", "--cdrom", "x.iso"]).unwrap().cmd {
+            Cmd::Run { cdrom, firmware, .. } => {
+                assert_eq!(cdrom, Some(PathBuf::from("x.iso")));
+                assert_eq!(firmware, FirmwareArg::Bios);
+            }
+            c => panic!("{c:?}"),
+        }
+        assert!(parse(&["run", "--disk", "d.img", "--cdrom", "x.iso"]).is_err());
+        assert!(parse(&["run", "--firmware", "coreboot"]).is_err());
+        match parse(&["disk"]).unwrap().cmd {
+            Cmd::Disk { data_size, .. } => assert_eq!(data_size, 256),
+            c => panic!("{c:?}"),
+        }
+        assert!(parse(&["disk", "--data-size", "4"]).is_err());
     }
 
     #[test]

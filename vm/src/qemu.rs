@@ -34,6 +34,46 @@ pub enum Vga {
     None,
 }
 
+/// What the machine boots.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Boot {
+    /// QEMU's direct kernel boot: `-kernel` [`VmOptions::kernel`] `-initrd` [`VmOptions::initrd`]
+    /// `-append` [`VmOptions::cmdline`].
+    #[default]
+    Kernel,
+    /// A disk image (`exo-vm disk`) on an AHCI controller, as VirtualBox attaches SATA disks.
+    Disk(PathBuf),
+    /// An ISO (`exo-vm iso`) as a CD-ROM on an AHCI controller.
+    Cdrom(PathBuf),
+}
+
+/// The machine's firmware.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Firmware {
+    /// SeaBIOS, QEMU's default.
+    #[default]
+    Bios,
+    /// OVMF (Debian package `ovmf`): [`OVMF_CODE`] read-only and a fresh copy of [`OVMF_VARS`]
+    /// as `<out>/OVMF_VARS.fd` at every start.
+    Uefi,
+}
+
+/// OVMF's code and its variable store template (the 2 MiB pair, Debian package `ovmf`).
+pub const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE.fd";
+pub const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS.fd";
+
+/// The kernel command line every boot starts with (`exo-vm run` appends to it; the GRUB menu of
+/// `exo-vm disk`/`iso` boots with it). The last `console=` is `/dev/console`: init's output goes
+/// to the serial port. `panic=1` with `-no-reboot`: a kernel panic (e.g. init died) ends QEMU
+/// instead of hanging.
+pub fn kernel_cmdline(quiet: bool) -> String {
+    let mut s = String::from("console=tty0 console=ttyS0 panic=1");
+    if quiet {
+        s.push_str(" quiet");
+    }
+    s
+}
+
 /// Where QEMU shows the screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Display {
@@ -46,7 +86,12 @@ pub enum Display {
 
 #[derive(Debug, Clone)]
 pub struct VmOptions {
-    /// Kernel to boot (vmlinux for PVH boot, or a bzImage).
+    /// What to boot: the kernel and initramfs below (default), a disk image or an ISO.
+    pub boot: Boot,
+    /// SeaBIOS or OVMF. UEFI needs a disk or an ISO: QEMU's direct boot of `vmlinux` (PVH) is
+    /// SeaBIOS only.
+    pub firmware: Firmware,
+    /// Kernel to boot (vmlinux for PVH boot, or a bzImage); unused for disk and CD boots.
     pub kernel: PathBuf,
     pub initrd: PathBuf,
     /// Directory for serial.log, qmp.sock, fault.sock.
@@ -96,7 +141,38 @@ impl VmOptions {
         Ok(VmOptions {
             kernel,
             initrd,
-            out,
+            ..VmOptions::without_image(out)
+        })
+    }
+
+    /// Options to boot `boot` (a disk image or an ISO) under `firmware`; serial.log, qmp.sock
+    /// and the OVMF variables go to `out`.
+    pub fn for_media(boot: Boot, firmware: Firmware, out: impl Into<PathBuf>) -> Result<VmOptions> {
+        match &boot {
+            Boot::Kernel => bail!("VmOptions::for_media needs Boot::Disk or Boot::Cdrom"),
+            Boot::Disk(p) | Boot::Cdrom(p) => {
+                if !p.is_file() {
+                    bail!(
+                        "{} is missing (run `exo-vm disk` or `exo-vm iso` first)",
+                        p.display()
+                    );
+                }
+            }
+        }
+        Ok(VmOptions {
+            boot,
+            firmware,
+            ..VmOptions::without_image(out)
+        })
+    }
+
+    fn without_image(out: impl Into<PathBuf>) -> VmOptions {
+        VmOptions {
+            boot: Boot::Kernel,
+            firmware: Firmware::Bios,
+            kernel: PathBuf::new(),
+            initrd: PathBuf::new(),
+            out: out.into(),
             vga: Vga::Virtio,
             display: Display::None,
             append: Vec::new(),
@@ -109,7 +185,7 @@ impl VmOptions {
             height: 800,
             outputs: 1,
             quiet: true,
-        })
+        }
     }
 
     pub fn serial_log(&self) -> PathBuf {
@@ -124,6 +200,11 @@ impl VmOptions {
         self.out.join("fault.sock")
     }
 
+    /// The VM's own copy of the OVMF variable store (UEFI only).
+    pub fn ovmf_vars(&self) -> PathBuf {
+        self.out.join("OVMF_VARS.fd")
+    }
+
     /// Checks the options QEMU would otherwise reject or silently ignore: `outputs` must be
     /// 1..=[`MAX_OUTPUTS`], and more than one output needs virtio-gpu. The errors name the
     /// `exo-vm run` options.
@@ -134,6 +215,29 @@ impl VmOptions {
         }
         if n > MAX_OUTPUTS {
             bail!("--outputs {n}: virtio-gpu has at most {MAX_OUTPUTS} outputs");
+        }
+        if self.boot != Boot::Kernel {
+            // GRUB's menu holds the command line of a disk or CD boot.
+            let what = if matches!(self.boot, Boot::Disk(_)) {
+                "--disk"
+            } else {
+                "--cdrom"
+            };
+            if !self.append.is_empty() || self.exo_run.is_some() || !self.quiet {
+                bail!(
+                    "{what} boots with the command line in the image's grub.cfg: --append, \
+                     --exo-run and --verbose-kernel only work with the kernel boot (or pick the \
+                     GRUB entry \"Exosphere (kernel messages)\" in a window)"
+                );
+            }
+            if n > 1 {
+                bail!(
+                    "--outputs {n} needs video=Virtual-K:... on the kernel command line, which \
+                     {what} cannot pass (the command line is in the image's grub.cfg)"
+                );
+            }
+        } else if self.firmware == Firmware::Uefi {
+            bail!("--firmware uefi needs --disk or --cdrom: the kernel boot (vmlinux, PVH) is SeaBIOS only");
         }
         if n > 1 && self.vga != Vga::Virtio {
             let vga = match self.vga {
@@ -179,13 +283,7 @@ impl VmOptions {
 
     /// The kernel command line.
     pub fn cmdline(&self) -> String {
-        // The last console= is /dev/console: init's output goes to the serial log.
-        // panic=1 with -no-reboot: a kernel panic (e.g. init died) ends QEMU instead of hanging.
-        let mut parts = vec!["console=tty0", "console=ttyS0", "panic=1"];
-        if self.quiet {
-            parts.push("quiet");
-        }
-        let mut s = parts.join(" ");
+        let mut s = kernel_cmdline(self.quiet);
         if let Some(name) = &self.exo_run {
             s.push_str(&format!(" exo.run={name}"));
         }
@@ -207,9 +305,43 @@ impl VmOptions {
         c.args(["-m", &self.memory_mb.to_string()]);
         c.args(["-smp", &self.smp.to_string()]);
         c.args(["-accel", if self.kvm { "kvm" } else { "tcg" }]);
-        c.arg("-kernel").arg(&self.kernel);
-        c.arg("-initrd").arg(&self.initrd);
-        c.args(["-append", &self.cmdline()]);
+        if self.firmware == Firmware::Uefi {
+            c.arg("-drive").arg(format!(
+                "if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}"
+            ));
+            c.arg("-drive").arg(format!(
+                "if=pflash,format=raw,unit=1,file={}",
+                self.ovmf_vars().display()
+            ));
+        }
+        match &self.boot {
+            Boot::Kernel => {
+                c.arg("-kernel").arg(&self.kernel);
+                c.arg("-initrd").arg(&self.initrd);
+                c.args(["-append", &self.cmdline()]);
+            }
+            Boot::Disk(path) => {
+                c.args(["-device", "ahci,id=ahci", "-drive"]);
+                // A raw image is written in place (the data partition persists); QEMU cannot
+                // write a streamOptimized VMDK (the OVA's), so its writes go to a throw-away
+                // overlay.
+                let format = if path.extension().is_some_and(|e| e == "vmdk") {
+                    "vmdk,snapshot=on"
+                } else {
+                    "raw"
+                };
+                c.arg(format!("if=none,id=disk,format={format},file={}", path.display()));
+                c.args(["-device", "ide-hd,drive=disk,bus=ahci.0,bootindex=0"]);
+            }
+            Boot::Cdrom(path) => {
+                c.args(["-device", "ahci,id=ahci", "-drive"]);
+                c.arg(format!(
+                    "if=none,id=cd,format=raw,media=cdrom,readonly=on,file={}",
+                    path.display()
+                ));
+                c.args(["-device", "ide-cd,drive=cd,bus=ahci.0,bootindex=0"]);
+            }
+        }
         match self.display {
             Display::None => {
                 c.args(["-display", "none"]);
@@ -277,6 +409,18 @@ impl Vm {
         fs::create_dir_all(&opts.out)?;
         for p in [opts.serial_log(), opts.qmp_socket(), opts.fault_socket()] {
             let _ = fs::remove_file(p);
+        }
+        if opts.firmware == Firmware::Uefi {
+            if !Path::new(OVMF_CODE).is_file() {
+                bail!("{OVMF_CODE} is missing (Debian package ovmf)");
+            }
+            // A fresh variable store every boot: no boot entries left from an earlier run.
+            fs::copy(OVMF_VARS, opts.ovmf_vars()).with_context(|| {
+                format!(
+                    "copying {OVMF_VARS} (Debian package ovmf) to {}",
+                    opts.ovmf_vars().display()
+                )
+            })?;
         }
         let mut cmd = opts.command();
         cmd.stdin(Stdio::null())
@@ -588,6 +732,8 @@ mod tests {
 
     fn opts() -> VmOptions {
         VmOptions {
+            boot: Boot::Kernel,
+            firmware: Firmware::Bios,
             kernel: "/k".into(),
             initrd: "/i".into(),
             out: "/o".into(),
@@ -734,6 +880,76 @@ mod tests {
             "Vm::start created {} before failing",
             o.out.display()
         );
+    }
+
+    #[test]
+    fn disk_and_cdrom_boot_on_ahci_under_either_firmware() {
+        let mut o = opts();
+        o.boot = Boot::Disk("/d.img".into());
+        o.append.clear();
+        o.exo_run = None;
+        o.validate().unwrap();
+        let joined = args(&o).join(" ");
+        assert!(
+            joined.contains(
+                "-device ahci,id=ahci -drive if=none,id=disk,format=raw,file=/d.img \
+                 -device ide-hd,drive=disk,bus=ahci.0,bootindex=0"
+            ),
+            "{joined}"
+        );
+        for absent in ["-kernel", "-initrd", "-append", "pflash"] {
+            assert!(!joined.contains(absent), "{absent} in {joined}");
+        }
+        // Everything else as for the kernel boot.
+        for want in [
+            "-serial file:/o/serial.log",
+            "-qmp unix:/o/qmp.sock",
+            "virtio-gpu-pci",
+            "fault.sock",
+        ] {
+            assert!(joined.contains(want), "{want} missing from {joined}");
+        }
+
+        o.firmware = Firmware::Uefi;
+        o.boot = Boot::Cdrom("/x.iso".into());
+        o.validate().unwrap();
+        let joined = args(&o).join(" ");
+        assert!(
+            joined.contains(&format!(
+                "-drive if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE} \
+                 -drive if=pflash,format=raw,unit=1,file=/o/OVMF_VARS.fd"
+            )),
+            "{joined}"
+        );
+        assert!(
+            joined.contains(
+                "-drive if=none,id=cd,format=raw,media=cdrom,readonly=on,file=/x.iso \
+                 -device ide-cd,drive=cd,bus=ahci.0,bootindex=0"
+            ),
+            "{joined}"
+        );
+
+        // The command line is GRUB's: options that change it are refused.
+        let mut bad = o.clone();
+        bad.append = vec!["loglevel=7".into()];
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--cdrom boots with the command line"));
+        let mut bad = o.clone();
+        bad.outputs = 2;
+        assert!(bad.validate().unwrap_err().to_string().contains("--outputs 2"));
+        // UEFI needs a medium.
+        let mut bad = opts();
+        bad.firmware = Firmware::Uefi;
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--firmware uefi needs --disk"));
+        assert!(VmOptions::for_media(Boot::Kernel, Firmware::Bios, "/o").is_err());
+        assert!(VmOptions::for_media(Boot::Disk("/nonexistent.img".into()), Firmware::Bios, "/o").is_err());
     }
 
     #[test]

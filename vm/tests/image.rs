@@ -113,3 +113,145 @@ fn a_missing_binary_is_named_with_the_fix() {
     );
     fs::remove_dir_all(&root).unwrap();
 }
+
+/// `sfdisk --json` of an image.
+fn partition_table(image: &Path) -> serde_json::Value {
+    let out = std::process::Command::new("sfdisk")
+        .arg("--json")
+        .arg(image)
+        .output()
+        .expect("sfdisk (Debian package fdisk)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `blkid -p -O OFFSET -o export` of a file system inside an image: TYPE, UUID, LABEL…
+fn probe(image: &Path, offset: u64) -> String {
+    let out = std::process::Command::new("blkid")
+        .args(["-p", "-o", "export", "-O", &offset.to_string()])
+        .arg(image)
+        .output()
+        .expect("blkid (Debian package util-linux)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A file from the FAT file system at `offset` (mtools' `mtype`).
+fn fat_file(image: &Path, offset: u64, path: &str) -> Vec<u8> {
+    let out = std::process::Command::new("mtype")
+        .env("MTOOLS_SKIP_CHECK", "1")
+        .arg("-i")
+        .arg(format!("{}@@{offset}", image.display()))
+        .arg(path)
+        .output()
+        .expect("mtype (Debian package mtools)");
+    assert!(
+        out.status.success(),
+        "mtype {path}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// `exo-vm disk` and `exo-vm iso` twice from the same (fixture) kernel and initramfs, with the
+/// inputs' file times changed in between and other scratch directories: the same bytes. And the
+/// disk's layout: the pinned GPT, GRUB in the MBR, the ESP's files, the ext4 data partition.
+#[test]
+fn disk_and_iso_are_reproducible_and_laid_out_as_documented() {
+    let root = scratch("media");
+    let kernel = root.join("vmlinuz");
+    let initrd = root.join("initramfs.cpio");
+    fs::write(&kernel, b"not really a kernel").unwrap();
+    fs::write(&initrd, vec![0x5a; 3 << 20]).unwrap();
+    let media = |work: &str| {
+        let mut m = exo_vm::Media::for_image(&root);
+        m.work = root.join(work);
+        m
+    };
+    let disk_opts = |name: &str| exo_vm::DiskOptions {
+        media: media(&format!("work-{name}")),
+        path: root.join(format!("{name}.img")),
+        data_mib: 16,
+        data_seed: None,
+    };
+
+    let a = exo_vm::disk(&disk_opts("a")).unwrap();
+    for f in [&kernel, &initrd] {
+        let f = fs::File::options().append(true).open(f).unwrap();
+        f.set_modified(std::time::SystemTime::now()).unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let b = exo_vm::disk(&disk_opts("b")).unwrap();
+    let (da, db) = (fs::read(&a.path).unwrap(), fs::read(&b.path).unwrap());
+    assert_eq!(da.len() as u64, a.size);
+    assert!(da == db, "two disk images of the same inputs differ");
+
+    // GRUB's boot.img in the MBR (its code, and core.img's LBA at 0x5c), the protective MBR's
+    // partition entry and signature kept.
+    assert_eq!(&da[0x5c..0x64], &2048u64.to_le_bytes());
+    assert_eq!(da[0x1c2], 0xee, "no protective MBR partition");
+    assert_eq!(&da[510..512], &[0x55, 0xaa]);
+    assert_eq!(&da[2048 * 512 + 500..2048 * 512 + 508], &2049u64.to_le_bytes());
+
+    let table = partition_table(&a.path);
+    let pt = &table["partitiontable"];
+    assert_eq!(pt["label"], "gpt");
+    assert_eq!(pt["id"], exo_vm::disk::DISK_GUID);
+    let parts = pt["partitions"].as_array().unwrap();
+    assert_eq!(parts.len(), 3);
+    for (p, (want, guid)) in parts.iter().zip([
+        ("BIOS boot", exo_vm::disk::BIOS_BOOT_GUID),
+        ("EFI System", exo_vm::disk::ESP_GUID),
+        ("exosphere-data", exo_vm::disk::DATA_GUID),
+    ]) {
+        assert_eq!(p["name"], want, "{p}");
+        assert_eq!(p["uuid"], guid, "{p}");
+    }
+    let start = |i: usize| parts[i]["start"].as_u64().unwrap() * 512;
+
+    let esp = probe(&a.path, start(1));
+    assert!(
+        esp.contains("TYPE=vfat") && esp.contains("UUID=E705-0001"),
+        "{esp}"
+    );
+    assert_eq!(
+        fat_file(&a.path, start(1), "::/boot/vmlinuz"),
+        b"not really a kernel"
+    );
+    assert_eq!(
+        fat_file(&a.path, start(1), "::/boot/initramfs.cpio").len(),
+        3 << 20
+    );
+    let efi = fat_file(&a.path, start(1), "::/EFI/BOOT/BOOTX64.EFI");
+    assert_eq!(&efi[..2], b"MZ", "BOOTX64.EFI is no PE file");
+    let cfg = String::from_utf8(fat_file(&a.path, start(1), "::/boot/grub/grub.cfg")).unwrap();
+    assert!(
+        cfg.contains("linux /boot/vmlinuz console=tty0 console=ttyS0 panic=1 quiet\n"),
+        "{cfg}"
+    );
+
+    let data = probe(&a.path, start(2));
+    for want in [
+        "TYPE=ext4",
+        "LABEL=exosphere-data",
+        &format!("UUID={}", exo_vm::disk::DATA_UUID),
+    ] {
+        assert!(data.contains(want), "{want} not in {data}");
+    }
+
+    let iso_opts = |name: &str| exo_vm::IsoOptions {
+        media: media(&format!("work-{name}")),
+        path: root.join(format!("{name}.iso")),
+    };
+    let ia = exo_vm::iso(&iso_opts("a")).unwrap();
+    let ib = exo_vm::iso(&iso_opts("b")).unwrap();
+    let (xa, xb) = (fs::read(&ia.path).unwrap(), fs::read(&ib.path).unwrap());
+    assert!(xa == xb, "two ISOs of the same inputs differ");
+    assert_eq!(&xa[0x8001..0x8006], b"CD001", "no ISO 9660 volume descriptor");
+    assert_eq!(&xa[510..512], &[0x55, 0xaa], "no isohybrid MBR");
+    let iso = probe(&ia.path, 0);
+    assert!(
+        iso.contains("LABEL=EXOSPHERE") && iso.contains(&format!("UUID={}", ia.uuid)),
+        "{iso}"
+    );
+    fs::remove_dir_all(&root).unwrap();
+}

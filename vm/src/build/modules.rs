@@ -28,11 +28,26 @@ pub const WANTED: &[&str] = &[
     "hid_generic",
     "usbhid",
     "psmouse",
-    // USB host controllers for real keyboards/mice
+    // USB host controllers for real keyboards/mice (VirtualBox: OHCI, EHCI, xHCI)
     "xhci_pci",
+    "xhci_hcd",
     "ehci_pci",
+    "ehci_hcd",
     "ohci_pci",
+    "ohci_hcd",
     "uhci_hcd",
+    // PS/2 keyboard and mouse (built into Debian's kernel: skipped there)
+    "i8042",
+    "atkbd",
+    // disks: SATA (AHCI, what VirtualBox and `exo-vm run --disk` attach), virtio, SCSI disks,
+    // and ext4 for the data partition (metadata_csum needs crc32c, which ext4 asks the crypto
+    // API for at mount time, so modules.dep does not list it)
+    "ahci",
+    "virtio_blk",
+    "sd_mod",
+    "ext4",
+    "crc32c_generic",
+    "crc32c_intel",
     // ACPI power button (QEMU system_powerdown)
     "button",
 ];

@@ -1,0 +1,832 @@
+//! `exo-vm disk` and `exo-vm iso`: bootable media around the kernel and initramfs that
+//! `exo-vm build` makes, for machines (and VirtualBox) that boot from a disk or a CD rather than
+//! from QEMU's `-kernel`.
+//!
+//! Everything is made in plain files, without loop devices or mounts: `sfdisk` writes the GPT,
+//! `mkfs.vfat --offset` and mtools (`mmd`, `mcopy -i FILE@@OFFSET`) make and fill the ESP inside
+//! the image, `mkfs.ext4 -E offset=` the data partition, `grub-mkimage` the GRUB images, and
+//! GRUB's BIOS boot sector is patched in here (what `grub-bios-setup` would do on a device).
+//! `xorriso` makes the ISO. Every GUID, volume id, UUID, hash seed and timestamp is pinned, so
+//! the same inputs give the same bytes (see docs/exo-vm.md).
+
+use std::fmt;
+use std::fs;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Context, Result};
+
+/// Bytes per sector of the disk image.
+pub const SECTOR: u64 = 512;
+const MIB: u64 = 1 << 20;
+
+/// File names in the image directory (`target/exosphere/`).
+pub const DISK_FILE: &str = "exosphere-x86_64.img";
+pub const ISO_FILE: &str = "exosphere-x86_64.iso";
+
+/// The GPT disk GUID and the partitions' unique GUIDs (fixed: the image must be reproducible).
+pub const DISK_GUID: &str = "3C1F6B8E-2D4A-4F7B-9E5C-E70500000000";
+pub const BIOS_BOOT_GUID: &str = "3C1F6B8E-2D4A-4F7B-9E5C-E70500000001";
+pub const ESP_GUID: &str = "3C1F6B8E-2D4A-4F7B-9E5C-E70500000002";
+pub const DATA_GUID: &str = "3C1F6B8E-2D4A-4F7B-9E5C-E70500000003";
+/// GPT partition types.
+const TYPE_BIOS_BOOT: &str = "21686148-6449-6E6F-744E-656564454649";
+const TYPE_ESP: &str = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
+const TYPE_LINUX: &str = "0FC63DAF-8483-4772-8E79-3D69D8477DE4";
+
+/// The ESP's FAT volume id (GRUB finds the ESP by it: `search --fs-uuid E705-0001`).
+pub const ESP_VOLUME_ID: u32 = 0xE705_0001;
+pub const ESP_LABEL: &str = "EXOSPHERE";
+/// The FAT volume id of the ISO's EFI boot image.
+pub const ISO_EFI_VOLUME_ID: u32 = 0xE705_0002;
+/// The data partition: ext4 label, UUID and directory hash seed.
+pub const DATA_LABEL: &str = "exosphere-data";
+pub const DATA_UUID: &str = "3c1f6b8e-2d4a-4f7b-9e5c-e705000000da";
+pub const DATA_HASH_SEED: &str = "3c1f6b8e-2d4a-4f7b-9e5c-e705000000d5";
+/// The ISO 9660 volume id.
+pub const ISO_VOLUME_ID: &str = "EXOSPHERE";
+
+/// Timestamps when SOURCE_DATE_EPOCH is unset: 1980-01-01 00:00:00 UTC, the earliest time FAT
+/// can store.
+pub const DEFAULT_EPOCH: u64 = 315_532_800;
+
+/// The BIOS boot partition: 1 MiB at 1 MiB (GRUB's core.img, ~150 KB).
+const BIOS_START: u64 = 2048;
+const BIOS_SECTORS: u64 = 2048;
+/// The ESP starts at 2 MiB.
+const ESP_START: u64 = BIOS_START + BIOS_SECTORS;
+const ESP_MIN_MIB: u64 = 64;
+
+/// GRUB modules built into both GRUB images (nothing is loaded from disk at boot).
+pub const GRUB_MODULES: &[&str] = &[
+    "part_gpt",
+    "part_msdos",
+    "fat",
+    "iso9660",
+    "search",
+    "search_fs_uuid",
+    "configfile",
+    "normal",
+    "linux",
+    "echo",
+    "test",
+    "serial",
+    "terminal",
+    "boot",
+];
+const GRUB_MODULES_BIOS: &[&str] = &["biosdisk"];
+const GRUB_MODULES_EFI: &[&str] = &["efi_gop"];
+const GRUB_LIB: &str = "/usr/lib/grub";
+
+/// Inputs shared by the disk and the ISO.
+#[derive(Debug, Clone)]
+pub struct Media {
+    /// The bzImage (GRUB cannot boot the PVH `vmlinux`).
+    pub kernel: PathBuf,
+    pub initrd: PathBuf,
+    /// The kernel command line in grub.cfg's default entry.
+    pub cmdline: String,
+    /// Every timestamp on the medium (SOURCE_DATE_EPOCH, else [`DEFAULT_EPOCH`]).
+    pub epoch: u64,
+    /// Scratch directory (GRUB images, grub.cfg, the ISO's EFI image).
+    pub work: PathBuf,
+    /// Print progress to stderr.
+    pub verbose: bool,
+}
+
+impl Media {
+    /// `<dir>/vmlinuz` and `<dir>/initramfs.cpio` (what `exo-vm build --out DIR` wrote), the
+    /// command line `exo-vm run` uses, scratch space in `<dir>/build/media`.
+    pub fn for_image(dir: &Path) -> Media {
+        Media {
+            kernel: dir.join("vmlinuz"),
+            initrd: dir.join("initramfs.cpio"),
+            cmdline: crate::qemu::kernel_cmdline(true),
+            epoch: media_epoch(),
+            work: dir.join("build/media"),
+            verbose: false,
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        for (what, p) in [("kernel", &self.kernel), ("initramfs", &self.initrd)] {
+            if !p.is_file() {
+                bail!("{what} {} is missing (run `exo-vm build` first)", p.display());
+            }
+        }
+        if self.epoch < DEFAULT_EPOCH {
+            bail!(
+                "SOURCE_DATE_EPOCH {} is before 1980: FAT cannot store it",
+                self.epoch
+            );
+        }
+        fs::create_dir_all(&self.work).with_context(|| format!("creating {}", self.work.display()))
+    }
+
+    fn log(&self, msg: &str) {
+        if self.verbose {
+            eprintln!("exo-vm: {msg}");
+        }
+    }
+
+    /// A command with the environment that makes the tools reproducible.
+    fn tool(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env("SOURCE_DATE_EPOCH", self.epoch.to_string())
+            // mke2fs 1.47.0 ignores SOURCE_DATE_EPOCH; this is its own fixed clock.
+            .env("E2FSPROGS_FAKE_TIME", self.epoch.to_string())
+            // FAT stores local time: make it UTC whatever the build machine's zone.
+            .env("TZ", "UTC")
+            .env("LC_ALL", "C")
+            // mtools refuses some geometries of a partition inside a file otherwise.
+            .env("MTOOLS_SKIP_CHECK", "1");
+        c
+    }
+
+    /// grub.cfg: a one-second menu, the default entry with `cmdline`, one without `quiet`.
+    pub fn grub_cfg(&self) -> String {
+        let verbose: Vec<&str> = self
+            .cmdline
+            .split_whitespace()
+            .filter(|w| *w != "quiet")
+            .collect();
+        let entry = |title: &str, cmdline: &str| {
+            format!(
+                "menuentry \"{title}\" {{\n    linux /boot/vmlinuz {cmdline}\n    initrd /boot/initramfs.cpio\n}}\n"
+            )
+        };
+        format!(
+            "# Exosphere's boot menu (written by exo-vm). The kernel and initramfs are next to it\n\
+             # in /boot. On a console without a serial port the two serial lines fail harmlessly.\n\
+             serial --unit=0 --speed=115200\n\
+             terminal_input console serial\n\
+             terminal_output console serial\n\
+             set default=0\n\
+             set timeout=1\n\n{}\n{}",
+            entry("Exosphere", &self.cmdline),
+            entry("Exosphere (kernel messages)", &verbose.join(" "))
+        )
+    }
+}
+
+/// SOURCE_DATE_EPOCH, else [`DEFAULT_EPOCH`].
+pub fn media_epoch() -> u64 {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(DEFAULT_EPOCH)
+}
+
+/// GRUB's early configuration (built into the image): find the file system holding /boot by
+/// its UUID, then read its grub.cfg.
+fn early_cfg(fs_uuid: &str) -> String {
+    format!(
+        "search --no-floppy --fs-uuid --set=root {fs_uuid}\n\
+         set prefix=($root)/boot/grub\n\
+         configfile ($root)/boot/grub/grub.cfg\n"
+    )
+}
+
+/// `grub-mkimage -O format` with [`GRUB_MODULES`] and `extra`, the early config embedded.
+fn grub_mkimage(media: &Media, format: &str, early: &Path, extra: &[&str], out: &Path) -> Result<()> {
+    let dir = Path::new(GRUB_LIB).join(format.trim_end_matches("-eltorito"));
+    if !dir.is_dir() {
+        let pkg = if format.starts_with("x86_64-efi") {
+            "grub-efi-amd64-bin"
+        } else {
+            "grub-pc-bin"
+        };
+        bail!("{} is missing (Debian package {pkg})", dir.display());
+    }
+    let mut c = media.tool("grub-mkimage");
+    c.args(["-O", format, "-d"])
+        .arg(&dir)
+        .arg("-o")
+        .arg(out)
+        .arg("-c")
+        .arg(early)
+        .args(["-p", "/boot/grub"])
+        .args(GRUB_MODULES)
+        .args(extra);
+    run(&mut c, "grub-common")
+}
+
+fn run(cmd: &mut Command, package: &str) -> Result<()> {
+    run_with_input(cmd, package, None)
+}
+
+fn run_with_input(cmd: &mut Command, package: &str, input: Option<&str>) -> Result<()> {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("running {program} (Debian package {package})"))?;
+    if let Some(text) = input {
+        child.stdin.take().unwrap().write_all(text.as_bytes())?;
+    }
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        bail!(
+            "{cmd:?} failed ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim(),
+            String::from_utf8_lossy(&out.stdout).trim()
+        );
+    }
+    Ok(())
+}
+
+fn file_len(p: &Path) -> Result<u64> {
+    Ok(fs::metadata(p).with_context(|| format!("{}", p.display()))?.len())
+}
+
+/// Options of `exo-vm disk`.
+#[derive(Debug, Clone)]
+pub struct DiskOptions {
+    pub media: Media,
+    /// The image file to write.
+    pub path: PathBuf,
+    /// Size of the data partition in MiB.
+    pub data_mib: u64,
+    /// Files for the data partition (`mkfs.ext4 -d`); none: an empty file system.
+    pub data_seed: Option<PathBuf>,
+}
+
+impl DiskOptions {
+    /// The disk for the image in `dir`: `<dir>/exosphere-x86_64.img`, a 256 MiB data partition.
+    pub fn for_image(dir: &Path) -> DiskOptions {
+        DiskOptions {
+            media: Media::for_image(dir),
+            path: dir.join(DISK_FILE),
+            data_mib: 256,
+            data_seed: None,
+        }
+    }
+}
+
+/// One GPT partition of the disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Partition {
+    pub number: u32,
+    pub name: &'static str,
+    /// What is in it.
+    pub what: &'static str,
+    pub type_guid: &'static str,
+    pub guid: &'static str,
+    pub start: u64,
+    pub sectors: u64,
+}
+
+/// What [`disk`] produced.
+#[derive(Debug, Clone)]
+pub struct BuiltDisk {
+    pub path: PathBuf,
+    /// Size of the image file in bytes.
+    pub size: u64,
+    pub partitions: Vec<Partition>,
+}
+
+impl fmt::Display for BuiltDisk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {:.1} MiB, GPT {DISK_GUID}, BIOS (GRUB i386-pc) and UEFI (GRUB x86_64-efi)",
+            self.path.display(),
+            self.size as f64 / MIB as f64
+        )?;
+        for p in &self.partitions {
+            write!(
+                f,
+                "\n  {} {:<15} start {:>7} sectors {:>7} {:>7.1} MiB  {}",
+                p.number,
+                p.name,
+                p.start,
+                p.sectors,
+                (p.sectors * SECTOR) as f64 / MIB as f64,
+                p.what
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The partition layout for an ESP of `esp_mib` and a data partition of `data_mib`, and the
+/// image size in sectors (1 MiB after the last partition holds the backup GPT).
+pub fn layout(esp_mib: u64, data_mib: u64) -> (Vec<Partition>, u64) {
+    let per_mib = MIB / SECTOR;
+    let esp_sectors = esp_mib * per_mib;
+    let data_start = ESP_START + esp_sectors;
+    let data_sectors = data_mib * per_mib;
+    let parts = vec![
+        Partition {
+            number: 1,
+            name: "BIOS boot",
+            what: "GRUB core.img (i386-pc)",
+            type_guid: TYPE_BIOS_BOOT,
+            guid: BIOS_BOOT_GUID,
+            start: BIOS_START,
+            sectors: BIOS_SECTORS,
+        },
+        Partition {
+            number: 2,
+            name: "EFI System",
+            what: "FAT32 EXOSPHERE E705-0001: /EFI/BOOT/BOOTX64.EFI, /boot/{vmlinuz,initramfs.cpio,grub/grub.cfg}",
+            type_guid: TYPE_ESP,
+            guid: ESP_GUID,
+            start: ESP_START,
+            sectors: esp_sectors,
+        },
+        Partition {
+            number: 3,
+            name: DATA_LABEL,
+            what: "ext4 exosphere-data (persistent data, mounted by exo-init at /var/lib/exosphere)",
+            type_guid: TYPE_LINUX,
+            guid: DATA_GUID,
+            start: data_start,
+            sectors: data_sectors,
+        },
+    ];
+    (parts, data_start + data_sectors + per_mib)
+}
+
+/// The `sfdisk` script for `parts`.
+pub fn sfdisk_script(parts: &[Partition]) -> String {
+    let mut s = format!("label: gpt\nlabel-id: {DISK_GUID}\nunit: sectors\nfirst-lba: 2048\n\n");
+    for p in parts {
+        s.push_str(&format!(
+            "start={}, size={}, type={}, uuid={}, name=\"{}\"\n",
+            p.start, p.sectors, p.type_guid, p.guid, p.name
+        ));
+    }
+    s
+}
+
+/// The ESP's size: the files plus a quarter and 8 MiB, at least 64 MiB (so it is FAT32).
+fn esp_mib(content: u64) -> u64 {
+    (content + content / 4)
+        .div_ceil(MIB)
+        .saturating_add(8)
+        .max(ESP_MIN_MIB)
+}
+
+fn fat_volume_id(id: u32) -> String {
+    format!("{:04X}-{:04X}", id >> 16, id & 0xffff)
+}
+
+/// A FAT file system in a new file `path` of `kib` KiB (FAT32 when `hidden` is given: an ESP at
+/// that LBA) holding `files` (host path, `::/DIR/NAME`); their directories are made first.
+fn make_fat(
+    media: &Media,
+    path: &Path,
+    kib: u64,
+    volume_id: u32,
+    label: &str,
+    hidden: Option<u64>,
+    files: &[(&PathBuf, &str)],
+) -> Result<()> {
+    let _ = fs::remove_file(path);
+    let mut c = media.tool("mkfs.vfat");
+    c.args(["-C", "--invariant", "-i"])
+        .arg(format!("{volume_id:08X}"))
+        .args(["-n", label]);
+    if let Some(lba) = hidden {
+        c.args(["-F", "32", "-h"]).arg(lba.to_string());
+    }
+    run(c.arg(path).arg(kib.to_string()), "dosfstools")?;
+    let image = path.to_string_lossy().into_owned();
+    let mut dirs: Vec<String> = Vec::new();
+    for (_, dest) in files {
+        let mut d = dest.to_string();
+        while let Some(i) = d.rfind('/').filter(|&i| i > 2) {
+            d.truncate(i);
+            if !dirs.contains(&d) {
+                dirs.push(d.clone());
+            }
+        }
+    }
+    dirs.sort();
+    if !dirs.is_empty() {
+        run(media.tool("mmd").args(["-i", &image]).args(&dirs), "mtools")?;
+    }
+    for (src, dest) in files {
+        // Without -m mcopy stamps the file with SOURCE_DATE_EPOCH, not the source's mtime.
+        run(
+            media.tool("mcopy").args(["-i", &image]).arg(src).arg(dest),
+            "mtools",
+        )?;
+    }
+    Ok(())
+}
+
+/// Builds the disk image. It is written next to `opts.path` and renamed into place.
+pub fn disk(opts: &DiskOptions) -> Result<BuiltDisk> {
+    let media = &opts.media;
+    media.check()?;
+    if opts.data_mib < 8 {
+        bail!(
+            "the data partition needs at least 8 MiB (asked for {})",
+            opts.data_mib
+        );
+    }
+    let work = &media.work;
+
+    // GRUB: the same early config for BIOS and UEFI (the ESP by its volume id).
+    let early = work.join("disk-early.cfg");
+    fs::write(&early, early_cfg(&fat_volume_id(ESP_VOLUME_ID)))?;
+    let core = work.join("core.img");
+    grub_mkimage(media, "i386-pc", &early, GRUB_MODULES_BIOS, &core)?;
+    let efi = work.join("BOOTX64.EFI");
+    grub_mkimage(media, "x86_64-efi", &early, GRUB_MODULES_EFI, &efi)?;
+    let cfg = work.join("grub.cfg");
+    fs::write(&cfg, media.grub_cfg())?;
+    let core_len = file_len(&core)?;
+    if core_len > BIOS_SECTORS * SECTOR {
+        bail!("GRUB's core.img ({core_len} bytes) does not fit the 1 MiB BIOS boot partition");
+    }
+
+    let content = file_len(&media.kernel)? + file_len(&media.initrd)? + file_len(&efi)? + 4096;
+    let (parts, total) = layout(esp_mib(content), opts.data_mib);
+    let esp = &parts[1];
+    let data = &parts[2];
+
+    if let Some(dir) = opts.path.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    let tmp = opts.path.with_extension("img.partial");
+    let _ = fs::remove_file(&tmp);
+    fs::File::create(&tmp)
+        .and_then(|f| f.set_len(total * SECTOR))
+        .with_context(|| format!("creating {}", tmp.display()))?;
+
+    media.log("partitioning (sfdisk)");
+    run_with_input(
+        media
+            .tool("sfdisk")
+            .args(["--quiet", "--no-reread", "--no-tell-kernel", "--wipe", "always"])
+            .arg(&tmp),
+        "fdisk",
+        Some(&sfdisk_script(&parts)),
+    )?;
+
+    media.log("making the ESP (mkfs.vfat -C, mtools)");
+    // The ESP is made as a file of its own and copied in: mtools on a partition inside the
+    // image (`-i FILE@@OFFSET`) failed with "No directory slots" on FAT32 with 4 KiB clusters.
+    let esp_file = work.join("esp.img");
+    make_fat(
+        media,
+        &esp_file,
+        esp.sectors * SECTOR / 1024,
+        ESP_VOLUME_ID,
+        ESP_LABEL,
+        Some(esp.start),
+        &[
+            (&efi, "::/EFI/BOOT/BOOTX64.EFI"),
+            (&cfg, "::/boot/grub/grub.cfg"),
+            (&media.kernel, "::/boot/vmlinuz"),
+            (&media.initrd, "::/boot/initramfs.cpio"),
+        ],
+    )?;
+    {
+        let mut src = fs::File::open(&esp_file)?;
+        let mut dst = fs::OpenOptions::new().write(true).open(&tmp)?;
+        dst.seek(SeekFrom::Start(esp.start * SECTOR))?;
+        let n = std::io::copy(&mut src, &mut dst)?;
+        if n != esp.sectors * SECTOR {
+            bail!(
+                "{} is {n} bytes, the ESP {}",
+                esp_file.display(),
+                esp.sectors * SECTOR
+            );
+        }
+    }
+    fs::remove_file(&esp_file)?;
+
+    media.log("making the data partition (mkfs.ext4 -d)");
+    let seed = match &opts.data_seed {
+        Some(d) => d.clone(),
+        None => {
+            let d = work.join("data-seed");
+            let _ = fs::remove_dir_all(&d);
+            fs::create_dir_all(&d)?;
+            d
+        }
+    };
+    // The root directory's times come from the seed directory.
+    let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(media.epoch);
+    fs::File::open(&seed)
+        .and_then(|f| f.set_times(fs::FileTimes::new().set_accessed(when).set_modified(when)))
+        .with_context(|| format!("setting the times of {}", seed.display()))?;
+    run(
+        media
+            .tool("mkfs.ext4")
+            .args(["-q", "-F", "-t", "ext4", "-L", DATA_LABEL, "-U", DATA_UUID, "-E"])
+            .arg(format!(
+                "offset={},root_owner=0:0,hash_seed={DATA_HASH_SEED},nodiscard,lazy_itable_init=0,lazy_journal_init=0",
+                data.start * SECTOR
+            ))
+            .arg("-d")
+            .arg(&seed)
+            .arg(&tmp)
+            .arg(format!("{}k", data.sectors * SECTOR / 1024)),
+        "e2fsprogs",
+    )?;
+
+    media.log("installing GRUB for BIOS (boot.img in the MBR, core.img in partition 1)");
+    let boot_img = fs::read(Path::new(GRUB_LIB).join("i386-pc/boot.img"))
+        .context("reading GRUB's boot.img (Debian package grub-pc-bin)")?;
+    let mut core_img = fs::read(&core)?;
+    let mut f = fs::OpenOptions::new().read(true).write(true).open(&tmp)?;
+    let mut mbr = [0u8; 512];
+    f.read_exact(&mut mbr)?;
+    install_bios_boot(&mut mbr, &boot_img, &mut core_img, BIOS_START)?;
+    f.seek(SeekFrom::Start(0))?;
+    f.write_all(&mbr)?;
+    f.seek(SeekFrom::Start(BIOS_START * SECTOR))?;
+    f.write_all(&core_img)?;
+    f.sync_all()?;
+    drop(f);
+    fs::rename(&tmp, &opts.path)?;
+
+    Ok(BuiltDisk {
+        path: opts.path.clone(),
+        size: total * SECTOR,
+        partitions: parts,
+    })
+}
+
+// Offsets in GRUB's i386-pc boot.img and diskboot.img (grub's include/grub/i386/pc/boot.h).
+/// The BIOS parameter block a boot sector must leave alone.
+const BPB_START: usize = 0x03;
+const BPB_END: usize = 0x5a;
+/// LBA (u64) of the first sector of core.img.
+const KERNEL_SECTOR: usize = 0x5c;
+/// Boot drive (0xff: take the one the BIOS passes in DL).
+const BOOT_DRIVE: usize = 0x64;
+/// A 2-byte jump that checks DL; replaced by two NOPs on hard disks (what grub-bios-setup does
+/// for buggy BIOSes that pass a wrong drive number).
+const DRIVE_CHECK: usize = 0x66;
+/// From here on: the disk signature and the partition table (kept from the protective MBR).
+const PART_TABLE_START: usize = 0x1b8;
+
+/// Puts GRUB's boot.img into `mbr` (keeping its BPB area, disk signature, partition table and
+/// boot signature) pointing at core.img at LBA `core_lba`, and fills core.img's first blocklist
+/// (its last 12 bytes of the first sector: start u64, sectors u16, segment u16) with where the
+/// rest of core.img is.
+/// `core` is padded to whole sectors.
+pub fn install_bios_boot(
+    mbr: &mut [u8; 512],
+    boot_img: &[u8],
+    core: &mut Vec<u8>,
+    core_lba: u64,
+) -> Result<()> {
+    if boot_img.len() != 512 {
+        bail!("GRUB's boot.img is {} bytes, not 512", boot_img.len());
+    }
+    if core.len() < 512 {
+        bail!("GRUB's core.img is {} bytes, less than a sector", core.len());
+    }
+    core.resize(core.len().div_ceil(512) * 512, 0);
+    if mbr[510..] != [0x55, 0xaa] {
+        bail!("the image's MBR has no boot signature (sfdisk wrote no protective MBR?)");
+    }
+    mbr[..BPB_START].copy_from_slice(&boot_img[..BPB_START]);
+    mbr[BPB_END..PART_TABLE_START].copy_from_slice(&boot_img[BPB_END..PART_TABLE_START]);
+    mbr[KERNEL_SECTOR..KERNEL_SECTOR + 8].copy_from_slice(&core_lba.to_le_bytes());
+    mbr[BOOT_DRIVE] = 0xff;
+    mbr[DRIVE_CHECK..DRIVE_CHECK + 2].copy_from_slice(&[0x90, 0x90]);
+
+    let sectors = (core.len() / 512) as u64;
+    let bl = 512 - 12;
+    let len = u16::from_le_bytes([core[bl + 8], core[bl + 9]]);
+    if u64::from(len) != sectors - 1 {
+        bail!(
+            "GRUB's core.img blocklist says {len} sectors follow, the file has {}",
+            sectors - 1
+        );
+    }
+    core[bl..bl + 8].copy_from_slice(&(core_lba + 1).to_le_bytes());
+    Ok(())
+}
+
+/// Options of `exo-vm iso`.
+#[derive(Debug, Clone)]
+pub struct IsoOptions {
+    pub media: Media,
+    /// The ISO file to write.
+    pub path: PathBuf,
+}
+
+impl IsoOptions {
+    /// The ISO for the image in `dir`: `<dir>/exosphere-x86_64.iso`.
+    pub fn for_image(dir: &Path) -> IsoOptions {
+        IsoOptions {
+            media: Media::for_image(dir),
+            path: dir.join(ISO_FILE),
+        }
+    }
+}
+
+/// What [`iso`] produced.
+#[derive(Debug, Clone)]
+pub struct BuiltIso {
+    pub path: PathBuf,
+    pub size: u64,
+    /// The ISO 9660 volume's UUID as GRUB reads it (its modification date).
+    pub uuid: String,
+}
+
+/// UTC calendar fields (year, month, day, hour, minute, second) of a Unix time.
+pub fn utc(epoch: u64) -> (i64, u32, u32, u32, u32, u32) {
+    let days = (epoch / 86_400) as i64;
+    let secs = epoch % 86_400;
+    // Days since 1970-01-01 to a proleptic Gregorian date, counting in 400-year eras that
+    // start on 0000-03-01.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (
+        year,
+        month,
+        day,
+        (secs / 3600) as u32,
+        (secs / 60 % 60) as u32,
+        (secs % 60) as u32,
+    )
+}
+
+/// xorriso's `--modification-date` (`YYYYMMDDhhmmss00`) and GRUB's UUID of that volume
+/// (`YYYY-MM-DD-hh-mm-ss-00`).
+pub fn iso_dates(epoch: u64) -> (String, String) {
+    let (y, mo, d, h, mi, s) = utc(epoch);
+    (
+        format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}00"),
+        format!("{y:04}-{mo:02}-{d:02}-{h:02}-{mi:02}-{s:02}-00"),
+    )
+}
+
+/// Builds the hybrid ISO: El Torito BIOS (GRUB i386-pc eltorito image) and UEFI (a FAT image
+/// with BOOTX64.EFI, also appended as a GPT partition), isohybrid MBR, so it boots as a CD and
+/// as a disk.
+pub fn iso(opts: &IsoOptions) -> Result<BuiltIso> {
+    let media = &opts.media;
+    media.check()?;
+    let work = &media.work;
+    let (date, uuid) = iso_dates(media.epoch);
+
+    let early = work.join("iso-early.cfg");
+    fs::write(&early, early_cfg(&uuid))?;
+    let eltorito = work.join("eltorito.img");
+    grub_mkimage(media, "i386-pc-eltorito", &early, GRUB_MODULES_BIOS, &eltorito)?;
+    let efi = work.join("iso-BOOTX64.EFI");
+    grub_mkimage(media, "x86_64-efi", &early, GRUB_MODULES_EFI, &efi)?;
+    let cfg = work.join("grub.cfg");
+    fs::write(&cfg, media.grub_cfg())?;
+
+    media.log("making the EFI boot image (mkfs.vfat -C, mtools)");
+    let efi_img = work.join("efi.img");
+    let kib = (file_len(&efi)? / 1024 + 256).div_ceil(64) * 64;
+    make_fat(
+        media,
+        &efi_img,
+        kib,
+        ISO_EFI_VOLUME_ID,
+        "EXOSPHEREFI",
+        None,
+        &[(&efi, "::/EFI/BOOT/BOOTX64.EFI")],
+    )?;
+
+    media.log("making the ISO (xorriso)");
+    if let Some(dir) = opts.path.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    let tmp = opts.path.with_extension("iso.partial");
+    let _ = fs::remove_file(&tmp);
+    let graft = |inside: &str, host: &Path| format!("{inside}={}", host.display());
+    run(
+        media
+            .tool("xorriso")
+            .args(["-as", "mkisofs", "-quiet", "-o"])
+            .arg(&tmp)
+            .args(["-R", "-J", "-V", ISO_VOLUME_ID])
+            .arg(format!("--modification-date={date}"))
+            .args(["--set_all_file_dates", &format!("={}", media.epoch)])
+            .args([
+                "-b",
+                "boot/grub/bios.img",
+                "-no-emul-boot",
+                "-boot-load-size",
+                "4",
+            ])
+            .args(["-boot-info-table", "--grub2-boot-info", "--grub2-mbr"])
+            .arg(Path::new(GRUB_LIB).join("i386-pc/boot_hybrid.img"))
+            .args(["-append_partition", "2", "0xef"])
+            .arg(&efi_img)
+            .args(["-appended_part_as_gpt", "-eltorito-alt-boot"])
+            .args(["-e", "--interval:appended_partition_2:all::", "-no-emul-boot"])
+            .arg("-graft-points")
+            .arg(graft("boot/vmlinuz", &media.kernel))
+            .arg(graft("boot/initramfs.cpio", &media.initrd))
+            .arg(graft("boot/grub/grub.cfg", &cfg))
+            .arg(graft("boot/grub/bios.img", &eltorito)),
+        "xorriso",
+    )?;
+    fs::rename(&tmp, &opts.path)?;
+    Ok(BuiltIso {
+        path: opts.path.clone(),
+        size: file_len(&opts.path)?,
+        uuid,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), (1970, 1, 1, 0, 0, 0));
+        assert_eq!(utc(DEFAULT_EPOCH), (1980, 1, 1, 0, 0, 0));
+        assert_eq!(utc(1_700_000_000), (2023, 11, 14, 22, 13, 20));
+        assert_eq!(utc(951_782_400), (2000, 2, 29, 0, 0, 0));
+        assert_eq!(
+            iso_dates(1_700_000_000),
+            ("2023111422132000".into(), "2023-11-14-22-13-20-00".into())
+        );
+    }
+
+    #[test]
+    fn layout_is_aligned_and_in_order() {
+        let (parts, total) = layout(100, 256);
+        assert_eq!(parts[0].start, 2048);
+        assert_eq!(parts[1].start, 4096);
+        assert_eq!(parts[2].start, 4096 + 100 * 2048);
+        for p in &parts {
+            assert_eq!(p.start % 2048, 0, "{p:?}");
+        }
+        assert_eq!(total, parts[2].start + 256 * 2048 + 2048);
+        let script = sfdisk_script(&parts);
+        assert!(script.contains(&format!("label-id: {DISK_GUID}")), "{script}");
+        assert!(
+            script.contains(&format!("uuid={DATA_GUID}, name=\"exosphere-data\"")),
+            "{script}"
+        );
+        assert_eq!(esp_mib(1), 64);
+        assert_eq!(esp_mib(100 * MIB), 125 + 8);
+        assert_eq!(fat_volume_id(ESP_VOLUME_ID), "E705-0001");
+    }
+
+    #[test]
+    fn bios_boot_sector_keeps_the_partition_table() {
+        let mut mbr = [0u8; 512];
+        mbr[0x1c0..0x1d0].copy_from_slice(&[7u8; 16]);
+        mbr[510] = 0x55;
+        mbr[511] = 0xaa;
+        let boot: Vec<u8> = (0..512).map(|i| (i % 251) as u8 + 1).collect();
+        let mut core = vec![0u8; 2 * 512 + 100];
+        core[500..512].copy_from_slice(&[2, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0x20, 0x08]);
+        install_bios_boot(&mut mbr, &boot, &mut core, 2048).unwrap();
+        assert_eq!(&mbr[..3], &boot[..3]);
+        assert_eq!(&mbr[3..0x5a], &[0u8; 0x57][..]);
+        assert_eq!(&mbr[0x5c..0x64], &2048u64.to_le_bytes());
+        assert_eq!(mbr[0x64], 0xff);
+        assert_eq!(&mbr[0x66..0x68], &[0x90, 0x90]);
+        assert_eq!(&mbr[0x68..0x1b8], &boot[0x68..0x1b8]);
+        assert_eq!(&mbr[0x1c0..0x1d0], &[7u8; 16]);
+        assert_eq!(&mbr[510..], &[0x55, 0xaa]);
+        assert_eq!(&core[500..508], &2049u64.to_le_bytes());
+        assert_eq!(&core[508..512], &[2, 0, 0x20, 0x08]);
+
+        let mut bad = vec![0u8; 512 * 4];
+        bad[508] = 2;
+        assert!(install_bios_boot(&mut mbr, &boot, &mut bad, 2048).is_err());
+    }
+
+    #[test]
+    fn grub_cfg_boots_with_the_run_command_line() {
+        let m = Media::for_image(Path::new("/nonexistent"));
+        let cfg = m.grub_cfg();
+        assert!(
+            cfg.contains("linux /boot/vmlinuz console=tty0 console=ttyS0 panic=1 quiet\n"),
+            "{cfg}"
+        );
+        assert!(
+            cfg.contains("linux /boot/vmlinuz console=tty0 console=ttyS0 panic=1\n"),
+            "{cfg}"
+        );
+        assert!(cfg.contains("set timeout=1"), "{cfg}");
+        assert!(early_cfg("E705-0001").contains("--fs-uuid --set=root E705-0001"));
+    }
+}
