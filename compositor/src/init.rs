@@ -169,6 +169,7 @@ impl State {
                 socket_name,
                 rustix::process::getuid().as_raw()
             )),
+            crate::capsules::home::default_base(),
         );
 
         let compositor_state = CompositorState::new::<State>(&dh);

@@ -7,6 +7,7 @@
 mod cmdline;
 mod config;
 mod console;
+mod data_mount;
 mod event_loop;
 mod first_program;
 mod log;
@@ -60,6 +61,18 @@ fn not_pid1(options: &Options) -> ExitCode {
     }
     if options.check {
         return check(options);
+    }
+    if let Some(m) = &options.mount {
+        return match data_mount::mount(m) {
+            Ok(said) => {
+                println!("exo-init: {said}");
+                ExitCode::SUCCESS
+            }
+            Err(why) => {
+                eprintln!("exo-init: {why}");
+                ExitCode::FAILURE
+            }
+        };
     }
     eprintln!(
         "exo-init: not PID 1; this is the system's init and only runs as PID 1 \

@@ -14,7 +14,8 @@ The kernel runs it as /init. It mounts /proc, /sys, /dev, /dev/pts, /dev/shm,
 command line it runs capsule NAME as the first program instead, then powers off.
 Signals: SIGINT reboots; SIGPWR, SIGUSR1 and SIGTERM power off. See docs/exo-init.md.
 
-Outside PID 1 only --help, --version and --check run; as PID 1 unknown arguments are ignored.
+Outside PID 1 only --help, --version, --check and --mount-label run; as PID 1 unknown
+arguments are ignored.
 
 Options:
   --config PATH        services file [default: /etc/exosphere/init.toml]
@@ -26,6 +27,12 @@ Options:
   --no-mount           skip mounting, console setup, Ctrl-Alt-Del and unmounting
                        (for tests in a PID namespace)
   --check              check the services file (and exo.run's capsule), print a summary, exit
+  --mount-label LABEL  mount the ext2/3/4 filesystem labelled LABEL (found by reading the
+                       superblocks of /dev's block devices) at --mount-at, then exit; the
+                       image runs this after udev's coldplug for its data partition
+  --mount-at DIR       where --mount-label mounts [default: /var/lib/exosphere]
+  --mount-type TYPE    the filesystem type to mount it as [default: ext4]
+  --mount-optional     a missing filesystem is not an error (exit 0)
   -h, --help           print this help
   -V, --version        print the version
 ";
@@ -40,6 +47,8 @@ pub struct Options {
     pub input_dir: PathBuf,
     pub no_mount: bool,
     pub check: bool,
+    /// `--mount-label` and its companions: mount a data filesystem and exit.
+    pub mount: Option<crate::data_mount::DataMount>,
     pub help: bool,
     pub version: bool,
     /// Arguments that were not understood (ignored as PID 1).
@@ -64,6 +73,7 @@ impl Default for Options {
             input_dir: PathBuf::from("/dev/input"),
             no_mount: false,
             check: false,
+            mount: None,
             help: false,
             version: false,
             ignored: Vec::new(),
@@ -76,6 +86,7 @@ impl Options {
     /// their value end up in `ignored`; the caller decides whether that is fatal.
     pub fn parse(args: impl IntoIterator<Item = String>) -> Options {
         let mut o = Options::default();
+        let (mut mount_at, mut mount_type, mut mount_optional) = (None, None, false);
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let (flag, inline) = match arg.split_once('=') {
@@ -84,7 +95,15 @@ impl Options {
             };
             let takes_value = matches!(
                 flag.as_str(),
-                "--config" | "--cmdline" | "--cmdline-file" | "--capsules-dir" | "--run-dir" | "--input-dir"
+                "--config"
+                    | "--cmdline"
+                    | "--cmdline-file"
+                    | "--capsules-dir"
+                    | "--run-dir"
+                    | "--input-dir"
+                    | "--mount-label"
+                    | "--mount-at"
+                    | "--mount-type"
             );
             if takes_value {
                 let Some(value) = inline.or_else(|| args.next()) else {
@@ -97,6 +116,16 @@ impl Options {
                     "--cmdline-file" => o.cmdline = Cmdline::File(value.into()),
                     "--capsules-dir" => o.capsules_dir = value.into(),
                     "--run-dir" => o.run_dir = value.into(),
+                    "--mount-label" => {
+                        o.mount = Some(crate::data_mount::DataMount {
+                            label: value,
+                            target: PathBuf::new(),
+                            fstype: String::new(),
+                            optional: false,
+                        })
+                    }
+                    "--mount-at" => mount_at = Some(PathBuf::from(value)),
+                    "--mount-type" => mount_type = Some(value),
                     _ => o.input_dir = value.into(),
                 }
                 continue;
@@ -104,10 +133,16 @@ impl Options {
             match (flag.as_str(), inline) {
                 ("--no-mount", None) => o.no_mount = true,
                 ("--check", None) => o.check = true,
+                ("--mount-optional", None) => mount_optional = true,
                 ("-h" | "--help", None) => o.help = true,
                 ("-V" | "--version", None) => o.version = true,
                 _ => o.ignored.push(arg),
             }
+        }
+        if let Some(m) = &mut o.mount {
+            m.target = mount_at.unwrap_or_else(|| PathBuf::from("/var/lib/exosphere"));
+            m.fstype = mount_type.unwrap_or_else(|| "ext4".into());
+            m.optional = mount_optional;
         }
         o
     }
@@ -129,6 +164,24 @@ mod tests {
 
     fn parse(args: &[&str]) -> Options {
         Options::parse(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn mount_label_with_defaults_and_overrides() {
+        let m = parse(&["--mount-label", "exosphere-data", "--mount-optional"])
+            .mount
+            .unwrap();
+        assert_eq!(m.label, "exosphere-data");
+        assert_eq!(m.target, PathBuf::from("/var/lib/exosphere"));
+        assert_eq!((m.fstype.as_str(), m.optional), ("ext4", true));
+        let m = parse(&["--mount-at=/data", "--mount-type", "ext2", "--mount-label=x"])
+            .mount
+            .unwrap();
+        assert_eq!(
+            (m.target, m.fstype, m.optional),
+            (PathBuf::from("/data"), "ext2".into(), false)
+        );
+        assert_eq!(parse(&["--mount-at", "/data"]).mount, None);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use exo_vm::{build, BuildOptions, Variant, Vga, Vm, VmOptions};
+use exo_vm::{build, Boot, BuildOptions, DiskOptions, Firmware, IsoOptions, Variant, Vga, Vm, VmOptions};
 use image::{require_program, Area, Image, Word, PREPROCESS_TITLE_BARS};
 
 /// The line Nexquelium prints when the Sentry dashboard shows (compositor/src/handlers/layer_shell.rs).
@@ -67,6 +67,27 @@ fn test_image() -> &'static Path {
             built.kver
         );
         opts.out
+    })
+}
+
+/// The disk image (`exo-vm disk`) of the test image, built once per test process into
+/// target/exosphere/test-image/exosphere-x86_64.img. Call it holding [`one_vm_at_a_time`].
+fn test_disk() -> &'static Path {
+    static DISK: OnceLock<PathBuf> = OnceLock::new();
+    DISK.get_or_init(|| {
+        let built = exo_vm::disk(&DiskOptions::for_image(test_image())).expect("exo-vm disk (test image)");
+        eprintln!("test disk: {built}");
+        built.path
+    })
+}
+
+/// The hybrid ISO (`exo-vm iso`) of the test image. Call it holding [`one_vm_at_a_time`].
+fn test_iso() -> &'static Path {
+    static ISO: OnceLock<PathBuf> = OnceLock::new();
+    ISO.get_or_init(|| {
+        let built = exo_vm::iso(&IsoOptions::for_image(test_image())).expect("exo-vm iso (test image)");
+        eprintln!("test ISO: {} ({} bytes)", built.path.display(), built.size);
+        built.path
     })
 }
 
@@ -391,4 +412,154 @@ fn without_a_gpu_the_error_names_the_device_and_init_marks_the_session_failed() 
     );
     assert!(!console.contains(DASHBOARD_MAPPED));
     power_off(&mut vm, false);
+}
+
+/// Boots `boot` under `firmware` through GRUB to the dashboard (console line, then OCR of the
+/// screen); records the time to the dashboard and returns the running VM. Dropping it kills
+/// QEMU: the clean power-off is checked where it matters (it costs ~10 s under TCG).
+fn boot_media_to_the_dashboard(name: &str, boot: Boot, firmware: Firmware, what: &str) -> Vm {
+    require_program("tesseract");
+    let out = boot_options(name).out;
+    let opts = VmOptions::for_media(boot, firmware, out).expect("options for the medium");
+    let mut vm = Vm::start(opts).expect("start QEMU");
+    let at = wait_serial(&mut vm, DASHBOARD_MAPPED, BOOT);
+    record(&format!("boot to the dashboard {what}"), at);
+    let console = vm.serial_text();
+    assert!(
+        console.contains("GNU GRUB"),
+        "GRUB's menu is not on the serial console:\n{}",
+        console_tail(&vm)
+    );
+    if firmware == Firmware::Uefi {
+        assert!(
+            console.contains("BdsDxe: starting"),
+            "OVMF did not start the boot entry (no BdsDxe line):\n{}",
+            console_tail(&vm)
+        );
+    }
+    // OCR takes seconds of CPU: the guest is paused (QMP stop) while it reads, and resumed
+    // when the screen needs another look, and at the end.
+    let wanted = ["sentry", "terminal", "session"];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let image = shot(&mut vm, "dashboard");
+        vm.with_qmp(|q| q.execute("stop", None)).expect("QMP stop");
+        let text = words(&image)
+            .iter()
+            .map(|w| w.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let missing: Vec<_> = wanted.iter().filter(|w| !text.contains(*w)).collect();
+        vm.with_qmp(|q| q.execute("cont", None)).expect("QMP cont");
+        if missing.is_empty() {
+            return vm;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "OCR of {} never showed {missing:?}; it read:\n{text}\n--- serial console ---\n{}",
+            image.path.display(),
+            console_tail(&vm)
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}
+
+/// Hides the dashboard, opens the terminal capsule and types `line` into it.
+fn in_the_terminal(vm: &mut Vm, name: &str, line: &str) {
+    vm.key("super-d").expect("Super+D");
+    vm.key("super-ret").expect("Super+Return");
+    wait_for_label(vm, name, "[terminal]", Duration::from_secs(90));
+    vm.type_text(line).expect("type into the terminal");
+}
+
+/// `events=N` of Nexquelium's "Sentry event log opened" line (the events already in the log).
+fn events_in_log(console: &str) -> Option<(u64, String)> {
+    let line = console.lines().find(|l| l.contains("Sentry event log opened"))?;
+    let field = |name: &str| {
+        let at = line.find(&format!("{name}="))? + name.len() + 1;
+        Some(line[at..].split_whitespace().next()?.to_string())
+    };
+    Some((field("events")?.parse().ok()?, field("log")?))
+}
+
+/// The disk image (`exo-vm disk`, test variant) on AHCI under SeaBIOS (GRUB i386-pc from the MBR
+/// and the BIOS boot partition), then the same disk packed as the OVA (`exo-vm ova`), its VMDK
+/// under OVMF (GRUB x86_64-efi as \EFI\BOOT\BOOTX64.EFI), as VirtualBox would boot it. exo-init
+/// mounts the data partition both times: a file written in the terminal in the first boot and
+/// Sentry's event log are there in the second.
+#[test]
+fn the_disk_boots_under_seabios_then_its_ova_under_ovmf_with_the_data_kept() {
+    let _one = one_vm_at_a_time();
+    let work = repo().join("target/exosphere/boot-tests/persist");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).expect("create the work directory");
+    let disk = work.join("exosphere-x86_64.img");
+    std::fs::copy(test_disk(), &disk).expect("copy the test disk");
+
+    // 1. The raw disk under SeaBIOS; a file in the terminal's home, then a clean power-off.
+    let mut vm = boot_media_to_the_dashboard(
+        "disk-bios",
+        Boot::Disk(disk.clone()),
+        Firmware::Bios,
+        "from the disk image under SeaBIOS (GRUB, AHCI)",
+    );
+    let console = vm.serial_text();
+    assert!(
+        console.contains("exo-init: mounted /dev/")
+            && console.contains("labelled exosphere-data) on /var/lib/exosphere"),
+        "exo-init did not mount the data partition:\n{}",
+        console_tail(&vm)
+    );
+    let (first_events, log) = events_in_log(&console).expect("Nexquelium's Sentry log line");
+    assert!(
+        log.starts_with("/var/lib/exosphere/state/"),
+        "Sentry's log is at {log}"
+    );
+    // What the file holds (persisted-42) is not what was typed, so OCR of the second boot's
+    // `cat` can only read it from the file.
+    in_the_terminal(&mut vm, "terminal-1", "echo persisted-$((6*7)) > note.txt\n");
+    wait_for_words(&mut vm, "typed-1", &["note.txt"], Duration::from_secs(60));
+    power_off(&mut vm, true);
+    drop(vm);
+
+    // 2. The OVA of that disk; its VMDK under OVMF.
+    let ova = exo_vm::ova::build_ova(&exo_vm::ova::OvaOptions::new(disk, work.join("exosphere.ova")))
+        .expect("exo-vm ova");
+    let untar = std::process::Command::new("tar")
+        .arg("-xf")
+        .arg(&ova.path)
+        .arg(exo_vm::ova::VMDK_NAME)
+        .current_dir(&work)
+        .status()
+        .expect("run tar");
+    assert!(untar.success(), "cannot take the VMDK out of the OVA");
+    let mut vm = boot_media_to_the_dashboard(
+        "ova-uefi",
+        Boot::Disk(work.join(exo_vm::ova::VMDK_NAME)),
+        Firmware::Uefi,
+        "from the OVA's VMDK under OVMF (GRUB, AHCI)",
+    );
+    let (events, _) = events_in_log(&vm.serial_text()).expect("Nexquelium's Sentry log line");
+    assert!(
+        events > first_events,
+        "Sentry's log had {first_events} events at the first boot and {events} at the second: \
+         the first boot's events were not kept"
+    );
+    // dash's builtins only: the image has no coreutils (no cat).
+    in_the_terminal(&mut vm, "terminal-2", "read -r kept < note.txt; echo \"$kept\"\n");
+    wait_for_words(&mut vm, "kept", &["persisted-42"], Duration::from_secs(60));
+}
+
+/// The hybrid ISO (`exo-vm iso`) as a CD-ROM on AHCI under SeaBIOS (El Torito, GRUB
+/// i386-pc-eltorito; the fastest of the ISO boots tried here).
+#[test]
+fn iso_boots_to_the_dashboard_as_a_cdrom() {
+    let _one = one_vm_at_a_time();
+    let iso = test_iso().to_path_buf();
+    boot_media_to_the_dashboard(
+        "iso-cdrom",
+        Boot::Cdrom(iso),
+        Firmware::Bios,
+        "from the ISO as a CD-ROM under SeaBIOS (El Torito, GRUB)",
+    );
 }

@@ -61,11 +61,13 @@ fn open_log(path: &Path) -> anyhow::Result<File> {
         .with_context(|| format!("cannot open the capsule log {}", path.display()))
 }
 
-/// Spawn the capsule. `runtime_dir` is its private XDG_RUNTIME_DIR, `log` its log file.
+/// Spawn the capsule. `runtime_dir` is its private XDG_RUNTIME_DIR, `home` its HOME (and
+/// working directory, kept across sessions), `log` its log file.
 pub fn launch(
     manifest: &Manifest,
     caps: CapabilitySet,
     runtime_dir: &Path,
+    home: &Path,
     log: &Path,
 ) -> anyhow::Result<Launched> {
     let plan = confine::plan(
@@ -85,6 +87,21 @@ pub fn launch(
     }
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(runtime_dir, std::fs::Permissions::from_mode(0o700))?;
+    // A capsule under its own uid needs a way to its home; else it keeps the old behaviour, its
+    // runtime directory as HOME (gone with the session).
+    let reachable = plan.uid_gid.is_none() || home.parent().is_some_and(super::home::reachable_by_others);
+    let home = if reachable {
+        super::home::prepare(home, plan.uid_gid)?;
+        home
+    } else {
+        tracing::warn!(
+            capsule = %manifest.name,
+            home = %home.display(),
+            "capsule homes are out of reach of capsule uids (a parent directory is private); \
+             HOME is the capsule's runtime directory and does not persist"
+        );
+        runtime_dir
+    };
 
     let program = resolve_program(&manifest.exec[0]);
     let mut cmd = Command::new(&program);
@@ -94,13 +111,13 @@ pub fn launch(
             cmd.env(key, value);
         }
     }
-    cmd.env("HOME", runtime_dir)
+    cmd.env("HOME", home)
         .env("XDG_RUNTIME_DIR", runtime_dir)
         .env("EXOSPHERE_CAPSULE", &manifest.name)
         .envs(&manifest.env)
         // Only the compositor says where a control channel is.
         .env_remove(exo_shell::control::CONTROL_FD_ENV)
-        .current_dir(runtime_dir)
+        .current_dir(home)
         .stdin(Stdio::null())
         .stdout(open_log(log)?)
         .stderr(open_log(log)?);

@@ -4,5 +4,6 @@
 
 pub mod confine;
 pub mod gate;
+pub mod home;
 pub mod launch;
 pub mod supervisor;

@@ -106,18 +106,22 @@ pub struct Supervisor {
     pub capsules: BTreeMap<String, Capsule>,
     /// Logs live here, inside the compositor's private runtime directory.
     pub log_dir: PathBuf,
-    /// Capsule home/runtime directories: traversable (0711) but not listable.
-    pub home_base: PathBuf,
+    /// Capsule runtime directories (XDG_RUNTIME_DIR, in memory): traversable (0711) but not
+    /// listable.
+    pub runtime_base: PathBuf,
+    /// Capsule homes, kept across sessions (see [`super::home`]).
+    pub homes: PathBuf,
     pub started: Instant,
     adhoc_count: u32,
 }
 
 impl Supervisor {
-    pub fn new(log_dir: PathBuf, home_base: PathBuf) -> Self {
+    pub fn new(log_dir: PathBuf, runtime_base: PathBuf, homes: PathBuf) -> Self {
         Self {
             capsules: BTreeMap::new(),
             log_dir,
-            home_base,
+            runtime_base,
+            homes,
             started: Instant::now(),
             adhoc_count: 0,
         }
@@ -169,7 +173,7 @@ impl State {
     pub fn start_supervisor(&mut self, dirs: &CapsuleDirs, autostart: bool) -> anyhow::Result<()> {
         std::fs::create_dir_all(&self.nexq.supervisor.log_dir)
             .with_context(|| format!("cannot create {}", self.nexq.supervisor.log_dir.display()))?;
-        let base = &self.nexq.supervisor.home_base;
+        let base = &self.nexq.supervisor.runtime_base;
         std::fs::create_dir_all(base).with_context(|| format!("cannot create {}", base.display()))?;
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o711))?;
@@ -214,7 +218,8 @@ impl State {
     pub fn capsule_start(&mut self, name: &str) -> anyhow::Result<u32> {
         let sup = &mut self.nexq.supervisor;
         let log = sup.log_path(name);
-        let home = sup.home_base.join(name);
+        let runtime_dir = sup.runtime_base.join(name);
+        let home = sup.homes.join(name);
         let since_ms = sup.now().as_millis() as u64;
         let Some(capsule) = sup.capsules.get_mut(name) else {
             bail!("no capsule named {name:?}")
@@ -233,7 +238,7 @@ impl State {
         if let Some(token) = capsule.restart_timer.take() {
             self.nexq.loop_handle.remove(token);
         }
-        let launched = match launch(&manifest, capsule.caps, &home, &log) {
+        let launched = match launch(&manifest, capsule.caps, &runtime_dir, &home, &log) {
             Ok(l) => l,
             Err(err) => {
                 let reason = format!("{err:#}");

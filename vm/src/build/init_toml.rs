@@ -10,11 +10,30 @@ const NEXQUELIUM_ENV: &[(&str, &str)] = &[
     ("HOME", "/root"),
     ("PATH", "/usr/local/bin:/usr/bin:/usr/sbin"),
     ("RUST_LOG", "info"),
+    // On the data partition when the disk has one (see DATA_MOUNT): the user's configuration,
+    // Sentry's event log and the capsules' homes survive a reboot.
+    ("XDG_CONFIG_HOME", "/var/lib/exosphere/config"),
+    ("XDG_STATE_HOME", "/var/lib/exosphere/state"),
+    // Outside the (private, 0700) state directory: capsules run under their own uids.
+    ("NEXQUELIUM_CAPSULE_HOMES", "/var/lib/exosphere/homes"),
     ("LIBSEAT_BACKEND", "builtin"),
     // foot refuses a locale that is not UTF-8; glibc's C.UTF-8 ships in the image.
     ("LANG", "C.UTF-8"),
     // The serial console is a log file, not a terminal: no colour escapes.
     ("NO_COLOR", "1"),
+];
+
+/// Where the disk image's data partition goes, and the ready command that mounts it once
+/// coldplug has loaded the disk and ext4 modules (`exo-vm disk` labels it `exosphere-data`;
+/// booted from the initramfs alone there is none, and the directory stays in memory).
+pub const DATA_DIR: &str = "/var/lib/exosphere";
+const DATA_MOUNT: &[&str] = &[
+    "/init",
+    "--mount-label",
+    "exosphere-data",
+    "--mount-at",
+    DATA_DIR,
+    "--mount-optional",
 ];
 
 fn quote(s: &str) -> String {
@@ -45,6 +64,7 @@ pub fn render(variant: Variant) -> String {
         &["/usr/bin/udevadm", "trigger", "--type=subsystems", "--action=add"][..],
         &["/usr/bin/udevadm", "trigger", "--type=devices", "--action=add"][..],
         &["/usr/bin/udevadm", "settle", "--timeout=30"][..],
+        DATA_MOUNT,
     ] {
         s.push_str(&format!("  {},\n", argv(cmd)));
     }
@@ -121,6 +141,8 @@ mod tests {
             assert!(t.contains("[\"/usr/bin/nexquelium\", \"--backend\", \"drm\"]"));
             assert!(t.contains("LIBSEAT_BACKEND = \"builtin\""));
             assert!(t.contains("after = [\"udevd\"]"));
+            assert!(t.contains("\"--mount-label\", \"exosphere-data\""), "{t}");
+            assert!(t.contains("XDG_STATE_HOME = \"/var/lib/exosphere/state\""), "{t}");
             assert!(t.contains("\"--type=devices\""));
         }
     }
