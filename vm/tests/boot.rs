@@ -548,6 +548,15 @@ fn the_disk_boots_under_seabios_then_its_ova_under_ovmf_with_the_data_kept() {
     // dash's builtins only: the image has no coreutils (no cat).
     in_the_terminal(&mut vm, "terminal-2", "read -r kept < note.txt; echo \"$kept\"\n");
     wait_for_words(&mut vm, "kept", &["persisted-42"], Duration::from_secs(60));
+    drop(vm);
+    // The disk copy, the OVA and the VMDK are most of a GB; the screenshots and logs stay.
+    for file in [
+        work.join("exosphere-x86_64.img"),
+        ova.path.clone(),
+        work.join(exo_vm::ova::VMDK_NAME),
+    ] {
+        let _ = std::fs::remove_file(file);
+    }
 }
 
 /// The hybrid ISO (`exo-vm iso`) as a CD-ROM on AHCI under SeaBIOS (El Torito, GRUB
