@@ -16,7 +16,7 @@ use wayland_client::{
 };
 use wayland_protocols_wlr::layer_shell::v1::client::{
     zwlr_layer_shell_v1::{Layer, ZwlrLayerShellV1},
-    zwlr_layer_surface_v1::{self, Anchor},
+    zwlr_layer_surface_v1::{self, Anchor, ZwlrLayerSurfaceV1},
 };
 
 const W: i32 = 640;
@@ -246,6 +246,26 @@ fn nth_output(c: &Client, n: usize) -> WlOutput {
     c.globals.registry().bind(name, version, &c.qh, ())
 }
 
+/// A panel across the top of `output`, `height` pixels tall and as exclusive, committed without
+/// a buffer (its first configure is on its way).
+fn top_bar_on(
+    c: &Client,
+    shell: &ZwlrLayerShellV1,
+    output: &WlOutput,
+    height: u32,
+) -> (
+    wayland_client::protocol::wl_surface::WlSurface,
+    ZwlrLayerSurfaceV1,
+) {
+    let surface = c.surface();
+    let bar = shell.get_layer_surface(&surface, Some(output), Layer::Top, "bar".into(), &c.qh, ());
+    bar.set_anchor(Anchor::Top | Anchor::Left | Anchor::Right);
+    bar.set_size(0, height);
+    bar.set_exclusive_zone(height as i32);
+    surface.commit();
+    (surface, bar)
+}
+
 #[test]
 fn a_panel_on_the_second_output_shows_there_and_shrinks_only_its_usable_area() {
     const BAR: u32 = 0xff_30_c0_60;
@@ -255,13 +275,8 @@ fn a_panel_on_the_second_output_shows_there_and_shrinks_only_its_usable_area() {
     let second = nth_output(&c, 1);
     c.roundtrip();
 
-    let surface = c.surface();
-    let bar = shell.get_layer_surface(&surface, Some(&second), Layer::Top, "bar".into(), &c.qh, ());
-    bar.set_anchor(Anchor::Top | Anchor::Left | Anchor::Right);
-    bar.set_size(0, 40);
-    bar.set_exclusive_zone(40);
     let mark = c.mark();
-    surface.commit();
+    let (surface, bar) = top_bar_on(&c, &shell, &second, 40);
     let id = bar.id();
     let (serial, w, h) = c.wait_event(mark, "layer surface configure", |e| match e.kind {
         Ev::LayerSurface(zwlr_layer_surface_v1::Event::Configure {
@@ -315,11 +330,7 @@ fn outputs_come_and_go_windows_come_back_and_their_panels_are_closed() {
     let second = nth_output(&c, 1);
     c.roundtrip();
     // A panel that asked for HEADLESS-2, and a window there.
-    let surface = c.surface();
-    let bar = shell.get_layer_surface(&surface, Some(&second), Layer::Top, "bar".into(), &c.qh, ());
-    bar.set_anchor(Anchor::Top | Anchor::Left | Anchor::Right);
-    bar.set_size(0, 30);
-    surface.commit();
+    let (_surface, bar) = top_bar_on(&c, &shell, &second, 30);
     c.roundtrip();
     c.map_toplevel("red", 200, 150, Format::Argb8888, RED);
     session.wait_windows(1, Duration::from_secs(5));
