@@ -7,7 +7,8 @@
 //! the image, `mkfs.ext4 -E offset=` the data partition, `grub-mkimage` the GRUB images, and
 //! GRUB's BIOS boot sector is patched in here (what `grub-bios-setup` would do on a device).
 //! `xorriso` makes the ISO. Every GUID, volume id, UUID, hash seed and timestamp is pinned, so
-//! the same inputs give the same bytes (see docs/exo-vm.md).
+//! the same inputs give the same bytes (see docs/exo-vm.md). GRUB's images and boot sector are
+//! in [`grub`], the ISO in [`iso`].
 
 use std::fmt;
 use std::fs;
@@ -16,6 +17,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
+
+mod grub;
+mod iso;
+
+use grub::{early_cfg, grub_mkimage, GRUB_LIB, GRUB_MODULES_BIOS, GRUB_MODULES_EFI};
+pub use grub::{install_bios_boot, GRUB_MODULES};
+pub use iso::{iso, iso_dates, utc, BuiltIso, IsoOptions};
 
 /// Bytes per sector of the disk image.
 pub const SECTOR: u64 = 512;
@@ -57,27 +65,6 @@ const BIOS_SECTORS: u64 = 2048;
 /// The ESP starts at 2 MiB.
 const ESP_START: u64 = BIOS_START + BIOS_SECTORS;
 const ESP_MIN_MIB: u64 = 64;
-
-/// GRUB modules built into both GRUB images (nothing is loaded from disk at boot).
-pub const GRUB_MODULES: &[&str] = &[
-    "part_gpt",
-    "part_msdos",
-    "fat",
-    "iso9660",
-    "search",
-    "search_fs_uuid",
-    "configfile",
-    "normal",
-    "linux",
-    "echo",
-    "test",
-    "serial",
-    "terminal",
-    "boot",
-];
-const GRUB_MODULES_BIOS: &[&str] = &["biosdisk"];
-const GRUB_MODULES_EFI: &[&str] = &["efi_gop"];
-const GRUB_LIB: &str = "/usr/lib/grub";
 
 /// Inputs shared by the disk and the ISO.
 #[derive(Debug, Clone)]
@@ -176,40 +163,6 @@ pub fn media_epoch() -> u64 {
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(DEFAULT_EPOCH)
-}
-
-/// GRUB's early configuration (built into the image): find the file system holding /boot by
-/// its UUID, then read its grub.cfg.
-fn early_cfg(fs_uuid: &str) -> String {
-    format!(
-        "search --no-floppy --fs-uuid --set=root {fs_uuid}\n\
-         set prefix=($root)/boot/grub\n\
-         configfile ($root)/boot/grub/grub.cfg\n"
-    )
-}
-
-/// `grub-mkimage -O format` with [`GRUB_MODULES`] and `extra`, the early config embedded.
-fn grub_mkimage(media: &Media, format: &str, early: &Path, extra: &[&str], out: &Path) -> Result<()> {
-    let dir = Path::new(GRUB_LIB).join(format.trim_end_matches("-eltorito"));
-    if !dir.is_dir() {
-        let pkg = if format.starts_with("x86_64-efi") {
-            "grub-efi-amd64-bin"
-        } else {
-            "grub-pc-bin"
-        };
-        bail!("{} is missing (Debian package {pkg})", dir.display());
-    }
-    let mut c = media.tool("grub-mkimage");
-    c.args(["-O", format, "-d"])
-        .arg(&dir)
-        .arg("-o")
-        .arg(out)
-        .arg("-c")
-        .arg(early)
-        .args(["-p", "/boot/grub"])
-        .args(GRUB_MODULES)
-        .args(extra);
-    run(&mut c, "grub-common")
 }
 
 fn run(cmd: &mut Command, package: &str) -> Result<()> {
@@ -561,211 +514,9 @@ pub fn disk(opts: &DiskOptions) -> Result<BuiltDisk> {
     })
 }
 
-// Offsets in GRUB's i386-pc boot.img and diskboot.img (grub's include/grub/i386/pc/boot.h).
-/// The BIOS parameter block a boot sector must leave alone.
-const BPB_START: usize = 0x03;
-const BPB_END: usize = 0x5a;
-/// LBA (u64) of the first sector of core.img.
-const KERNEL_SECTOR: usize = 0x5c;
-/// Boot drive (0xff: take the one the BIOS passes in DL).
-const BOOT_DRIVE: usize = 0x64;
-/// A 2-byte jump that checks DL; replaced by two NOPs on hard disks (what grub-bios-setup does
-/// for buggy BIOSes that pass a wrong drive number).
-const DRIVE_CHECK: usize = 0x66;
-/// From here on: the disk signature and the partition table (kept from the protective MBR).
-const PART_TABLE_START: usize = 0x1b8;
-
-/// Puts GRUB's boot.img into `mbr` (keeping its BPB area, disk signature, partition table and
-/// boot signature) pointing at core.img at LBA `core_lba`, and fills core.img's first blocklist
-/// (its last 12 bytes of the first sector: start u64, sectors u16, segment u16) with where the
-/// rest of core.img is.
-/// `core` is padded to whole sectors.
-pub fn install_bios_boot(
-    mbr: &mut [u8; 512],
-    boot_img: &[u8],
-    core: &mut Vec<u8>,
-    core_lba: u64,
-) -> Result<()> {
-    if boot_img.len() != 512 {
-        bail!("GRUB's boot.img is {} bytes, not 512", boot_img.len());
-    }
-    if core.len() < 512 {
-        bail!("GRUB's core.img is {} bytes, less than a sector", core.len());
-    }
-    core.resize(core.len().div_ceil(512) * 512, 0);
-    if mbr[510..] != [0x55, 0xaa] {
-        bail!("the image's MBR has no boot signature (sfdisk wrote no protective MBR?)");
-    }
-    mbr[..BPB_START].copy_from_slice(&boot_img[..BPB_START]);
-    mbr[BPB_END..PART_TABLE_START].copy_from_slice(&boot_img[BPB_END..PART_TABLE_START]);
-    mbr[KERNEL_SECTOR..KERNEL_SECTOR + 8].copy_from_slice(&core_lba.to_le_bytes());
-    mbr[BOOT_DRIVE] = 0xff;
-    mbr[DRIVE_CHECK..DRIVE_CHECK + 2].copy_from_slice(&[0x90, 0x90]);
-
-    let sectors = (core.len() / 512) as u64;
-    let bl = 512 - 12;
-    let len = u16::from_le_bytes([core[bl + 8], core[bl + 9]]);
-    if u64::from(len) != sectors - 1 {
-        bail!(
-            "GRUB's core.img blocklist says {len} sectors follow, the file has {}",
-            sectors - 1
-        );
-    }
-    core[bl..bl + 8].copy_from_slice(&(core_lba + 1).to_le_bytes());
-    Ok(())
-}
-
-/// Options of `exo-vm iso`.
-#[derive(Debug, Clone)]
-pub struct IsoOptions {
-    pub media: Media,
-    /// The ISO file to write.
-    pub path: PathBuf,
-}
-
-impl IsoOptions {
-    /// The ISO for the image in `dir`: `<dir>/exosphere-x86_64.iso`.
-    pub fn for_image(dir: &Path) -> IsoOptions {
-        IsoOptions {
-            media: Media::for_image(dir),
-            path: dir.join(ISO_FILE),
-        }
-    }
-}
-
-/// What [`iso`] produced.
-#[derive(Debug, Clone)]
-pub struct BuiltIso {
-    pub path: PathBuf,
-    pub size: u64,
-    /// The ISO 9660 volume's UUID as GRUB reads it (its modification date).
-    pub uuid: String,
-}
-
-/// UTC calendar fields (year, month, day, hour, minute, second) of a Unix time.
-pub fn utc(epoch: u64) -> (i64, u32, u32, u32, u32, u32) {
-    let days = (epoch / 86_400) as i64;
-    let secs = epoch % 86_400;
-    // Days since 1970-01-01 to a proleptic Gregorian date, counting in 400-year eras that
-    // start on 0000-03-01.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (
-        year,
-        month,
-        day,
-        (secs / 3600) as u32,
-        (secs / 60 % 60) as u32,
-        (secs % 60) as u32,
-    )
-}
-
-/// xorriso's `--modification-date` (`YYYYMMDDhhmmss00`) and GRUB's UUID of that volume
-/// (`YYYY-MM-DD-hh-mm-ss-00`).
-pub fn iso_dates(epoch: u64) -> (String, String) {
-    let (y, mo, d, h, mi, s) = utc(epoch);
-    (
-        format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}00"),
-        format!("{y:04}-{mo:02}-{d:02}-{h:02}-{mi:02}-{s:02}-00"),
-    )
-}
-
-/// Builds the hybrid ISO: El Torito BIOS (GRUB i386-pc eltorito image) and UEFI (a FAT image
-/// with BOOTX64.EFI, also appended as a GPT partition), isohybrid MBR, so it boots as a CD and
-/// as a disk.
-pub fn iso(opts: &IsoOptions) -> Result<BuiltIso> {
-    let media = &opts.media;
-    media.check()?;
-    let work = &media.work;
-    let (date, uuid) = iso_dates(media.epoch);
-
-    let early = work.join("iso-early.cfg");
-    fs::write(&early, early_cfg(&uuid))?;
-    let eltorito = work.join("eltorito.img");
-    grub_mkimage(media, "i386-pc-eltorito", &early, GRUB_MODULES_BIOS, &eltorito)?;
-    let efi = work.join("iso-BOOTX64.EFI");
-    grub_mkimage(media, "x86_64-efi", &early, GRUB_MODULES_EFI, &efi)?;
-    let cfg = work.join("grub.cfg");
-    fs::write(&cfg, media.grub_cfg())?;
-
-    media.log("making the EFI boot image (mkfs.vfat -C, mtools)");
-    let efi_img = work.join("efi.img");
-    let kib = (file_len(&efi)? / 1024 + 256).div_ceil(64) * 64;
-    make_fat(
-        media,
-        &efi_img,
-        kib,
-        ISO_EFI_VOLUME_ID,
-        "EXOSPHEREFI",
-        None,
-        &[(&efi, "::/EFI/BOOT/BOOTX64.EFI")],
-    )?;
-
-    media.log("making the ISO (xorriso)");
-    if let Some(dir) = opts.path.parent() {
-        fs::create_dir_all(dir)?;
-    }
-    let tmp = opts.path.with_extension("iso.partial");
-    let _ = fs::remove_file(&tmp);
-    let graft = |inside: &str, host: &Path| format!("{inside}={}", host.display());
-    run(
-        media
-            .tool("xorriso")
-            .args(["-as", "mkisofs", "-quiet", "-o"])
-            .arg(&tmp)
-            .args(["-R", "-J", "-V", ISO_VOLUME_ID])
-            .arg(format!("--modification-date={date}"))
-            .args(["--set_all_file_dates", &format!("={}", media.epoch)])
-            .args([
-                "-b",
-                "boot/grub/bios.img",
-                "-no-emul-boot",
-                "-boot-load-size",
-                "4",
-            ])
-            .args(["-boot-info-table", "--grub2-boot-info", "--grub2-mbr"])
-            .arg(Path::new(GRUB_LIB).join("i386-pc/boot_hybrid.img"))
-            .args(["-append_partition", "2", "0xef"])
-            .arg(&efi_img)
-            .args(["-appended_part_as_gpt", "-eltorito-alt-boot"])
-            .args(["-e", "--interval:appended_partition_2:all::", "-no-emul-boot"])
-            .arg("-graft-points")
-            .arg(graft("boot/vmlinuz", &media.kernel))
-            .arg(graft("boot/initramfs.cpio", &media.initrd))
-            .arg(graft("boot/grub/grub.cfg", &cfg))
-            .arg(graft("boot/grub/bios.img", &eltorito)),
-        "xorriso",
-    )?;
-    fs::rename(&tmp, &opts.path)?;
-    Ok(BuiltIso {
-        path: opts.path.clone(),
-        size: file_len(&opts.path)?,
-        uuid,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn utc_dates() {
-        assert_eq!(utc(0), (1970, 1, 1, 0, 0, 0));
-        assert_eq!(utc(DEFAULT_EPOCH), (1980, 1, 1, 0, 0, 0));
-        assert_eq!(utc(1_700_000_000), (2023, 11, 14, 22, 13, 20));
-        assert_eq!(utc(951_782_400), (2000, 2, 29, 0, 0, 0));
-        assert_eq!(
-            iso_dates(1_700_000_000),
-            ("2023111422132000".into(), "2023-11-14-22-13-20-00".into())
-        );
-    }
 
     #[test]
     fn layout_is_aligned_and_in_order() {
@@ -789,32 +540,6 @@ mod tests {
     }
 
     #[test]
-    fn bios_boot_sector_keeps_the_partition_table() {
-        let mut mbr = [0u8; 512];
-        mbr[0x1c0..0x1d0].copy_from_slice(&[7u8; 16]);
-        mbr[510] = 0x55;
-        mbr[511] = 0xaa;
-        let boot: Vec<u8> = (0..512).map(|i| (i % 251) as u8 + 1).collect();
-        let mut core = vec![0u8; 2 * 512 + 100];
-        core[500..512].copy_from_slice(&[2, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0x20, 0x08]);
-        install_bios_boot(&mut mbr, &boot, &mut core, 2048).unwrap();
-        assert_eq!(&mbr[..3], &boot[..3]);
-        assert_eq!(&mbr[3..0x5a], &[0u8; 0x57][..]);
-        assert_eq!(&mbr[0x5c..0x64], &2048u64.to_le_bytes());
-        assert_eq!(mbr[0x64], 0xff);
-        assert_eq!(&mbr[0x66..0x68], &[0x90, 0x90]);
-        assert_eq!(&mbr[0x68..0x1b8], &boot[0x68..0x1b8]);
-        assert_eq!(&mbr[0x1c0..0x1d0], &[7u8; 16]);
-        assert_eq!(&mbr[510..], &[0x55, 0xaa]);
-        assert_eq!(&core[500..508], &2049u64.to_le_bytes());
-        assert_eq!(&core[508..512], &[2, 0, 0x20, 0x08]);
-
-        let mut bad = vec![0u8; 512 * 4];
-        bad[508] = 2;
-        assert!(install_bios_boot(&mut mbr, &boot, &mut bad, 2048).is_err());
-    }
-
-    #[test]
     fn grub_cfg_boots_with_the_run_command_line() {
         let m = Media::for_image(Path::new("/nonexistent"));
         let cfg = m.grub_cfg();
@@ -827,6 +552,5 @@ mod tests {
             "{cfg}"
         );
         assert!(cfg.contains("set timeout=1"), "{cfg}");
-        assert!(early_cfg("E705-0001").contains("--fs-uuid --set=root E705-0001"));
     }
 }
