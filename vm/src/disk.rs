@@ -8,7 +8,7 @@
 //! GRUB's BIOS boot sector is patched in here (what `grub-bios-setup` would do on a device).
 //! `xorriso` makes the ISO. Every GUID, volume id, UUID, hash seed and timestamp is pinned, so
 //! the same inputs give the same bytes (see docs/exo-vm.md). GRUB's images and boot sector are
-//! in [`grub`], the ISO in [`iso`].
+//! in the `grub` module, the ISO in `iso`.
 
 use std::fmt;
 use std::fs;
