@@ -63,6 +63,9 @@ pub struct DataMount {
 
 /// Mount it; the message says what happened (for the console), Err when it failed.
 pub fn mount(m: &DataMount) -> Result<String, String> {
+    // The directory exists either way (searchable by all, as /var/lib is): what the session keeps
+    // there goes to memory when there is no filesystem to mount.
+    std::fs::create_dir_all(&m.target).map_err(|e| format!("cannot create {}: {e}", m.target.display()))?;
     let Some(dev) = find_by_label(Path::new("/sys/class/block"), Path::new("/dev"), &m.label) else {
         let message = format!("no filesystem labelled {} on any block device", m.label);
         return if m.optional {
@@ -71,7 +74,6 @@ pub fn mount(m: &DataMount) -> Result<String, String> {
             Err(message)
         };
     };
-    std::fs::create_dir_all(&m.target).map_err(|e| format!("cannot create {}: {e}", m.target.display()))?;
     let c = |s: &str| std::ffi::CString::new(s).map_err(|_| format!("NUL in {s:?}"));
     let source = c(&dev.to_string_lossy())?;
     let target = c(&m.target.to_string_lossy())?;
@@ -172,8 +174,14 @@ mod tests {
             fstype: "ext4".into(),
             optional: true,
         };
+        let _ = std::fs::remove_dir_all(&m.target);
         let said = mount(&m).unwrap();
         assert!(said.contains("stays in memory"), "{said}");
+        assert!(
+            m.target.is_dir(),
+            "the directory is made even without a filesystem"
+        );
+        let _ = std::fs::remove_dir_all(&m.target);
         m.optional = false;
         assert!(mount(&m).unwrap_err().contains("no-such-label-here"));
     }
