@@ -154,15 +154,18 @@ fn shot_head(vm: &mut Vm, name: &str, head: u32) -> Image {
 }
 
 /// Take screenshots until OCR finds every word (lower case) on one, or panic after `timeout`.
+/// OCR takes seconds of CPU: the guest is paused (QMP stop) while it reads.
 fn wait_for_words(vm: &mut Vm, name: &str, wanted: &[&str], timeout: Duration) -> Image {
     let deadline = Instant::now() + timeout;
     loop {
         let image = shot(vm, name);
+        vm.with_qmp(|q| q.execute("stop", None)).expect("QMP stop");
         let text = words(&image)
             .iter()
             .map(|w| w.text.as_str())
             .collect::<Vec<_>>()
             .join(" ");
+        vm.with_qmp(|q| q.execute("cont", None)).expect("QMP cont");
         let missing: Vec<_> = wanted.iter().filter(|w| !text.contains(*w)).collect();
         if missing.is_empty() {
             return image;
@@ -437,31 +440,13 @@ fn boot_media_to_the_dashboard(name: &str, boot: Boot, firmware: Firmware, what:
             console_tail(&vm)
         );
     }
-    // OCR takes seconds of CPU: the guest is paused (QMP stop) while it reads, and resumed
-    // when the screen needs another look, and at the end.
-    let wanted = ["sentry", "terminal", "session"];
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let image = shot(&mut vm, "dashboard");
-        vm.with_qmp(|q| q.execute("stop", None)).expect("QMP stop");
-        let text = words(&image)
-            .iter()
-            .map(|w| w.text.as_str())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let missing: Vec<_> = wanted.iter().filter(|w| !text.contains(*w)).collect();
-        vm.with_qmp(|q| q.execute("cont", None)).expect("QMP cont");
-        if missing.is_empty() {
-            return vm;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "OCR of {} never showed {missing:?}; it read:\n{text}\n--- serial console ---\n{}",
-            image.path.display(),
-            console_tail(&vm)
-        );
-        std::thread::sleep(Duration::from_secs(2));
-    }
+    wait_for_words(
+        &mut vm,
+        "dashboard",
+        &["sentry", "terminal", "session"],
+        Duration::from_secs(60),
+    );
+    vm
 }
 
 /// Hides the dashboard, opens the terminal capsule and types `line` into it.
