@@ -12,13 +12,13 @@ use smithay::{
             solid::SolidColorRenderElement,
             surface::{render_elements_from_surface_tree, WaylandSurfaceRenderElement},
             utils::{CropRenderElement, Relocate, RelocateRenderElement},
-            AsRenderElements, Kind,
+            AsRenderElements, Element, Kind,
         },
         ImportAll, ImportMem, Renderer, Texture,
     },
     input::pointer::CursorImageStatus,
     output::Output,
-    utils::{Logical, Point, Rectangle, Scale},
+    utils::{Logical, Physical, Point, Rectangle, Scale, Size},
     wayland::shell::wlr_layer::Layer,
 };
 
@@ -59,6 +59,55 @@ where
         .into_iter()
         .map(|e| RelocateRenderElement::from_element(e, offset, Relocate::Relative))
         .collect()
+}
+
+/// The pointer's image for a cursor plane: its elements placed with the image's top-left corner
+/// at (0, 0), and where that corner is on `output` (physical, output coordinates).
+pub struct PlaneCursor<R: Renderer> {
+    pub elements: Vec<PlacedElement<R>>,
+    pub at: Point<i32, Physical>,
+}
+
+/// The cursor for a cursor plane of `max` pixels on `output`: `Some(None)` when there is
+/// nothing to show there (hidden, or on another output), `None` when the image does not fit
+/// the plane (it must then be drawn with the rest, see [`output_elements`]).
+pub fn plane_cursor<R>(
+    renderer: &mut R,
+    nexq: &Nexq,
+    output: &Output,
+    cursors: &mut CursorImages,
+    max: Size<i32, Physical>,
+) -> Option<Option<PlaneCursor<R>>>
+where
+    R: Renderer + ImportAll + ImportMem,
+    R::TextureId: Texture + Clone + Send + 'static,
+{
+    let scale = output.current_scale().fractional_scale();
+    let mut elements = Vec::new();
+    cursor_elements(renderer, nexq, cursors, scale, &mut elements);
+    let Some(bbox) = elements
+        .iter()
+        .map(|e| e.geometry(Scale::from(scale)))
+        .reduce(|a, b| a.merge(b))
+        .filter(|bbox| !bbox.is_empty())
+    else {
+        return Some(None);
+    };
+    if bbox.size.w > max.w || bbox.size.h > max.h {
+        return None;
+    }
+    let origin = to_phys(output.current_location(), scale);
+    let mode = output.current_mode().map(|m| m.size).unwrap_or_default();
+    let at = bbox.loc - origin;
+    if !Rectangle::new(at, bbox.size).overlaps(Rectangle::from_size(mode)) {
+        return Some(None);
+    }
+    let offset = Point::from((-bbox.loc.x, -bbox.loc.y));
+    let elements = elements
+        .into_iter()
+        .map(|e| RelocateRenderElement::from_element(e, offset, Relocate::Relative))
+        .collect();
+    Some(Some(PlaneCursor { elements, at }))
 }
 
 /// What `output` shows, in global physical coordinates at the output's scale.

@@ -18,7 +18,7 @@ const NODEV: libc::c_ulong = libc::MS_NODEV;
 const NOEXEC: libc::c_ulong = libc::MS_NOEXEC;
 
 /// In order: each target's parent is mounted before it.
-const MOUNTS: [Mount; 7] = [
+const MOUNTS: [Mount; 8] = [
     Mount {
         source: "proc",
         target: "/proc",
@@ -67,6 +67,14 @@ const MOUNTS: [Mount; 7] = [
         fstype: "cgroup2",
         flags: NOSUID | NODEV | NOEXEC,
         data: "nsdelegate",
+    },
+    // Root-only (0700); the kernel's own state, e.g. `dri/0/state` for the planes in use.
+    Mount {
+        source: "debugfs",
+        target: "/sys/kernel/debug",
+        fstype: "debugfs",
+        flags: NOSUID | NODEV | NOEXEC,
+        data: "mode=0700",
     },
 ];
 

@@ -296,6 +296,21 @@ fn virtio_gpu_session_boots_to_the_dashboard_takes_input_survives_a_crash_and_po
         &["sentry", "terminal", "session"],
         Duration::from_secs(60),
     );
+    // Smithay's DRM compositor has no GBM device for a cursor plane: the arrow is in the frame.
+    vm.pointer_px(FLAT.0, FLAT.1).expect("pointer to the flat spot");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let image = shot(&mut vm, "pointer-in-frame");
+        if pointer_drawn_at(&image, FLAT) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the pointer at {FLAT:?} is not drawn into the frame: {}",
+            image.path.display()
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
 
     // 2. Keyboard: hide the dashboard, open the terminal capsule, type into it.
     vm.key("super-d").expect("Super+D");
@@ -365,6 +380,137 @@ fn virtio_gpu_session_boots_to_the_dashboard_takes_input_survives_a_crash_and_po
     );
 
     // 5. The ACPI power button: a clean shutdown, QEMU exits 0.
+    power_off(&mut vm, true);
+}
+
+/// A flat spot of the dashboard (the empty events list) and the square checked there for
+/// the pointer's image: the default arrow's tip is its hotspot, so it lies right and below.
+const FLAT: (u32, u32) = (640, 600);
+const ARROW: u32 = 20;
+
+/// Whether the screendump shows anything in the arrow's square at `(x, y)`: every pixel
+/// there has the colour of the spot 60 pixels to the left, when nothing is drawn over it.
+fn pointer_drawn_at(image: &Image, (x, y): (u32, u32)) -> bool {
+    let flat = image.rgb(x - 60, y);
+    image.count(flat, x, y, ARROW, ARROW) != (ARROW * ARROW) as usize
+}
+
+/// The kernel's atomic state (debugfs `dri/0/state`), through the test image's fault channel.
+fn plane_state(vm: &mut Vm) -> String {
+    let before = vm.serial_len();
+    vm.send_fault_line("plane-state")
+        .expect("write to the fault channel");
+    if let Err(err) = vm.wait_for_serial_after(before, "exo-plane: end", Duration::from_secs(60)) {
+        panic!("{err:#}\n--- serial console ---\n{}", console_tail(vm));
+    }
+    let text = vm.serial_text();
+    let from = usize::try_from(before).expect("serial offset").min(text.len());
+    text[from..]
+        .lines()
+        .filter_map(|l| l.trim_end_matches('\r').strip_prefix("exo-plane: "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Where the state puts an ARGB8888 framebuffer on a CRTC: the `crtc-pos` (WxH+X+Y) of each
+/// plane that shows an `AR24` framebuffer.
+fn argb_planes(state: &str) -> Vec<(u32, u32, i32, i32)> {
+    let mut found = Vec::new();
+    for block in state.split("plane[").skip(1) {
+        if !block.contains("format=AR24") || block.contains("crtc=(null)") {
+            continue;
+        }
+        let Some(pos) = block.lines().find_map(|l| l.trim().strip_prefix("crtc-pos=")) else {
+            continue;
+        };
+        if let Some(rect) = parse_drm_rect(pos) {
+            found.push(rect);
+        }
+    }
+    found
+}
+
+/// `64x64+100-3` → (64, 64, 100, -3).
+fn parse_drm_rect(s: &str) -> Option<(u32, u32, i32, i32)> {
+    let (w, rest) = s.split_once('x')?;
+    let split = rest.find(['+', '-'])?;
+    let (h, offsets) = rest.split_at(split);
+    let second = offsets[1..].find(['+', '-'])? + 1;
+    let (x, y) = offsets.split_at(second);
+    Some((w.parse().ok()?, h.parse().ok()?, x.parse().ok()?, y.parse().ok()?))
+}
+
+/// Polls the plane state until a cursor-sized ARGB plane has its top-left corner at the pointer
+/// `(x, y)` (the arrow's hotspot is its tip); returns that plane's rectangle.
+fn wait_for_cursor_plane_at(vm: &mut Vm, (x, y): (u32, u32)) -> (u32, u32, i32, i32) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let state = plane_state(vm);
+        let planes = argb_planes(&state);
+        // Within 2 pixels: the tablet's 0..32767 axes do not land on exact pixels.
+        let holding = planes.iter().copied().find(|&(w, h, px, py)| {
+            let (dx, dy) = (x as i32 - px, y as i32 - py);
+            w <= 256 && h <= 256 && (-2..8).contains(&dx) && (-2..8).contains(&dy)
+        });
+        if let Some(plane) = holding {
+            return plane;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no ARGB8888 plane holds the pointer at ({x},{y}); ARGB planes: {planes:?}\nstate:\n{state}"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+#[test]
+fn parse_drm_rect_reads_debugfs_positions() {
+    assert_eq!(parse_drm_rect("64x64+100+200"), Some((64, 64, 100, 200)));
+    assert_eq!(parse_drm_rect("64x64-3+0"), Some((64, 64, -3, 0)));
+    assert_eq!(parse_drm_rect("1280x800+0-1"), Some((1280, 800, 0, -1)));
+    assert_eq!(parse_drm_rect("64x64"), None);
+}
+
+/// Nexquelium's own scanout path on virtio-gpu (`nexquelium.scanout=mapped` on the kernel
+/// command line) puts the pointer on the CRTC's cursor plane: the kernel's plane state shows an
+/// ARGB8888 framebuffer where the pointer is, following it, and the screendump (the primary
+/// plane only) has no arrow there. The first virtio test checks that the same screendump does
+/// show the arrow where the pointer is drawn with the frame.
+#[test]
+fn mapped_scanout_on_virtio_gpu_puts_the_pointer_on_the_cursor_plane() {
+    let _one = one_vm_at_a_time();
+    require_program("tesseract");
+    let mut opts = boot_options("cursor-plane");
+    opts.fault_channel = true;
+    opts.append.push("nexquelium.scanout=mapped".into());
+    let mut vm = Vm::start(opts).expect("start QEMU");
+    let at = wait_serial(&mut vm, DASHBOARD_MAPPED, BOOT);
+    record("boot to the dashboard on virtio-gpu, mapped scanout", at);
+    let console = vm.serial_text();
+    assert!(
+        console.contains("scanout: two mapped dumb buffers") && console.contains("cursor_plane=64x64"),
+        "Nexquelium did not take the mapped path with a 64x64 cursor plane:\n{}",
+        console_tail(&vm)
+    );
+    wait_for_words(
+        &mut vm,
+        "dashboard",
+        &["sentry", "events"],
+        Duration::from_secs(60),
+    );
+
+    vm.pointer_px(FLAT.0, FLAT.1).expect("pointer to the flat spot");
+    let first = wait_for_cursor_plane_at(&mut vm, FLAT);
+    let image = shot(&mut vm, "pointer-on-plane");
+    assert!(
+        !pointer_drawn_at(&image, FLAT),
+        "the pointer is on the cursor plane ({first:?}) yet drawn into the frame: {}",
+        image.path.display()
+    );
+    let elsewhere = (FLAT.0 - 300, FLAT.1 + 50);
+    vm.pointer_px(elsewhere.0, elsewhere.1).expect("pointer moved");
+    let second = wait_for_cursor_plane_at(&mut vm, elsewhere);
+    assert_ne!(first, second, "the cursor plane did not follow the pointer");
     power_off(&mut vm, true);
 }
 

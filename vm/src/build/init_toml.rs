@@ -97,11 +97,14 @@ pub fn render(variant: Variant) -> String {
 pub const FAULT_SH_PATH: &str = "/usr/libexec/exosphere/fault.sh";
 
 /// The fault injector: dash only (no coreutils in the image). Reads lines from the second
-/// serial port; `kill-nexquelium` sends SIGKILL to every process named nexquelium.
+/// serial port; `kill-nexquelium` sends SIGKILL to every process named nexquelium,
+/// `plane-state` copies the kernel's atomic DRM state (which framebuffer each plane shows,
+/// where) to the console.
 pub const FAULT_SH: &str = r#"#!/bin/sh
 # Exosphere TEST image only: fault injection over the second serial port (ttyS1).
 # Commands, one per line:
 #   kill-nexquelium   SIGKILL the compositor (exo-init must restart it)
+#   plane-state       print the kernel's DRM plane state (debugfs) on the console
 # Without a second serial port (QEMU started without one) there is nothing to listen to.
 if ! { true </dev/ttyS1; } 2>/dev/null; then
   echo "exo-fault: /dev/ttyS1 is not there; fault injection is off" >/dev/console
@@ -119,6 +122,13 @@ while read -r cmd; do
           kill -KILL "$pid" && echo "exo-fault: killed nexquelium $pid" >/dev/console
         fi
       done
+      ;;
+    plane-state)
+      while IFS= read -r line; do
+        echo "exo-plane: $line"
+      done </sys/kernel/debug/dri/0/state >/dev/console 2>&1 ||
+        echo "exo-fault: cannot read /sys/kernel/debug/dri/0/state" >/dev/console
+      echo "exo-plane: end" >/dev/console
       ;;
     "") ;;
     *) echo "exo-fault: unknown command: $cmd" >/dev/console ;;

@@ -7,7 +7,10 @@
 //! added, removed or resized; with no connector left the last output stays, dark.
 
 mod connectors;
+mod cursor_plane;
 mod input;
+mod mapped;
+mod mapped_buffer;
 mod scanout;
 
 use std::path::{Path, PathBuf};
@@ -37,7 +40,7 @@ use crate::{
     },
     cursor::CursorImages,
     redraw::RenderOutcome,
-    render::output_elements,
+    render::{output_elements, plane_cursor},
     state::{Nexq, State},
 };
 
@@ -243,8 +246,27 @@ impl DrmBackend {
                 self.redraw_after_flip = true;
                 continue;
             }
-            let elements = output_elements(&mut self.renderer, nexq, &head.output, &mut self.cursors, true);
-            let rendered = head.scanout.render(&mut self.renderer, &elements, clear.into())?;
+            // The pointer goes on the cursor plane when there is one and the image fits it.
+            let on_plane = head
+                .scanout
+                .cursor_plane_size()
+                .and_then(|max| plane_cursor(&mut self.renderer, nexq, &head.output, &mut self.cursors, max));
+            let composited = on_plane.is_none();
+            let elements = output_elements(
+                &mut self.renderer,
+                nexq,
+                &head.output,
+                &mut self.cursors,
+                composited,
+            );
+            let scale = head.output.current_scale().fractional_scale();
+            let rendered = head.scanout.render(
+                &mut self.renderer,
+                &elements,
+                on_plane.flatten().as_ref(),
+                clear.into(),
+                scale,
+            )?;
             outcome.merge(RenderOutcome {
                 damaged: rendered.damaged,
                 states: rendered.states,

@@ -3,35 +3,33 @@
 //! - [`Scanout::Smithay`]: Smithay's `DrmCompositor` over dumb buffers, which pixman reaches by
 //!   exporting them as dma-bufs. Works where the driver exports dumb buffers (virtio-gpu).
 //! - [`Scanout::Mapped`]: two dumb buffers mapped into our memory, wrapped as pixman images,
-//!   rendered with damage tracking and flipped ourselves. For drivers without dumb-buffer
-//!   export (bochs-drm; VirtualBox's vmwgfx).
+//!   rendered with damage tracking and flipped ourselves, with the pointer on the cursor plane
+//!   where the CRTC has one ([`super::mapped`]). For drivers without dumb-buffer export
+//!   (bochs-drm; VirtualBox's vmwgfx).
+//!
+//! Smithay's compositor puts the pointer on a cursor plane only with a GBM device, which needs
+//! Mesa's drivers; without one it draws the pointer with the frame.
 //!
 //! Both scan out XRGB8888 without modifiers; frames are paced by the compositor's own timer
 //! (these drivers have no real vblank), a flip event only says the buffer may be reused.
 
-use anyhow::Context;
 use smithay::{
     backend::{
         allocator::{dmabuf::Dmabuf, dumb::DumbAllocator, Fourcc},
         drm::{
             compositor::{DrmCompositor, FrameFlags},
-            DrmDevice, DrmDeviceFd, DrmSurface, PlaneConfig, PlaneState,
+            DrmDevice, DrmDeviceFd, DrmSurface,
         },
         renderer::{
-            damage::OutputDamageTracker, element::RenderElement, element::RenderElementStates,
-            pixman::PixmanRenderer, Bind, Color32F,
+            element::RenderElement, element::RenderElementStates, pixman::PixmanRenderer, Bind, Color32F,
         },
     },
     output::{Output, OutputModeSource},
-    reexports::{
-        drm::{
-            buffer::DrmFourcc,
-            control::{dumbbuffer::DumbBuffer, framebuffer, Device as ControlDevice},
-        },
-        pixman,
-    },
-    utils::{Rectangle, Transform},
+    utils::{Physical, Size},
 };
+
+use super::mapped::MappedScanout;
+use crate::render::PlaneCursor;
 
 type SmithayCompositor = DrmCompositor<DumbAllocator, DrmDeviceFd, (), DrmDeviceFd>;
 
@@ -50,14 +48,28 @@ pub enum ScanoutChoice {
 }
 
 impl ScanoutChoice {
-    /// From `NEXQUELIUM_DRM_SCANOUT` (`smithay`, `mapped`; anything else: auto).
+    /// From `NEXQUELIUM_DRM_SCANOUT`, else from the kernel command line's `nexquelium.scanout=`
+    /// (a session booted straight into Nexquelium gets its environment from init):
+    /// `smithay` or `mapped`; anything else (or nothing) is `Auto`.
     pub fn from_env() -> Self {
-        match std::env::var("NEXQUELIUM_DRM_SCANOUT").as_deref() {
-            Ok("smithay") => ScanoutChoice::Smithay,
-            Ok("mapped") => ScanoutChoice::Mapped,
+        let value = std::env::var("NEXQUELIUM_DRM_SCANOUT").ok().or_else(|| {
+            let cmdline = std::fs::read_to_string("/proc/cmdline").ok()?;
+            kernel_param(&cmdline, "nexquelium.scanout").map(str::to_owned)
+        });
+        match value.as_deref() {
+            Some("smithay") => ScanoutChoice::Smithay,
+            Some("mapped") => ScanoutChoice::Mapped,
             _ => ScanoutChoice::Auto,
         }
     }
+}
+
+/// The value of the last `key=value` word of a kernel command line.
+fn kernel_param<'a>(cmdline: &'a str, key: &str) -> Option<&'a str> {
+    cmdline
+        .split_ascii_whitespace()
+        .filter_map(|word| word.strip_prefix(key)?.strip_prefix('='))
+        .next_back()
 }
 
 /// What one render did.
@@ -77,7 +89,10 @@ impl Scanout {
     ) -> anyhow::Result<Scanout> {
         if choice == ScanoutChoice::Mapped {
             return Ok(Scanout::Mapped(Box::new(MappedScanout::new(
-                fd, surface, output,
+                fd,
+                surface,
+                output,
+                device.cursor_size(),
             )?)));
         }
         let renderer_formats = Bind::<Dmabuf>::supported_formats(renderer)
@@ -124,11 +139,23 @@ impl Scanout {
         }
     }
 
+    /// The size of the cursor plane this scanout puts the pointer on, if any.
+    pub fn cursor_plane_size(&self) -> Option<Size<i32, Physical>> {
+        match self {
+            Scanout::Smithay(_) => None,
+            Scanout::Mapped(m) => m.cursor_plane_size(),
+        }
+    }
+
+    /// Shows `elements`, and `cursor` on the cursor plane (see
+    /// [`cursor_plane_size`](Self::cursor_plane_size); `None`: nothing there).
     pub fn render<E: RenderElement<PixmanRenderer>>(
         &mut self,
         renderer: &mut PixmanRenderer,
         elements: &[E],
+        cursor: Option<&PlaneCursor<PixmanRenderer>>,
         clear: Color32F,
+        scale: f64,
     ) -> anyhow::Result<Rendered> {
         match self {
             Scanout::Smithay(compositor) => {
@@ -144,7 +171,7 @@ impl Scanout {
                 }
                 Ok(Rendered { damaged, states })
             }
-            Scanout::Mapped(mapped) => mapped.render(renderer, elements, clear),
+            Scanout::Mapped(mapped) => mapped.render(renderer, elements, cursor, clear, scale),
         }
     }
 
@@ -168,13 +195,7 @@ impl Scanout {
                     tracing::warn!(%err, "cannot reset the DRM state");
                 }
             }
-            Scanout::Mapped(mapped) => {
-                mapped.modeset = true;
-                mapped.flip_pending = false;
-                for buffer in &mut mapped.buffers {
-                    buffer.rendered_at = 0;
-                }
-            }
+            Scanout::Mapped(mapped) => mapped.reset(),
         }
     }
 }
@@ -184,170 +205,22 @@ impl Scanout {
 #[error("the DRM device cannot export dumb buffers")]
 pub struct NeedsMapped;
 
-/// Two mapped dumb buffers, rendered into alternately and flipped onto the CRTC.
-pub struct MappedScanout {
-    surface: DrmSurface,
-    buffers: [MappedBuffer; 2],
-    /// The buffer rendered into next.
-    back: usize,
-    damage: OutputDamageTracker,
-    /// Renders so far, to tell each buffer's age.
-    renders: u64,
-    /// The next frame must be committed with a modeset rather than flipped.
-    modeset: bool,
-    flip_pending: bool,
-}
+#[cfg(test)]
+mod tests {
+    use super::kernel_param;
 
-impl MappedScanout {
-    pub fn new(fd: &DrmDeviceFd, surface: DrmSurface, output: &Output) -> anyhow::Result<Self> {
-        let (w, h) = surface.pending_mode().size();
-        let buffers = [
-            MappedBuffer::new(fd, (w.into(), h.into()))?,
-            MappedBuffer::new(fd, (w.into(), h.into()))?,
-        ];
-        tracing::info!(
-            width = w,
-            height = h,
-            "scanout: two mapped dumb buffers (XRGB8888)"
+    #[test]
+    fn kernel_param_takes_the_last_exact_key() {
+        let cmdline = "console=ttyS0 nexquelium.scanout=smithay quiet nexquelium.scanout=mapped\n";
+        assert_eq!(kernel_param(cmdline, "nexquelium.scanout"), Some("mapped"));
+        assert_eq!(
+            kernel_param("nexquelium.scanoutx=mapped", "nexquelium.scanout"),
+            None
         );
-        Ok(Self {
-            surface,
-            buffers,
-            back: 0,
-            damage: OutputDamageTracker::from_output(output),
-            renders: 0,
-            modeset: true,
-            flip_pending: false,
-        })
-    }
-
-    fn render<E: RenderElement<PixmanRenderer>>(
-        &mut self,
-        renderer: &mut PixmanRenderer,
-        elements: &[E],
-        clear: Color32F,
-    ) -> anyhow::Result<Rendered> {
-        self.renders += 1;
-        let buffer = &mut self.buffers[self.back];
-        // How many renders ago this buffer was brought up to date (0: its content is unknown).
-        let age = match buffer.rendered_at {
-            0 => 0,
-            at => (self.renders - at) as usize,
-        };
-        let (damaged, states) = {
-            let mut target = renderer
-                .bind(&mut buffer.image)
-                .context("cannot bind the mapped dumb buffer")?;
-            let result = self
-                .damage
-                .render_output(renderer, &mut target, age, elements, clear)
-                .map_err(|err| anyhow::anyhow!("pixman rendering failed: {err:?}"))?;
-            (result.damage.is_some_and(|d| !d.is_empty()), result.states)
-        };
-        buffer.rendered_at = self.renders;
-        if damaged || self.modeset {
-            self.flip()?;
-        }
-        Ok(Rendered { damaged, states })
-    }
-
-    fn flip(&mut self) -> anyhow::Result<()> {
-        let (w, h) = self.surface.pending_mode().size();
-        let plane = PlaneState {
-            handle: self.surface.plane(),
-            config: Some(PlaneConfig {
-                src: Rectangle::from_size((f64::from(w), f64::from(h)).into()),
-                dst: Rectangle::from_size((i32::from(w), i32::from(h)).into()),
-                transform: Transform::Normal,
-                alpha: 1.0,
-                damage_clips: None,
-                fb: self.buffers[self.back].fb,
-                fence: None,
-            }),
-        };
-        if self.modeset {
-            self.surface
-                .commit([plane], true)
-                .context("the modeset commit failed")?;
-            self.modeset = false;
-        } else {
-            self.surface
-                .page_flip([plane], true)
-                .context("the page flip failed")?;
-        }
-        self.flip_pending = true;
-        self.back ^= 1;
-        Ok(())
-    }
-}
-
-/// A dumb buffer, its framebuffer, and a pixman image over its mapping.
-struct MappedBuffer {
-    fd: DrmDeviceFd,
-    dumb: Option<DumbBuffer>,
-    fb: framebuffer::Handle,
-    image: pixman::Image<'static, 'static>,
-    map: *mut u8,
-    map_len: usize,
-    /// The render count when this buffer was last brought up to date (0: never).
-    rendered_at: u64,
-}
-
-impl MappedBuffer {
-    fn new(fd: &DrmDeviceFd, (w, h): (u32, u32)) -> anyhow::Result<Self> {
-        let mut dumb = fd
-            .create_dumb_buffer((w, h), DrmFourcc::Xrgb8888, 32)
-            .with_context(|| format!("cannot create a {w}x{h} dumb buffer"))?;
-        let fb = fd
-            .add_framebuffer(&dumb, 24, 32)
-            .context("cannot make a framebuffer of the dumb buffer")?;
-        let (map, map_len) = {
-            let mut mapping = fd
-                .map_dumb_buffer(&mut dumb)
-                .context("cannot map the dumb buffer")?;
-            let bytes: &mut [u8] = mapping.as_mut();
-            let raw = (bytes.as_mut_ptr(), bytes.len());
-            // The mapping lives as long as this buffer; `Drop` unmaps it.
-            std::mem::forget(mapping);
-            raw
-        };
-        let pitch = smithay::reexports::drm::buffer::Buffer::pitch(&dumb) as usize;
-        // SAFETY: `map` is a writable shared mapping of `pitch * h` bytes (the kernel sized the
-        // buffer), kept until `Drop` has dropped the image.
-        let image = unsafe {
-            pixman::Image::from_raw_mut(
-                pixman::FormatCode::X8R8G8B8,
-                w as usize,
-                h as usize,
-                map.cast::<u32>(),
-                pitch,
-                false,
-            )
-        }
-        .map_err(|_| anyhow::anyhow!("pixman cannot wrap the {w}x{h} dumb buffer"))?;
-        Ok(Self {
-            fd: fd.clone(),
-            dumb: Some(dumb),
-            fb,
-            image,
-            map,
-            map_len,
-            rendered_at: 0,
-        })
-    }
-}
-
-impl Drop for MappedBuffer {
-    fn drop(&mut self) {
-        // The image points into the mapping: replace it before unmapping.
-        if let Ok(empty) = pixman::Image::new(pixman::FormatCode::X8R8G8B8, 1, 1, false) {
-            self.image = empty;
-        }
-        // SAFETY: `map`/`map_len` are the mapping made in `new`, unmapped only here.
-        unsafe { libc::munmap(self.map.cast(), self.map_len) };
-        let _ = self.fd.destroy_framebuffer(self.fb);
-        if let Some(dumb) = self.dumb.take() {
-            let _ = self.fd.destroy_dumb_buffer(dumb);
-        }
+        assert_eq!(
+            kernel_param("quiet nexquelium.scanout", "nexquelium.scanout"),
+            None
+        );
+        assert_eq!(kernel_param("", "nexquelium.scanout"), None);
     }
 }
