@@ -514,6 +514,86 @@ fn mapped_scanout_on_virtio_gpu_puts_the_pointer_on_the_cursor_plane() {
     power_off(&mut vm, true);
 }
 
+/// Mesa's EGL and GLES (glvnd) and its software driver for KMS devices, kms_swrast (llvmpipe
+/// rendering into dumb buffers): the GLES test image adds them, with their libraries.
+const MESA: &[&str] = &[
+    "/usr/lib/x86_64-linux-gnu/libEGL.so.1",
+    "/usr/lib/x86_64-linux-gnu/libEGL_mesa.so.0",
+    "/usr/lib/x86_64-linux-gnu/libGLESv2.so.2",
+    "/usr/lib/x86_64-linux-gnu/dri/kms_swrast_dri.so",
+    "/usr/share/glvnd/egl_vendor.d/50_mesa.json",
+];
+
+/// The test image with Mesa added, built once per test process into
+/// target/exosphere/test-image-gles (the other boots keep the smaller image).
+fn test_image_gles() -> &'static Path {
+    static IMAGE: OnceLock<PathBuf> = OnceLock::new();
+    IMAGE.get_or_init(|| {
+        let repo = repo();
+        for file in MESA {
+            assert!(
+                Path::new(file).exists(),
+                "{file} is missing: ./x deps installs Mesa"
+            );
+        }
+        let mut opts = BuildOptions::new(&repo);
+        opts.bin_dir = repo.join("target/debug");
+        opts.variant = Variant::Test;
+        opts.out = repo.join("target/exosphere/test-image-gles");
+        opts.kernel_cache = Some(repo.join("target/exosphere/build/kernel"));
+        opts.extra = MESA.iter().map(PathBuf::from).collect();
+        let built = build(&opts).expect("exo-vm build (test variant with Mesa)");
+        eprintln!(
+            "GLES test image: {} ({} bytes)",
+            built.initramfs.display(),
+            built.size
+        );
+        opts.out
+    })
+}
+
+/// GLES on GBM (`nexquelium.renderer=gles`): with Mesa in the image, Nexquelium renders with
+/// OpenGL ES (llvmpipe here: QEMU's virtio-gpu has no 3D without virgl) into GBM buffers that
+/// Smithay's DRM compositor scans out, the dashboard is on screen, and the pointer is on the
+/// cursor plane (Smithay's compositor has a GBM device for it), not in the screendump.
+#[test]
+fn gles_on_gbm_renders_the_session_with_the_pointer_on_the_cursor_plane() {
+    let _one = one_vm_at_a_time();
+    require_program("tesseract");
+    require_program("qemu-system-x86_64");
+    let mut opts = VmOptions::for_image(test_image_gles()).expect("the GLES test image");
+    opts.out = repo().join("target/exosphere/boot-tests/gles");
+    let _ = std::fs::remove_dir_all(&opts.out);
+    std::fs::create_dir_all(&opts.out).expect("create the boot test directory");
+    opts.fault_channel = true;
+    opts.append.push("nexquelium.renderer=gles".into());
+    let mut vm = Vm::start(opts).expect("start QEMU");
+    let at = wait_serial(&mut vm, DASHBOARD_MAPPED, BOOT);
+    record("boot to the dashboard on virtio-gpu, GLES (llvmpipe) on GBM", at);
+    let console = vm.serial_text();
+    assert!(
+        console.contains("renderer: GLES on GBM") && console.contains("over GBM buffers (GLES)"),
+        "Nexquelium did not render with GLES on GBM:\n{}",
+        console_tail(&vm)
+    );
+    wait_for_words(
+        &mut vm,
+        "dashboard",
+        &["sentry", "events"],
+        Duration::from_secs(120),
+    );
+
+    vm.pointer_px(FLAT.0, FLAT.1).expect("pointer to the flat spot");
+    let plane = wait_for_cursor_plane_at(&mut vm, FLAT);
+    let image = shot(&mut vm, "pointer-on-plane");
+    assert!(
+        !pointer_drawn_at(&image, FLAT),
+        "the pointer is on the cursor plane ({plane:?}) yet drawn into the frame: {}",
+        image.path.display()
+    );
+    power_off(&mut vm, true);
+}
+
 /// bochs-drm (`-vga std`) cannot export dumb buffers: Nexquelium maps them itself.
 #[test]
 fn bochs_drm_session_boots_to_the_dashboard_through_mapped_dumb_buffers() {

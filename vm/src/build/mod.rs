@@ -246,7 +246,16 @@ pub fn build(opts: &BuildOptions) -> Result<BuiltImage> {
         elves.push(PathBuf::from(p));
     }
     for p in &opts.extra {
-        let abs = fs::canonicalize(p).with_context(|| format!("--extra {}", p.display()))?;
+        // The directory made absolute, the name kept: a soname symlink stays a symlink (with
+        // its target), as programs ask for it by that name.
+        let name = p.file_name().with_context(|| format!("--extra {}: not a file", p.display()))?;
+        let dir = match p.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let abs = fs::canonicalize(dir)
+            .with_context(|| format!("--extra {}", p.display()))?
+            .join(name);
         img.host(&abs, Category::Binaries)
             .with_context(|| format!("--extra {}", p.display()))?;
         elves.push(abs);

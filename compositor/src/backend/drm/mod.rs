@@ -8,6 +8,7 @@
 
 mod connectors;
 mod cursor_plane;
+mod gles;
 mod input;
 mod mapped;
 mod mapped_buffer;
@@ -51,6 +52,8 @@ pub struct DrmBackend {
     path: PathBuf,
     libinput: Libinput,
     renderer: PixmanRenderer,
+    /// GLES on GBM, when chosen (see [`gles`]); outputs whose scanout is not GLES use pixman.
+    gles: Option<gles::Gles>,
     mode_request: Option<ModeRequest>,
     scanout_choice: ScanoutChoice,
     /// The lit connectors, each showing one output.
@@ -150,6 +153,7 @@ impl DrmBackend {
             })
             .map_err(|err| anyhow::anyhow!("cannot watch input devices: {err}"))?;
 
+        let gles = gles::choose(gles::RendererChoice::from_env(), &fd);
         Ok(Self {
             session,
             device,
@@ -157,6 +161,7 @@ impl DrmBackend {
             path,
             libinput,
             renderer: PixmanRenderer::new().context("cannot create the pixman renderer")?,
+            gles,
             mode_request,
             scanout_choice: ScanoutChoice::from_env(),
             heads: Vec::new(),
@@ -208,6 +213,15 @@ impl DrmBackend {
             ScanoutChoice::Auto if !can_export_dumb_buffers(&self.fd) => ScanoutChoice::Mapped,
             other => other,
         };
+        if self.gles.is_some() {
+            let surface = self.surface_for(choice)?;
+            if let Some(gles) = &self.gles {
+                match Scanout::new_gles(&self.device, &gles.gbm, surface, output, &gles.renderer) {
+                    Ok(scanout) => return Ok(scanout),
+                    Err(err) => tracing::warn!(connector = %choice.name, "{err:#}; rendering with pixman"),
+                }
+            }
+        }
         let surface = self.surface_for(choice)?;
         match Scanout::new(wanted, &self.device, &self.fd, surface, output, &self.renderer) {
             Err(err) if err.is::<NeedsMapped>() => {
@@ -246,27 +260,15 @@ impl DrmBackend {
                 self.redraw_after_flip = true;
                 continue;
             }
-            // The pointer goes on the cursor plane when there is one and the image fits it.
-            let on_plane = head
-                .scanout
-                .cursor_plane_size()
-                .and_then(|max| plane_cursor(&mut self.renderer, nexq, &head.output, &mut self.cursors, max));
-            let composited = on_plane.is_none();
-            let elements = output_elements(
-                &mut self.renderer,
-                nexq,
-                &head.output,
-                &mut self.cursors,
-                composited,
-            );
-            let scale = head.output.current_scale().fractional_scale();
-            let rendered = head.scanout.render(
-                &mut self.renderer,
-                &elements,
-                on_plane.flatten().as_ref(),
-                clear.into(),
-                scale,
-            )?;
+            let rendered = match &mut self.gles {
+                Some(gles) if head.scanout.kind() == "gles" => {
+                    let elements =
+                        output_elements(&mut gles.renderer, nexq, &head.output, &mut self.cursors, true);
+                    head.scanout
+                        .render_gles(&mut gles.renderer, &elements, clear.into())?
+                }
+                _ => render_pixman(&mut self.renderer, nexq, head, &mut self.cursors, clear.into())?,
+            };
             outcome.merge(RenderOutcome {
                 damaged: rendered.damaged,
                 states: rendered.states,
@@ -306,6 +308,26 @@ impl DrmBackend {
     pub fn device_path(&self) -> &Path {
         &self.path
     }
+}
+
+/// One output's frame with pixman; the pointer goes on the cursor plane when the scanout has
+/// one and the image fits it.
+fn render_pixman(
+    renderer: &mut PixmanRenderer,
+    nexq: &mut Nexq,
+    head: &mut Head,
+    cursors: &mut CursorImages,
+    clear: smithay::backend::renderer::Color32F,
+) -> anyhow::Result<scanout::Rendered> {
+    let on_plane = head
+        .scanout
+        .cursor_plane_size()
+        .and_then(|max| plane_cursor(renderer, nexq, &head.output, cursors, max));
+    let composited = on_plane.is_none();
+    let elements = output_elements(renderer, nexq, &head.output, cursors, composited);
+    let scale = head.output.current_scale().fractional_scale();
+    head.scanout
+        .render(renderer, &elements, on_plane.flatten().as_ref(), clear, scale)
 }
 
 /// `NEXQUELIUM_DRM_DEVICE`, else the seat's boot GPU, else its first card.

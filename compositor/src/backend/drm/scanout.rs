@@ -15,13 +15,20 @@
 
 use smithay::{
     backend::{
-        allocator::{dmabuf::Dmabuf, dumb::DumbAllocator, Fourcc},
+        allocator::{
+            dmabuf::Dmabuf,
+            dumb::DumbAllocator,
+            gbm::{GbmAllocator, GbmBufferFlags, GbmDevice},
+            Fourcc,
+        },
         drm::{
             compositor::{DrmCompositor, FrameFlags},
+            exporter::gbm::GbmFramebufferExporter,
             DrmDevice, DrmDeviceFd, DrmSurface,
         },
         renderer::{
-            element::RenderElement, element::RenderElementStates, pixman::PixmanRenderer, Bind, Color32F,
+            element::RenderElement, element::RenderElementStates, gles::GlesRenderer, pixman::PixmanRenderer,
+            Bind, Color32F,
         },
     },
     output::{Output, OutputModeSource},
@@ -32,11 +39,32 @@ use super::mapped::MappedScanout;
 use crate::render::PlaneCursor;
 
 type SmithayCompositor = DrmCompositor<DumbAllocator, DrmDeviceFd, (), DrmDeviceFd>;
+type GlesCompositor =
+    DrmCompositor<GbmAllocator<DrmDeviceFd>, GbmFramebufferExporter<DrmDeviceFd>, (), DrmDeviceFd>;
 
 /// How frames reach the screen on one CRTC.
 pub enum Scanout {
     Smithay(Box<SmithayCompositor>),
     Mapped(Box<MappedScanout>),
+    /// Smithay's compositor over GBM buffers rendered with GLES (see [`super::gles`]).
+    Gles(Box<GlesCompositor>),
+}
+
+/// Renders `elements` with Smithay's DRM compositor and queues the frame if it changed.
+macro_rules! compositor_frame {
+    ($compositor:expr, $renderer:expr, $elements:expr, $clear:expr) => {{
+        let frame = $compositor
+            .render_frame($renderer, $elements, $clear, FrameFlags::DEFAULT)
+            .map_err(|err| anyhow::anyhow!("rendering the frame failed: {err:?}"))?;
+        let damaged = !frame.is_empty;
+        let states = frame.states;
+        if damaged {
+            $compositor
+                .queue_frame(())
+                .map_err(|err| anyhow::anyhow!("queueing the frame failed: {err:?}"))?;
+        }
+        Ok(Rendered { damaged, states })
+    }};
 }
 
 /// Which scanout path to use; `Auto` tries Smithay's compositor and falls back to mapping.
@@ -48,20 +76,24 @@ pub enum ScanoutChoice {
 }
 
 impl ScanoutChoice {
-    /// From `NEXQUELIUM_DRM_SCANOUT`, else from the kernel command line's `nexquelium.scanout=`
-    /// (a session booted straight into Nexquelium gets its environment from init):
+    /// From `NEXQUELIUM_DRM_SCANOUT`, else from the kernel command line's `nexquelium.scanout=`:
     /// `smithay` or `mapped`; anything else (or nothing) is `Auto`.
     pub fn from_env() -> Self {
-        let value = std::env::var("NEXQUELIUM_DRM_SCANOUT").ok().or_else(|| {
-            let cmdline = std::fs::read_to_string("/proc/cmdline").ok()?;
-            kernel_param(&cmdline, "nexquelium.scanout").map(str::to_owned)
-        });
-        match value.as_deref() {
+        match kernel_setting("NEXQUELIUM_DRM_SCANOUT", "nexquelium.scanout").as_deref() {
             Some("smithay") => ScanoutChoice::Smithay,
             Some("mapped") => ScanoutChoice::Mapped,
             _ => ScanoutChoice::Auto,
         }
     }
+}
+
+/// A setting from the environment variable `env`, else from the kernel command line's
+/// `param=value` (a session booted straight into Nexquelium gets its environment from init).
+pub fn kernel_setting(env: &str, param: &str) -> Option<String> {
+    std::env::var(env).ok().or_else(|| {
+        let cmdline = std::fs::read_to_string("/proc/cmdline").ok()?;
+        kernel_param(&cmdline, param).map(str::to_owned)
+    })
 }
 
 /// The value of the last `key=value` word of a kernel command line.
@@ -123,10 +155,36 @@ impl Scanout {
         }
     }
 
+    /// Smithay's compositor over GBM buffers for `renderer`, with the cursor plane.
+    pub fn new_gles(
+        device: &DrmDevice,
+        gbm: &GbmDevice<DrmDeviceFd>,
+        surface: DrmSurface,
+        output: &Output,
+        renderer: &GlesRenderer,
+    ) -> anyhow::Result<Scanout> {
+        let renderer_formats = renderer.egl_context().dmabuf_render_formats().clone();
+        let compositor = DrmCompositor::new(
+            OutputModeSource::from(output),
+            surface,
+            None,
+            GbmAllocator::new(gbm.clone(), GbmBufferFlags::RENDERING | GbmBufferFlags::SCANOUT),
+            GbmFramebufferExporter::new(gbm.clone(), None),
+            [Fourcc::Xrgb8888, Fourcc::Argb8888],
+            renderer_formats,
+            device.cursor_size(),
+            Some(gbm.clone()),
+        )
+        .map_err(|err| anyhow::anyhow!("Smithay's DRM compositor on GBM failed: {err:?}"))?;
+        tracing::info!("scanout: Smithay's DRM compositor over GBM buffers (GLES)");
+        Ok(Scanout::Gles(Box::new(compositor)))
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Scanout::Smithay(_) => "smithay",
             Scanout::Mapped(_) => "mapped",
+            Scanout::Gles(_) => "gles",
         }
     }
 
@@ -134,7 +192,7 @@ impl Scanout {
     pub fn busy(&self) -> bool {
         match self {
             // The DRM compositor queues a frame behind a pending one itself.
-            Scanout::Smithay(_) => false,
+            Scanout::Smithay(_) | Scanout::Gles(_) => false,
             Scanout::Mapped(m) => m.flip_pending,
         }
     }
@@ -142,7 +200,7 @@ impl Scanout {
     /// The size of the cursor plane this scanout puts the pointer on, if any.
     pub fn cursor_plane_size(&self) -> Option<Size<i32, Physical>> {
         match self {
-            Scanout::Smithay(_) => None,
+            Scanout::Smithay(_) | Scanout::Gles(_) => None,
             Scanout::Mapped(m) => m.cursor_plane_size(),
         }
     }
@@ -158,20 +216,23 @@ impl Scanout {
         scale: f64,
     ) -> anyhow::Result<Rendered> {
         match self {
-            Scanout::Smithay(compositor) => {
-                let frame = compositor
-                    .render_frame(renderer, elements, clear, FrameFlags::DEFAULT)
-                    .map_err(|err| anyhow::anyhow!("rendering the frame failed: {err:?}"))?;
-                let damaged = !frame.is_empty;
-                let states = frame.states;
-                if damaged {
-                    compositor
-                        .queue_frame(())
-                        .map_err(|err| anyhow::anyhow!("queueing the frame failed: {err:?}"))?;
-                }
-                Ok(Rendered { damaged, states })
-            }
+            Scanout::Smithay(compositor) => compositor_frame!(compositor, renderer, elements, clear),
             Scanout::Mapped(mapped) => mapped.render(renderer, elements, cursor, clear, scale),
+            Scanout::Gles(_) => anyhow::bail!("a GLES scanout cannot show a pixman frame"),
+        }
+    }
+
+    /// Shows `elements` rendered with GLES; the pointer's element goes on the cursor plane
+    /// where Smithay's compositor can put it there.
+    pub fn render_gles<E: RenderElement<GlesRenderer>>(
+        &mut self,
+        renderer: &mut GlesRenderer,
+        elements: &[E],
+        clear: Color32F,
+    ) -> anyhow::Result<Rendered> {
+        match self {
+            Scanout::Gles(compositor) => compositor_frame!(compositor, renderer, elements, clear),
+            _ => anyhow::bail!("a pixman scanout cannot show a GLES frame"),
         }
     }
 
@@ -179,6 +240,11 @@ impl Scanout {
     pub fn flipped(&mut self) {
         match self {
             Scanout::Smithay(compositor) => {
+                if let Err(err) = compositor.frame_submitted() {
+                    tracing::warn!(error = ?err, "frame submission failed");
+                }
+            }
+            Scanout::Gles(compositor) => {
                 if let Err(err) = compositor.frame_submitted() {
                     tracing::warn!(error = ?err, "frame submission failed");
                 }
@@ -191,6 +257,11 @@ impl Scanout {
     pub fn reset(&mut self) {
         match self {
             Scanout::Smithay(compositor) => {
+                if let Err(err) = compositor.reset_state() {
+                    tracing::warn!(%err, "cannot reset the DRM state");
+                }
+            }
+            Scanout::Gles(compositor) => {
                 if let Err(err) = compositor.reset_state() {
                     tracing::warn!(%err, "cannot reset the DRM state");
                 }
