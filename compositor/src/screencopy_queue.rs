@@ -53,18 +53,33 @@ impl State {
             frames.into_iter().for_each(ScreencopyFrame::failed);
             return;
         }
-        let cpu = match self.backend.capture(&mut self.nexq, output, with_cursor) {
-            Ok(cpu) => cpu,
+        let now: std::time::Duration = self.nexq.clock.now().into();
+        // The canvas's pixels go straight into each client's buffer.
+        let mut waiting = Some(frames);
+        let copied = self
+            .backend
+            .captures()
+            .capture_with(&self.nexq, output, with_cursor, |view| {
+                let size = (view.width as i32, view.height as i32).into();
+                let frames = waiting.take().unwrap_or_default();
+                frames
+                    .into_iter()
+                    .map(|frame| {
+                        let copied = frame.copy_from(view.bgra, view.stride, size);
+                        (frame, copied)
+                    })
+                    .collect::<Vec<_>>()
+            });
+        let copied = match copied {
+            Ok(copied) => copied,
             Err(err) => {
                 tracing::warn!(%err, "screencopy capture failed");
-                frames.into_iter().for_each(ScreencopyFrame::failed);
+                waiting.into_iter().flatten().for_each(ScreencopyFrame::failed);
                 return;
             }
         };
-        let now: std::time::Duration = self.nexq.clock.now().into();
-        let size = (cpu.width as i32, cpu.height as i32).into();
-        for frame in frames {
-            match frame.copy_from(&cpu.bgra, cpu.stride, size) {
+        for (frame, result) in copied {
+            match result {
                 // The whole region is reported as damaged: a superset of the real damage is valid.
                 Ok(()) => frame.submit(now, &[]),
                 Err(err) => {

@@ -103,18 +103,43 @@ impl Canvas {
         })
     }
 
-    pub fn read(&self) -> CpuFrame {
+    /// The pixels as they are now, borrowed.
+    pub fn view(&self) -> FrameView<'_> {
         let width = self.image.width();
         let height = self.image.height();
         let stride = self.image.stride();
         // SAFETY: the image owns `stride * height` bytes for as long as `self.image` lives, and
         // no render is in progress while we hold `&self`.
         let bytes = unsafe { std::slice::from_raw_parts(self.image.data() as *const u8, stride * height) };
-        CpuFrame {
+        FrameView {
             width: width as u32,
             height: height as u32,
             stride,
-            bgra: bytes.to_vec(),
+            bgra: bytes,
+        }
+    }
+
+    pub fn read(&self) -> CpuFrame {
+        self.view().to_owned()
+    }
+}
+
+/// A [`CpuFrame`]'s pixels borrowed from where they were drawn (no copy).
+#[derive(Debug, Clone, Copy)]
+pub struct FrameView<'a> {
+    pub width: u32,
+    pub height: u32,
+    pub stride: usize,
+    pub bgra: &'a [u8],
+}
+
+impl FrameView<'_> {
+    pub fn to_owned(self) -> CpuFrame {
+        CpuFrame {
+            width: self.width,
+            height: self.height,
+            stride: self.stride,
+            bgra: self.bgra.to_vec(),
         }
     }
 }
@@ -128,9 +153,21 @@ pub struct Captures {
 
 impl Captures {
     pub fn capture(&mut self, nexq: &Nexq, output: &Output, with_cursor: bool) -> anyhow::Result<CpuFrame> {
+        self.capture_with(nexq, output, with_cursor, |view| view.to_owned())
+    }
+
+    /// Brings `output`'s capture canvas up to date and lends its pixels to `f` (screencopy
+    /// copies them straight into the client's buffer: no frame-sized copy in between).
+    pub fn capture_with<T>(
+        &mut self,
+        nexq: &Nexq,
+        output: &Output,
+        with_cursor: bool,
+        f: impl FnOnce(FrameView<'_>) -> T,
+    ) -> anyhow::Result<T> {
         let canvas = canvas_for(&mut self.canvases, output, with_cursor, with_cursor)?;
         canvas.render(nexq, output)?;
-        Ok(canvas.read())
+        Ok(f(canvas.view()))
     }
 
     /// Forget the canvases of outputs no longer in the session.

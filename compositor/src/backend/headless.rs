@@ -2,10 +2,8 @@
 
 use std::collections::HashMap;
 
-use smithay::output::Output;
-
 use crate::{
-    backend::canvas::{canvas_for, Canvas, Captures, CpuFrame},
+    backend::canvas::{canvas_for, Canvas, Captures},
     redraw::RenderOutcome,
     state::Nexq,
 };
@@ -13,7 +11,7 @@ use crate::{
 pub struct HeadlessBackend {
     /// The screens: what each display would show, by output name.
     canvases: HashMap<(String, bool), Canvas>,
-    captures: Captures,
+    pub captures: Captures,
     pub frame_count: u64,
 }
 
@@ -40,15 +38,6 @@ impl HeadlessBackend {
             self.frame_count += 1;
         }
         Ok(outcome)
-    }
-
-    pub fn capture(
-        &mut self,
-        nexq: &mut Nexq,
-        output: &Output,
-        with_cursor: bool,
-    ) -> anyhow::Result<CpuFrame> {
-        self.captures.capture(nexq, output, with_cursor)
     }
 }
 

@@ -26,6 +26,15 @@ impl Backend {
         }
     }
 
+    /// The capture canvases (screenshots, screencopy) of whichever backend runs.
+    pub fn captures(&mut self) -> &mut canvas::Captures {
+        match self {
+            Backend::Headless(b) => &mut b.captures,
+            Backend::Winit(b) => &mut b.captures,
+            Backend::Drm(b) => &mut b.captures,
+        }
+    }
+
     /// An output's current pixels, rendered up to date, for screenshots and screencopy.
     pub fn capture(
         &mut self,
@@ -33,11 +42,7 @@ impl Backend {
         output: &Output,
         with_cursor: bool,
     ) -> anyhow::Result<CpuFrame> {
-        match self {
-            Backend::Headless(b) => b.capture(nexq, output, with_cursor),
-            Backend::Winit(b) => b.capture(nexq, output, with_cursor),
-            Backend::Drm(b) => b.capture(nexq, output, with_cursor),
-        }
+        self.captures().capture(nexq, output, with_cursor)
     }
 
     /// Every output's pixels side by side, as they are arranged: the whole session.

@@ -13,7 +13,7 @@ use smithay::{
 };
 
 use crate::{
-    backend::canvas::{Captures, CpuFrame},
+    backend::canvas::Captures,
     cursor::CursorImages,
     redraw::RenderOutcome,
     render::output_elements,
@@ -24,7 +24,7 @@ pub struct WinitBackend {
     graphics: WinitGraphicsBackend<GlesRenderer>,
     damage_tracker: OutputDamageTracker,
     cursors: CursorImages,
-    captures: Captures,
+    pub captures: Captures,
     pub frame_count: u64,
 }
 
@@ -81,15 +81,6 @@ impl WinitBackend {
             self.frame_count += 1;
         }
         Ok(RenderOutcome { damaged, states })
-    }
-
-    pub fn capture(
-        &mut self,
-        nexq: &mut Nexq,
-        output: &Output,
-        with_cursor: bool,
-    ) -> anyhow::Result<CpuFrame> {
-        self.captures.capture(nexq, output, with_cursor)
     }
 }
 

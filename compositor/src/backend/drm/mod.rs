@@ -35,10 +35,7 @@ pub use connectors::ModeRequest;
 use scanout::{NeedsMapped, Scanout, ScanoutChoice};
 
 use crate::{
-    backend::{
-        canvas::{Captures, CpuFrame},
-        Backend,
-    },
+    backend::{canvas::Captures, Backend},
     cursor::CursorImages,
     redraw::RenderOutcome,
     render::{output_elements, plane_cursor},
@@ -64,7 +61,7 @@ pub struct DrmBackend {
     /// A redraw was asked for while a flip was in flight.
     redraw_after_flip: bool,
     cursors: CursorImages,
-    captures: Captures,
+    pub captures: Captures,
     pub frame_count: u64,
 }
 
@@ -278,15 +275,6 @@ impl DrmBackend {
             self.frame_count += 1;
         }
         Ok(outcome)
-    }
-
-    pub fn capture(
-        &mut self,
-        nexq: &mut Nexq,
-        output: &Output,
-        with_cursor: bool,
-    ) -> anyhow::Result<CpuFrame> {
-        self.captures.capture(nexq, output, with_cursor)
     }
 
     /// A flip on `crtc` finished: returns whether a redraw is owed.
