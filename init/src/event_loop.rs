@@ -55,7 +55,8 @@ pub fn run(config: &Config, run_dir: &Path, input_dir: &Path, signals: &SignalFd
         if sup.became_ready || now >= next_scan {
             sup.became_ready = false;
             for path in buttons.scan() {
-                say!("watching the power button {}", path.display());
+                let name = crate::power_button::device_name(&path).unwrap_or_default();
+                say!("watching the power button {} ({name})", path.display());
             }
             next_scan = now + SCAN_INTERVAL;
         }

@@ -1,9 +1,11 @@
-//! The ACPI power button: evdev devices named "Power Button" sending KEY_POWER.
+//! The power button: evdev devices that can send KEY_POWER and are not keyboards.
 //!
-//! QEMU's `system_powerdown` (and a real machine's button) appear, once the
-//! kernel's `button` module is loaded by udev's coldplug, as
-//! `/dev/input/eventN` with that name. Init opens each such device and powers
-//! off when a KEY_POWER press arrives.
+//! QEMU's `system_powerdown` (and a real machine's button) appear, once udev's
+//! coldplug has loaded the driver, as `/dev/input/eventN`: the ACPI button
+//! ("Power Button") on PCs, a `gpio-keys` device on ARM boards and QEMU's
+//! `virt` machine booted without UEFI. Init opens each such device and powers
+//! off when a KEY_POWER press arrives. Keyboards (they have KEY_A) are left to
+//! the session, even those with a power key.
 
 use std::collections::BTreeSet;
 use std::ffi::CString;
@@ -12,17 +14,33 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-/// The name the kernel's ACPI button driver gives the power button.
-pub const POWER_BUTTON_NAME: &str = "Power Button";
-
 const EV_KEY: u16 = 1;
+const KEY_A: u16 = 30;
 const KEY_POWER: u16 = 116;
+/// Bytes of an EV_KEY capability bitmap (KEY_MAX is 0x2ff).
+const KEY_BITS_LEN: usize = 0x300 / 8;
 /// `struct input_event` on 64-bit Linux: a 16-byte timeval, type, code, value.
 const EVENT_SIZE: usize = 24;
 
 /// `EVIOCGNAME(len)`: `_IOC(_IOC_READ, 'E', 0x06, len)`.
 const fn eviocgname(len: usize) -> libc::c_ulong {
     ((2 << 30) | (len << 16) | ((b'E' as usize) << 8) | 0x06) as libc::c_ulong
+}
+
+/// `EVIOCGBIT(EV_KEY, len)`: `_IOC(_IOC_READ, 'E', 0x20 + EV_KEY, len)`.
+const fn eviocgbit_key(len: usize) -> libc::c_ulong {
+    ((2 << 30) | (len << 16) | ((b'E' as usize) << 8) | (0x20 + EV_KEY as usize)) as libc::c_ulong
+}
+
+/// Whether key `code` is set in an EV_KEY capability bitmap.
+fn has_key(bits: &[u8], code: u16) -> bool {
+    bits.get(usize::from(code / 8))
+        .is_some_and(|byte| byte & (1 << (code % 8)) != 0)
+}
+
+/// A power button: it can send KEY_POWER and is not a keyboard (no KEY_A).
+pub fn is_power_button(key_bits: &[u8]) -> bool {
+    has_key(key_bits, KEY_POWER) && !has_key(key_bits, KEY_A)
 }
 
 /// One decoded `input_event`.
@@ -86,7 +104,7 @@ impl PowerButtons {
                 continue;
             }
             let Ok(fd) = open_nonblocking(&path) else { continue };
-            if device_name(&fd, &path).as_deref() == Some(POWER_BUTTON_NAME) {
+            if key_bits(&fd).is_some_and(|bits| is_power_button(&bits)) {
                 found.push(path.clone());
                 self.open.push((path, fd));
             } else {
@@ -133,25 +151,26 @@ fn open_nonblocking(path: &Path) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// The device's name from EVIOCGNAME, else from /sys/class/input/eventN/device/name.
-fn device_name(fd: &OwnedFd, path: &Path) -> Option<String> {
+/// The device's EV_KEY capability bitmap (None when it is not an evdev device).
+fn key_bits(fd: &OwnedFd) -> Option<[u8; KEY_BITS_LEN]> {
+    let mut bits = [0u8; KEY_BITS_LEN];
+    // SAFETY: the ioctl writes at most bits.len() bytes.
+    let n = unsafe { libc::ioctl(fd.as_raw_fd(), eviocgbit_key(bits.len()), bits.as_mut_ptr()) };
+    (n >= 0).then_some(bits)
+}
+
+/// The device's name from EVIOCGNAME, for the console.
+pub fn device_name(path: &Path) -> Option<String> {
+    let fd = open_nonblocking(path).ok()?;
     let mut buf = [0u8; 256];
     // SAFETY: the ioctl writes at most buf.len() bytes.
     let n = unsafe { libc::ioctl(fd.as_raw_fd(), eviocgname(buf.len()), buf.as_mut_ptr()) };
-    if n > 0 {
-        let text = &buf[..(n as usize).min(buf.len())];
-        let end = text.iter().position(|&b| b == 0).unwrap_or(text.len());
-        return Some(String::from_utf8_lossy(&text[..end]).into_owned());
-    }
-    // Only real device nodes have a sysfs entry of the same name.
-    if path.parent() != Some(Path::new("/dev/input")) {
+    if n <= 0 {
         return None;
     }
-    let node = path.file_name()?;
-    let sys = Path::new("/sys/class/input").join(node).join("device/name");
-    std::fs::read_to_string(sys)
-        .ok()
-        .map(|s| s.trim_end().to_string())
+    let text = &buf[..(n as usize).min(buf.len())];
+    let end = text.iter().position(|&b| b == 0).unwrap_or(text.len());
+    Some(String::from_utf8_lossy(&text[..end]).into_owned())
 }
 
 #[cfg(test)]
@@ -167,9 +186,30 @@ mod tests {
     }
 
     #[test]
-    fn ioctl_number_matches_the_kernel_header() {
-        // EVIOCGNAME(256) as computed by <linux/input.h>.
+    fn ioctl_numbers_match_the_kernel_header() {
+        // EVIOCGNAME(256) and EVIOCGBIT(EV_KEY, 96) as computed by <linux/input.h>.
         assert_eq!(eviocgname(256), 0x8100_4506);
+        assert_eq!(eviocgbit_key(96), 0x8060_4521);
+    }
+
+    fn bits(keys: &[u16]) -> [u8; KEY_BITS_LEN] {
+        let mut bits = [0u8; KEY_BITS_LEN];
+        for &k in keys {
+            bits[usize::from(k / 8)] |= 1 << (k % 8);
+        }
+        bits
+    }
+
+    #[test]
+    fn power_buttons_are_told_from_keyboards_by_their_keys() {
+        // The ACPI button and gpio-keys: KEY_POWER alone (gpio-keys may have a few more).
+        assert!(is_power_button(&bits(&[KEY_POWER])));
+        assert!(is_power_button(&bits(&[KEY_POWER, 142 /* KEY_SLEEP */])));
+        // A keyboard with a power key, a keyboard without, a mouse.
+        assert!(!is_power_button(&bits(&[KEY_A, 31, KEY_POWER])));
+        assert!(!is_power_button(&bits(&[KEY_A, 31])));
+        assert!(!is_power_button(&bits(&[0x110 /* BTN_LEFT */])));
+        assert!(!is_power_button(&[]));
     }
 
     #[test]
