@@ -18,6 +18,8 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 
+use crate::arch::Arch;
+
 mod grub;
 mod iso;
 
@@ -29,9 +31,20 @@ pub use iso::{iso, iso_dates, utc, BuiltIso, IsoOptions};
 pub const SECTOR: u64 = 512;
 const MIB: u64 = 1 << 20;
 
-/// File names in the image directory (`target/exosphere/`).
+/// File names in the image directory (`target/exosphere/`) of the x86_64 image; see
+/// [`disk_file`] and [`iso_file`] for others.
 pub const DISK_FILE: &str = "exosphere-x86_64.img";
 pub const ISO_FILE: &str = "exosphere-x86_64.iso";
+
+/// `exosphere-<arch>.img`.
+pub fn disk_file(arch: Arch) -> String {
+    format!("exosphere-{arch}.img")
+}
+
+/// `exosphere-<arch>.iso`.
+pub fn iso_file(arch: Arch) -> String {
+    format!("exosphere-{arch}.iso")
+}
 
 /// The GPT disk GUID and the partitions' unique GUIDs (fixed: the image must be reproducible).
 pub const DISK_GUID: &str = "3C1F6B8E-2D4A-4F7B-9E5C-E70500000000";
@@ -69,6 +82,11 @@ const ESP_MIN_MIB: u64 = 64;
 /// Inputs shared by the disk and the ISO.
 #[derive(Debug, Clone)]
 pub struct Media {
+    /// The architecture: x86_64 media boot under BIOS and UEFI, aarch64 media under UEFI only
+    /// (GRUB arm64-efi as `\EFI\BOOT\BOOTAA64.EFI`).
+    pub arch: Arch,
+    /// Where another architecture's GRUB package is downloaded and unpacked.
+    pub sysroot_cache: PathBuf,
     /// The bzImage (GRUB cannot boot the PVH `vmlinux`).
     pub kernel: PathBuf,
     pub initrd: PathBuf,
@@ -84,12 +102,21 @@ pub struct Media {
 
 impl Media {
     /// `<dir>/vmlinuz` and `<dir>/initramfs.cpio` (what `exo-vm build --out DIR` wrote), the
-    /// command line `exo-vm run` uses, scratch space in `<dir>/build/media`.
+    /// command line `exo-vm run` uses, scratch space in `<dir>/build/media`, the architecture
+    /// `exo-vm build` noted in `<dir>/arch` (the build machine's when there is none).
     pub fn for_image(dir: &Path) -> Media {
+        let arch = Arch::of_image_dir(dir).ok().flatten().unwrap_or_else(Arch::host);
+        Media::for_image_arch(dir, arch)
+    }
+
+    /// [`Media::for_image`] for an image of `arch`.
+    pub fn for_image_arch(dir: &Path, arch: Arch) -> Media {
         Media {
+            arch,
+            sysroot_cache: dir.join("build/sysroot"),
             kernel: dir.join("vmlinuz"),
             initrd: dir.join("initramfs.cpio"),
-            cmdline: crate::qemu::kernel_cmdline(true),
+            cmdline: crate::qemu::kernel_cmdline(arch, true),
             epoch: media_epoch(),
             work: dir.join("build/media"),
             verbose: false,
@@ -143,12 +170,21 @@ impl Media {
                 "menuentry \"{title}\" {{\n    linux /boot/vmlinuz {cmdline}\n    initrd /boot/initramfs.cpio\n}}\n"
             )
         };
-        format!(
-            "# Exosphere's boot menu (written by exo-vm). The kernel and initramfs are next to it\n\
-             # in /boot. On a console without a serial port the two serial lines fail harmlessly.\n\
+        // On aarch64 UEFI's own console is the serial port already (AAVMF): GRUB's console
+        // terminal reaches it, and arm64-efi GRUB has no `com0`.
+        let terminals = if self.arch == Arch::X86_64 {
+            "# in /boot. On a console without a serial port the two serial lines fail harmlessly.\n\
              serial --unit=0 --speed=115200\n\
              terminal_input console serial\n\
-             terminal_output console serial\n\
+             terminal_output console serial\n"
+        } else {
+            "# in /boot. UEFI's console (AAVMF) is the serial port already.\n\
+             terminal_input console\n\
+             terminal_output console\n"
+        };
+        format!(
+            "# Exosphere's boot menu (written by exo-vm). The kernel and initramfs are next to it\n\
+             {terminals}\
              set default=0\n\
              set timeout=1\n\n{}\n{}",
             entry("Exosphere", &self.cmdline),
@@ -213,11 +249,17 @@ pub struct DiskOptions {
 }
 
 impl DiskOptions {
-    /// The disk for the image in `dir`: `<dir>/exosphere-x86_64.img`, a 256 MiB data partition.
+    /// The disk for the image in `dir`: `<dir>/exosphere-<arch>.img`, a 256 MiB data partition.
     pub fn for_image(dir: &Path) -> DiskOptions {
+        DiskOptions::for_image_arch(dir, Media::for_image(dir).arch)
+    }
+
+    /// [`DiskOptions::for_image`] for an image of `arch`.
+    pub fn for_image_arch(dir: &Path, arch: Arch) -> DiskOptions {
+        let media = Media::for_image_arch(dir, arch);
         DiskOptions {
-            media: Media::for_image(dir),
-            path: dir.join(DISK_FILE),
+            path: dir.join(disk_file(media.arch)),
+            media,
             data_mib: 256,
             data_seed: None,
         }
@@ -240,6 +282,7 @@ pub struct Partition {
 /// What [`disk`] produced.
 #[derive(Debug, Clone)]
 pub struct BuiltDisk {
+    pub arch: Arch,
     pub path: PathBuf,
     /// Size of the image file in bytes.
     pub size: u64,
@@ -250,9 +293,14 @@ impl fmt::Display for BuiltDisk {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} {:.1} MiB, GPT {DISK_GUID}, BIOS (GRUB i386-pc) and UEFI (GRUB x86_64-efi)",
+            "{} {:.1} MiB, GPT {DISK_GUID}, {}",
             self.path.display(),
-            self.size as f64 / MIB as f64
+            self.size as f64 / MIB as f64,
+            if self.arch == Arch::X86_64 {
+                "BIOS (GRUB i386-pc) and UEFI (GRUB x86_64-efi)"
+            } else {
+                "UEFI (GRUB arm64-efi)"
+            }
         )?;
         for p in &self.partitions {
             write!(
@@ -273,11 +321,17 @@ impl fmt::Display for BuiltDisk {
 /// The partition layout for an ESP of `esp_mib` and a data partition of `data_mib`, and the
 /// image size in sectors (1 MiB after the last partition holds the backup GPT).
 pub fn layout(esp_mib: u64, data_mib: u64) -> (Vec<Partition>, u64) {
+    layout_for(Arch::X86_64, esp_mib, data_mib)
+}
+
+/// [`layout`] for `arch`: aarch64 disks have no BIOS boot partition (the ESP is partition 1,
+/// the data partition 2, at the same offsets as on x86_64).
+pub fn layout_for(arch: Arch, esp_mib: u64, data_mib: u64) -> (Vec<Partition>, u64) {
     let per_mib = MIB / SECTOR;
     let esp_sectors = esp_mib * per_mib;
     let data_start = ESP_START + esp_sectors;
     let data_sectors = data_mib * per_mib;
-    let parts = vec![
+    let mut parts = vec![
         Partition {
             number: 1,
             name: "BIOS boot",
@@ -290,7 +344,11 @@ pub fn layout(esp_mib: u64, data_mib: u64) -> (Vec<Partition>, u64) {
         Partition {
             number: 2,
             name: "EFI System",
-            what: "FAT32 EXOSPHERE E705-0001: /EFI/BOOT/BOOTX64.EFI, /boot/{vmlinuz,initramfs.cpio,grub/grub.cfg}",
+            what: if arch == Arch::X86_64 {
+                "FAT32 EXOSPHERE E705-0001: /EFI/BOOT/BOOTX64.EFI, /boot/{vmlinuz,initramfs.cpio,grub/grub.cfg}"
+            } else {
+                "FAT32 EXOSPHERE E705-0001: /EFI/BOOT/BOOTAA64.EFI, /boot/{vmlinuz,initramfs.cpio,grub/grub.cfg}"
+            },
             type_guid: TYPE_ESP,
             guid: ESP_GUID,
             start: ESP_START,
@@ -306,6 +364,12 @@ pub fn layout(esp_mib: u64, data_mib: u64) -> (Vec<Partition>, u64) {
             sectors: data_sectors,
         },
     ];
+    if arch != Arch::X86_64 {
+        parts.remove(0);
+        for (i, p) in parts.iter_mut().enumerate() {
+            p.number = i as u32 + 1;
+        }
+    }
     (parts, data_start + data_sectors + per_mib)
 }
 
@@ -391,23 +455,34 @@ pub fn disk(opts: &DiskOptions) -> Result<BuiltDisk> {
     let work = &media.work;
 
     // GRUB: the same early config for BIOS and UEFI (the ESP by its volume id).
+    let bios = media.arch == Arch::X86_64;
     let early = work.join("disk-early.cfg");
     fs::write(&early, early_cfg(&fat_volume_id(ESP_VOLUME_ID)))?;
     let core = work.join("core.img");
-    grub_mkimage(media, "i386-pc", &early, GRUB_MODULES_BIOS, &core)?;
-    let efi = work.join("BOOTX64.EFI");
-    grub_mkimage(media, "x86_64-efi", &early, GRUB_MODULES_EFI, &efi)?;
+    if bios {
+        grub_mkimage(media, "i386-pc", &early, GRUB_MODULES_BIOS, &core)?;
+        let core_len = file_len(&core)?;
+        if core_len > BIOS_SECTORS * SECTOR {
+            bail!("GRUB's core.img ({core_len} bytes) does not fit the 1 MiB BIOS boot partition");
+        }
+    }
+    let (efi_format, efi_name) = media.arch.grub_efi();
+    let efi = work.join(efi_name);
+    grub_mkimage(media, efi_format, &early, GRUB_MODULES_EFI, &efi)?;
     let cfg = work.join("grub.cfg");
     fs::write(&cfg, media.grub_cfg())?;
-    let core_len = file_len(&core)?;
-    if core_len > BIOS_SECTORS * SECTOR {
-        bail!("GRUB's core.img ({core_len} bytes) does not fit the 1 MiB BIOS boot partition");
-    }
 
     let content = file_len(&media.kernel)? + file_len(&media.initrd)? + file_len(&efi)? + 4096;
-    let (parts, total) = layout(esp_mib(content), opts.data_mib);
-    let esp = &parts[1];
-    let data = &parts[2];
+    let (parts, total) = layout_for(media.arch, esp_mib(content), opts.data_mib);
+    let esp = parts
+        .iter()
+        .find(|p| p.type_guid == TYPE_ESP)
+        .expect("the layout has an ESP");
+    let data = parts
+        .iter()
+        .find(|p| p.type_guid == TYPE_LINUX)
+        .expect("the layout has a data partition");
+    let efi_dest = format!("::/EFI/BOOT/{efi_name}");
 
     if let Some(dir) = opts.path.parent() {
         fs::create_dir_all(dir)?;
@@ -440,7 +515,7 @@ pub fn disk(opts: &DiskOptions) -> Result<BuiltDisk> {
         ESP_LABEL,
         Some(esp.start),
         &[
-            (&efi, "::/EFI/BOOT/BOOTX64.EFI"),
+            (&efi, efi_dest.as_str()),
             (&cfg, "::/boot/grub/grub.cfg"),
             (&media.kernel, "::/boot/vmlinuz"),
             (&media.initrd, "::/boot/initramfs.cpio"),
@@ -491,6 +566,16 @@ pub fn disk(opts: &DiskOptions) -> Result<BuiltDisk> {
         "e2fsprogs",
     )?;
 
+    if !bios {
+        fs::File::open(&tmp)?.sync_all()?;
+        fs::rename(&tmp, &opts.path)?;
+        return Ok(BuiltDisk {
+            arch: media.arch,
+            path: opts.path.clone(),
+            size: total * SECTOR,
+            partitions: parts,
+        });
+    }
     media.log("installing GRUB for BIOS (boot.img in the MBR, core.img in partition 1)");
     let boot_img = fs::read(Path::new(GRUB_LIB).join("i386-pc/boot.img"))
         .context("reading GRUB's boot.img (Debian package grub-pc-bin)")?;
@@ -508,6 +593,7 @@ pub fn disk(opts: &DiskOptions) -> Result<BuiltDisk> {
     fs::rename(&tmp, &opts.path)?;
 
     Ok(BuiltDisk {
+        arch: media.arch,
         path: opts.path.clone(),
         size: total * SECTOR,
         partitions: parts,
@@ -542,6 +628,23 @@ mod tests {
     #[test]
     fn grub_cfg_boots_with_the_run_command_line() {
         let m = Media::for_image(Path::new("/nonexistent"));
+        let a = Media::for_image_arch(Path::new("/nonexistent"), Arch::Aarch64);
+        assert!(
+            a.grub_cfg()
+                .contains("linux /boot/vmlinuz console=tty0 console=ttyAMA0 panic=1 quiet\n"),
+            "{}",
+            a.grub_cfg()
+        );
+        let (parts, _) = layout_for(Arch::Aarch64, 100, 256);
+        assert_eq!(parts.len(), 2);
+        assert_eq!((parts[0].number, parts[0].name), (1, "EFI System"));
+        assert_eq!((parts[1].number, parts[1].start), (2, 4096 + 100 * 2048));
+        assert!(parts[0].what.contains("BOOTAA64.EFI"));
+        assert!(
+            !a.grub_cfg().contains("serial --unit") && a.grub_cfg().contains("terminal_output console\n"),
+            "{}",
+            a.grub_cfg()
+        );
         let cfg = m.grub_cfg();
         assert!(
             cfg.contains("linux /boot/vmlinuz console=tty0 console=ttyS0 panic=1 quiet\n"),
@@ -552,5 +655,6 @@ mod tests {
             "{cfg}"
         );
         assert!(cfg.contains("set timeout=1"), "{cfg}");
+        assert!(cfg.contains("terminal_output console serial\n"), "{cfg}");
     }
 }

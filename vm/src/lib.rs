@@ -5,6 +5,7 @@
 //! [`Vm::start`] boots it, and the [`Vm`] methods wait for console lines, take screenshots and
 //! inject input over QMP. See docs/exo-vm.md.
 
+pub mod arch;
 pub mod build;
 pub mod disk;
 pub mod keys;
@@ -12,6 +13,7 @@ pub mod ova;
 pub mod qemu;
 pub mod qmp;
 
+pub use arch::Arch;
 pub use build::{build, BuildOptions, BuiltImage, KernelChoice, Variant};
 pub use disk::{disk, iso, BuiltDisk, BuiltIso, DiskOptions, IsoOptions, Media};
 pub use qemu::{Boot, Display, Firmware, Vga, Vm, VmOptions};

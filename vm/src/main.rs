@@ -11,8 +11,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use exo_vm::build::{default_repo, source_date_epoch};
 use exo_vm::qemu::SerialTail;
 use exo_vm::{
-    Boot, BuildOptions, DiskOptions, Display, Firmware, IsoOptions, KernelChoice, Qmp, Variant, Vga, Vm,
-    VmOptions,
+    Arch, Boot, BuildOptions, DiskOptions, Display, Firmware, IsoOptions, KernelChoice, Qmp, Variant, Vga,
+    Vm, VmOptions,
 };
 
 /// Exosphere's boot image: build it, boot it in QEMU, drive a running VM.
@@ -43,46 +43,63 @@ enum VgaArg {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum FirmwareArg {
-    /// SeaBIOS (QEMU's default).
+    /// SeaBIOS (QEMU's default; aarch64: no firmware at all).
     Bios,
-    /// OVMF (Debian package ovmf), with a fresh copy of its variable store in --out.
+    /// OVMF (Debian package ovmf; aarch64: AAVMF, package qemu-efi-aarch64), with a fresh copy
+    /// of its variable store in --out.
     Uefi,
+}
+
+fn parse_arch(s: &str) -> Result<Arch, String> {
+    s.parse().map_err(|e: anyhow::Error| e.to_string())
 }
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Build <out>/initramfs.cpio, <out>/vmlinuz (and <out>/vmlinux for faster PVH boot).
+    /// With --arch aarch64: from the workspace cross-built for aarch64-unknown-linux-gnu and
+    /// Debian's arm64 packages (downloaded and unpacked into <out>/build/sysroot, never
+    /// installed).
     Build {
-        /// Directory holding nexquelium, sentry-dashboard, exoctl and exo-init.
+        /// Machine architecture: x86_64 (this machine's, the default) or aarch64.
+        #[arg(long, value_name = "ARCH", value_parser = parse_arch)]
+        arch: Option<Arch>,
+        /// Directory holding nexquelium, sentry-dashboard, exoctl and exo-init (default
+        /// target/release; for aarch64 target/aarch64-unknown-linux-gnu/release).
         #[arg(long, value_name = "DIR")]
         bin_dir: Option<PathBuf>,
         /// Image variant.
         #[arg(long, value_enum, default_value = "shipped")]
         variant: VariantArg,
-        /// Boot this vmlinuz instead of Debian's linux-image-amd64.
+        /// Boot this vmlinuz instead of Debian's linux-image-amd64 (linux-image-arm64).
         #[arg(long, value_name = "PATH")]
         kernel: Option<PathBuf>,
         /// With --kernel: a directory holding lib/modules/<kver>/ (default: no modules).
         #[arg(long, value_name = "DIR", requires = "kernel")]
         modules: Option<PathBuf>,
-        /// Output directory.
+        /// Output directory (default target/exosphere; for aarch64 target/exosphere/aarch64).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Repository root (for assets/).
         #[arg(long, value_name = "DIR")]
         repo: Option<PathBuf>,
         /// Also put this host file in the image at its host path, with its shared libraries
-        /// (repeatable; for debugging, e.g. --extra /usr/bin/ls).
+        /// (repeatable; for debugging, e.g. --extra /usr/bin/ls; for aarch64 a path in the
+        /// arm64 sysroot).
         #[arg(long, value_name = "PATH")]
         extra: Vec<PathBuf>,
     },
-    /// Write <out>/exosphere-x86_64.img: a GPT disk that boots under BIOS and UEFI (GRUB) the
-    /// kernel and initramfs `exo-vm build` put in <out>, with an ext4 data partition.
+    /// Write <out>/exosphere-<arch>.img: a GPT disk that boots under BIOS and UEFI (GRUB; aarch64:
+    /// UEFI only) the kernel and initramfs `exo-vm build` put in <out>, with an ext4 data
+    /// partition.
     Disk {
+        /// The image's architecture (default: what `exo-vm build` noted in <out>, else x86_64).
+        #[arg(long, value_name = "ARCH", value_parser = parse_arch)]
+        arch: Option<Arch>,
         /// Directory of the built image (vmlinuz, initramfs.cpio); the disk is written there.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-        /// Write the disk image here instead of <out>/exosphere-x86_64.img.
+        /// Write the disk image here instead of <out>/exosphere-<arch>.img.
         #[arg(long, value_name = "PATH")]
         output: Option<PathBuf>,
         /// Size of the data partition (exosphere-data, ext4) in MiB.
@@ -93,13 +110,16 @@ enum Cmd {
         #[arg(long, value_name = "DIR")]
         data_seed: Option<PathBuf>,
     },
-    /// Write <out>/exosphere-x86_64.iso: a hybrid ISO (El Torito BIOS and UEFI, isohybrid MBR
-    /// and GPT) with the kernel and initramfs `exo-vm build` put in <out>.
+    /// Write <out>/exosphere-<arch>.iso: a hybrid ISO (El Torito BIOS and UEFI, isohybrid MBR
+    /// and GPT; aarch64: UEFI only) with the kernel and initramfs `exo-vm build` put in <out>.
     Iso {
+        /// The image's architecture (default: what `exo-vm build` noted in <out>, else x86_64).
+        #[arg(long, value_name = "ARCH", value_parser = parse_arch)]
+        arch: Option<Arch>,
         /// Directory of the built image (vmlinuz, initramfs.cpio); the ISO is written there.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-        /// Write the ISO here instead of <out>/exosphere-x86_64.iso.
+        /// Write the ISO here instead of <out>/exosphere-<arch>.iso.
         #[arg(long, value_name = "PATH")]
         output: Option<PathBuf>,
     },
@@ -130,8 +150,12 @@ enum Cmd {
         #[arg(long)]
         network: bool,
     },
-    /// Boot the built image in QEMU (TCG).
+    /// Boot the built image in QEMU (TCG): qemu-system-x86_64 -machine pc, or for aarch64
+    /// qemu-system-aarch64 -machine virt -cpu cortex-a72.
     Run {
+        /// The machine (default: what `exo-vm build` noted in <out>, else x86_64).
+        #[arg(long, value_name = "ARCH", value_parser = parse_arch)]
+        arch: Option<Arch>,
         /// No window: serial log and screenshot under --out.
         #[arg(long)]
         headless: bool,
@@ -176,9 +200,13 @@ enum Cmd {
         /// Boot this ISO (exo-vm iso) as a CD-ROM on an AHCI controller instead of the kernel.
         #[arg(long, value_name = "PATH")]
         cdrom: Option<PathBuf>,
-        /// Firmware for --disk and --cdrom (the kernel boot is always SeaBIOS).
-        #[arg(long, value_enum, default_value = "bios")]
-        firmware: FirmwareArg,
+        /// Firmware (default: bios; uefi for --disk and --cdrom on aarch64). x86_64: uefi for
+        /// --disk and --cdrom only; the kernel boot is always SeaBIOS. aarch64: bios means no
+        /// firmware (QEMU starts the kernel itself; the fastest, and QEMU's power button still
+        /// reaches exo-init as a gpio-keys device) and the kernel boot only; uefi is AAVMF, for
+        /// every boot (the kernel then has ACPI).
+        #[arg(long, value_enum)]
+        firmware: Option<FirmwareArg>,
     },
     /// Write a PNG screenshot of a running VM.
     Screenshot {
@@ -215,6 +243,20 @@ fn default_out() -> PathBuf {
     default_repo().join("target/exosphere")
 }
 
+/// The architecture and image directory of a command: `--arch`, else what `exo-vm build` noted
+/// in `--out`, else this machine's; `--out` defaults to the architecture's directory. An image
+/// directory of another architecture is an error naming both.
+fn arch_and_dir(arch: Option<Arch>, out: Option<PathBuf>) -> Result<(Arch, PathBuf)> {
+    let arch = match (arch, &out) {
+        (Some(a), _) => a,
+        (None, Some(dir)) => Arch::of_image_dir(dir)?.unwrap_or_else(Arch::host),
+        (None, None) => Arch::host(),
+    };
+    let dir = out.unwrap_or_else(|| arch.default_out(&default_repo()));
+    arch.check_image_dir(&dir)?;
+    Ok((arch, dir))
+}
+
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_sigint(_: libc::c_int) {
@@ -249,6 +291,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
         Cmd::Build {
+            arch,
             bin_dir,
             variant,
             kernel,
@@ -258,7 +301,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             extra,
         } => {
             let repo = repo.unwrap_or_else(default_repo);
-            let mut opts = BuildOptions::new(&repo);
+            let mut opts = BuildOptions::for_arch(&repo, arch.unwrap_or_else(Arch::host));
             if let Some(b) = bin_dir {
                 opts.bin_dir = b;
             }
@@ -269,7 +312,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if let Some(k) = kernel {
                 opts.kernel = KernelChoice::Custom { vmlinuz: k, modules };
             }
-            opts.out = out.unwrap_or_else(|| repo.join("target/exosphere"));
+            if let Some(o) = out {
+                opts.out = o;
+            }
             opts.extra = extra;
             opts.mtime = source_date_epoch().unwrap_or(0);
             opts.verbose = true;
@@ -289,12 +334,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Disk {
+            arch,
             out,
             output,
             data_size,
             data_seed,
         } => {
-            let mut opts = DiskOptions::for_image(&out.unwrap_or_else(default_out));
+            let (arch, dir) = arch_and_dir(arch, out)?;
+            let mut opts = DiskOptions::for_image_arch(&dir, arch);
             if let Some(p) = output {
                 opts.path = p;
             }
@@ -310,8 +357,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("{built}");
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Iso { out, output } => {
-            let mut opts = IsoOptions::for_image(&out.unwrap_or_else(default_out));
+        Cmd::Iso { arch, out, output } => {
+            let (arch, dir) = arch_and_dir(arch, out)?;
+            let mut opts = IsoOptions::for_image_arch(&dir, arch);
             if let Some(p) = output {
                 opts.path = p;
             }
@@ -320,11 +368,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let built = exo_vm::iso(&opts)?;
             eprintln!("exo-vm: ISO made in {:.1} s", started.elapsed().as_secs_f64());
             println!(
-                "{} {:.1} MiB, volume {} (UUID {}), El Torito BIOS + UEFI, isohybrid MBR + GPT",
+                "{} {:.1} MiB, volume {} (UUID {}), {}",
                 built.path.display(),
                 built.size as f64 / (1u64 << 20) as f64,
                 exo_vm::disk::ISO_VOLUME_ID,
-                built.uuid
+                built.uuid,
+                if arch == Arch::X86_64 {
+                    "El Torito BIOS + UEFI, isohybrid MBR + GPT"
+                } else {
+                    "El Torito UEFI (GRUB arm64-efi), GPT"
+                }
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -338,6 +391,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             network,
         } => {
             let dir = out.unwrap_or_else(default_out);
+            // VirtualBox appliances are x86_64 machines (EFI, VMSVGA, SATA): no arm64 OVA.
+            if let Some(arch @ Arch::Aarch64) = Arch::of_image_dir(&dir)? {
+                anyhow::bail!(
+                    "{} holds an {arch} image: `exo-vm ova` makes x86_64 VirtualBox appliances only",
+                    dir.display()
+                );
+            }
             let disk = disk.unwrap_or_else(|| dir.join(exo_vm::disk::DISK_FILE));
             let output = output.unwrap_or_else(|| dir.join("exosphere-x86_64.ova"));
             let mut opts = exo_vm::ova::OvaOptions::new(disk, output);
@@ -361,6 +421,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Run {
+            arch,
             headless,
             vga,
             outputs,
@@ -376,10 +437,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             cdrom,
             firmware,
         } => {
-            let out = out.unwrap_or_else(default_out);
+            let (arch, out) = arch_and_dir(arch, out)?;
             let firmware = match firmware {
-                FirmwareArg::Bios => Firmware::Bios,
-                FirmwareArg::Uefi => Firmware::Uefi,
+                Some(FirmwareArg::Bios) => Firmware::Bios,
+                Some(FirmwareArg::Uefi) => Firmware::Uefi,
+                None if arch == Arch::Aarch64 && (disk.is_some() || cdrom.is_some()) => Firmware::Uefi,
+                None => Firmware::Bios,
             };
             let mut opts = match (disk, cdrom) {
                 (Some(d), _) => VmOptions::for_media(Boot::Disk(d), firmware, out)?,
@@ -390,6 +453,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     o
                 }
             };
+            opts.arch = arch;
             opts.vga = match vga {
                 VgaArg::Virtio => Vga::Virtio,
                 VgaArg::Std => Vga::Std,
@@ -618,14 +682,14 @@ mod tests {
             } => {
                 assert_eq!(disk, Some(PathBuf::from("d.img")));
                 assert_eq!(cdrom, None);
-                assert_eq!(firmware, FirmwareArg::Uefi);
+                assert_eq!(firmware, Some(FirmwareArg::Uefi));
             }
             c => panic!("{c:?}"),
         }
         match parse(&["run", "--cdrom", "x.iso"]).unwrap().cmd {
             Cmd::Run { cdrom, firmware, .. } => {
                 assert_eq!(cdrom, Some(PathBuf::from("x.iso")));
-                assert_eq!(firmware, FirmwareArg::Bios);
+                assert_eq!(firmware, None);
             }
             c => panic!("{c:?}"),
         }
@@ -636,6 +700,25 @@ mod tests {
             c => panic!("{c:?}"),
         }
         assert!(parse(&["disk", "--data-size", "4"]).is_err());
+    }
+
+    #[test]
+    fn arch_is_parsed_and_bad_names_are_named() {
+        match parse(&["build", "--arch", "aarch64"]).unwrap().cmd {
+            Cmd::Build { arch, .. } => assert_eq!(arch, Some(Arch::Aarch64)),
+            c => panic!("{c:?}"),
+        }
+        match parse(&["run", "--arch", "arm64", "--cdrom", "x.iso"])
+            .unwrap()
+            .cmd
+        {
+            Cmd::Run { arch, .. } => assert_eq!(arch, Some(Arch::Aarch64)),
+            c => panic!("{c:?}"),
+        }
+        for cmd in ["build", "disk", "iso", "run"] {
+            let e = parse(&[cmd, "--arch", "sparc"]).unwrap_err().to_string();
+            assert!(e.contains("--arch") && e.contains("sparc"), "{cmd}: {e}");
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+use crate::arch::Arch;
 use crate::keys;
 use crate::qmp::Qmp;
 
@@ -50,24 +51,40 @@ pub enum Boot {
 /// The machine's firmware.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Firmware {
-    /// SeaBIOS, QEMU's default.
+    /// SeaBIOS, QEMU's default on x86_64 (on aarch64 the kernel boot needs no firmware and
+    /// media boot only under UEFI).
     #[default]
     Bios,
-    /// OVMF (Debian package `ovmf`): [`OVMF_CODE`] read-only and a fresh copy of [`OVMF_VARS`]
-    /// as `<out>/OVMF_VARS.fd` at every start.
+    /// UEFI: OVMF on x86_64 (Debian package `ovmf`): [`OVMF_CODE`] read-only and a fresh copy
+    /// of [`OVMF_VARS`] as `<out>/OVMF_VARS.fd` at every start; AAVMF on aarch64 (package
+    /// `qemu-efi-aarch64`), the same way with [`AAVMF_CODE`] and [`AAVMF_VARS`].
     Uefi,
 }
 
 /// OVMF's code and its variable store template (the 2 MiB pair, Debian package `ovmf`).
 pub const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE.fd";
 pub const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS.fd";
+/// AAVMF (OVMF for arm64, Debian package `qemu-efi-aarch64`): code and variable store, each
+/// padded to the 64 MiB of the `virt` machine's flash banks.
+pub const AAVMF_CODE: &str = "/usr/share/AAVMF/AAVMF_CODE.fd";
+pub const AAVMF_VARS: &str = "/usr/share/AAVMF/AAVMF_VARS.fd";
+/// The size of each of the `virt` machine's two flash banks.
+pub const VIRT_FLASH_BYTES: u64 = 64 << 20;
+
+/// The UEFI firmware of `arch`: (code, variable store template, Debian package).
+pub fn uefi_firmware(arch: Arch) -> (&'static str, &'static str, &'static str) {
+    match arch {
+        Arch::X86_64 => (OVMF_CODE, OVMF_VARS, "ovmf"),
+        Arch::Aarch64 => (AAVMF_CODE, AAVMF_VARS, "qemu-efi-aarch64"),
+    }
+}
 
 /// The kernel command line every boot starts with (`exo-vm run` appends to it; the GRUB menu of
 /// `exo-vm disk`/`iso` boots with it). The last `console=` is `/dev/console`: init's output goes
-/// to the serial port. `panic=1` with `-no-reboot`: a kernel panic (e.g. init died) ends QEMU
-/// instead of hanging.
-pub fn kernel_cmdline(quiet: bool) -> String {
-    let mut s = String::from("console=tty0 console=ttyS0 panic=1");
+/// to the serial port (ttyS0; the PL011 ttyAMA0 on aarch64). `panic=1` with `-no-reboot`: a
+/// kernel panic (e.g. init died) ends QEMU instead of hanging.
+pub fn kernel_cmdline(arch: Arch, quiet: bool) -> String {
+    let mut s = format!("console=tty0 console={} panic=1", arch.serial_console());
     if quiet {
         s.push_str(" quiet");
     }
@@ -86,10 +103,15 @@ pub enum Display {
 
 #[derive(Debug, Clone)]
 pub struct VmOptions {
+    /// The machine: x86_64 (`qemu-system-x86_64 -machine pc`) or aarch64
+    /// (`qemu-system-aarch64 -machine virt -cpu cortex-a72`).
+    pub arch: Arch,
     /// What to boot: the kernel and initramfs below (default), a disk image or an ISO.
     pub boot: Boot,
-    /// SeaBIOS or OVMF. UEFI needs a disk or an ISO: QEMU's direct boot of `vmlinux` (PVH) is
-    /// SeaBIOS only.
+    /// SeaBIOS or OVMF. On x86_64 UEFI needs a disk or an ISO: QEMU's direct boot of `vmlinux`
+    /// (PVH) is SeaBIOS only. On aarch64 `Bios` means no firmware (QEMU starts the kernel; no
+    /// ACPI: the power button is a gpio-keys device) and needs the kernel boot; `Uefi` is
+    /// AAVMF, which also loads QEMU's `-kernel` (the kernel then has ACPI).
     pub firmware: Firmware,
     /// Kernel to boot (vmlinux for PVH boot, or a bzImage); unused for disk and CD boots.
     pub kernel: PathBuf,
@@ -121,9 +143,11 @@ pub struct VmOptions {
 
 impl VmOptions {
     /// Options for the image built into `out` (`exo-vm build --out`): vmlinux when present,
-    /// else vmlinuz; initramfs.cpio.
+    /// else vmlinuz; initramfs.cpio; the architecture the build wrote into `<out>/arch`
+    /// (the build machine's when there is none).
     pub fn for_image(out: impl Into<PathBuf>) -> Result<VmOptions> {
         let out = out.into();
+        let arch = Arch::of_image_dir(&out)?.unwrap_or_else(Arch::host);
         let kernel = ["vmlinux", "vmlinuz"]
             .iter()
             .map(|k| out.join(k))
@@ -139,6 +163,7 @@ impl VmOptions {
             bail!("{} is missing (run `exo-vm build` first)", initrd.display());
         }
         Ok(VmOptions {
+            arch,
             kernel,
             initrd,
             ..VmOptions::without_image(out)
@@ -168,6 +193,7 @@ impl VmOptions {
 
     fn without_image(out: impl Into<PathBuf>) -> VmOptions {
         VmOptions {
+            arch: Arch::host(),
             boot: Boot::Kernel,
             firmware: Firmware::Bios,
             kernel: PathBuf::new(),
@@ -200,9 +226,23 @@ impl VmOptions {
         self.out.join("fault.sock")
     }
 
-    /// The VM's own copy of the OVMF variable store (UEFI only).
+    /// The VM's own copy of the UEFI variable store (`OVMF_VARS.fd`, `AAVMF_VARS.fd`).
     pub fn ovmf_vars(&self) -> PathBuf {
-        self.out.join("OVMF_VARS.fd")
+        match self.arch {
+            Arch::X86_64 => self.out.join("OVMF_VARS.fd"),
+            Arch::Aarch64 => self.out.join("AAVMF_VARS.fd"),
+        }
+    }
+
+    /// The UEFI code flash QEMU reads: the firmware's file, or a copy padded to the flash
+    /// bank's size in `out` when it is smaller (aarch64's `virt` wants exactly 64 MiB).
+    pub fn ovmf_code(&self) -> PathBuf {
+        let (code, _, _) = uefi_firmware(self.arch);
+        if self.arch == Arch::Aarch64 && fs::metadata(code).is_ok_and(|m| m.len() != VIRT_FLASH_BYTES) {
+            self.out.join("AAVMF_CODE.fd")
+        } else {
+            PathBuf::from(code)
+        }
     }
 
     /// Checks the options QEMU would otherwise reject or silently ignore: `outputs` must be
@@ -210,6 +250,17 @@ impl VmOptions {
     /// `exo-vm run` options.
     pub fn validate(&self) -> Result<()> {
         let n = self.outputs;
+        if self.arch == Arch::Aarch64 {
+            if self.vga == Vga::Std {
+                bail!("--vga std is x86_64 only: the aarch64 machine (virt) boots with --vga virtio or none");
+            }
+            if self.fault_channel {
+                bail!("--fault-channel is x86_64 only: QEMU's aarch64 virt machine has a single serial port");
+            }
+            if self.boot != Boot::Kernel && self.firmware != Firmware::Uefi {
+                bail!("--firmware bios is x86_64 only: aarch64 boots --disk and --cdrom under UEFI (AAVMF)");
+            }
+        }
         if n == 0 {
             bail!("--outputs 0: the VM needs at least one output (VmOptions::outputs is 1..={MAX_OUTPUTS})");
         }
@@ -236,7 +287,7 @@ impl VmOptions {
                      {what} cannot pass (the command line is in the image's grub.cfg)"
                 );
             }
-        } else if self.firmware == Firmware::Uefi {
+        } else if self.firmware == Firmware::Uefi && self.arch == Arch::X86_64 {
             bail!("--firmware uefi needs --disk or --cdrom: the kernel boot (vmlinux, PVH) is SeaBIOS only");
         }
         if n > 1 && self.vga != Vga::Virtio {
@@ -283,7 +334,7 @@ impl VmOptions {
 
     /// The kernel command line.
     pub fn cmdline(&self) -> String {
-        let mut s = kernel_cmdline(self.quiet);
+        let mut s = kernel_cmdline(self.arch, self.quiet);
         if let Some(name) = &self.exo_run {
             s.push_str(&format!(" exo.run={name}"));
         }
@@ -300,14 +351,21 @@ impl VmOptions {
 
     /// The QEMU command.
     pub fn command(&self) -> Command {
-        let mut c = Command::new("qemu-system-x86_64");
-        c.args(["-machine", "pc", "-nodefaults", "-no-user-config"]);
+        let x86 = self.arch == Arch::X86_64;
+        let mut c = Command::new(self.arch.qemu().0);
+        if x86 {
+            c.args(["-machine", "pc"]);
+        } else {
+            c.args(["-machine", "virt", "-cpu", "cortex-a72"]);
+        }
+        c.args(["-nodefaults", "-no-user-config"]);
         c.args(["-m", &self.memory_mb.to_string()]);
         c.args(["-smp", &self.smp.to_string()]);
         c.args(["-accel", if self.kvm { "kvm" } else { "tcg" }]);
         if self.firmware == Firmware::Uefi {
             c.arg("-drive").arg(format!(
-                "if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}"
+                "if=pflash,format=raw,unit=0,readonly=on,file={}",
+                self.ovmf_code().display()
             ));
             c.arg("-drive").arg(format!(
                 "if=pflash,format=raw,unit=1,file={}",
@@ -319,6 +377,25 @@ impl VmOptions {
                 c.arg("-kernel").arg(&self.kernel);
                 c.arg("-initrd").arg(&self.initrd);
                 c.args(["-append", &self.cmdline()]);
+            }
+            // aarch64: virtio disks (AAVMF drives virtio-blk and virtio-scsi).
+            Boot::Disk(path) if !x86 => {
+                let format = if path.extension().is_some_and(|e| e == "vmdk") {
+                    "vmdk,snapshot=on"
+                } else {
+                    "raw"
+                };
+                c.arg("-drive")
+                    .arg(format!("if=none,id=disk,format={format},file={}", path.display()));
+                c.args(["-device", "virtio-blk-pci,drive=disk,bootindex=0"]);
+            }
+            Boot::Cdrom(path) if !x86 => {
+                c.arg("-drive").arg(format!(
+                    "if=none,id=cd,format=raw,media=cdrom,readonly=on,file={}",
+                    path.display()
+                ));
+                c.args(["-device", "virtio-scsi-pci,id=scsi"]);
+                c.args(["-device", "scsi-cd,drive=cd,bus=scsi.0,bootindex=0"]);
             }
             Boot::Disk(path) => {
                 c.args(["-device", "ahci,id=ahci", "-drive"]);
@@ -347,7 +424,7 @@ impl VmOptions {
                 c.args(["-display", "none"]);
             }
             Display::Window => {
-                c.args(["-display", window_display()]);
+                c.args(["-display", window_display(self.arch)]);
             }
         }
         c.arg("-serial")
@@ -362,6 +439,9 @@ impl VmOptions {
         c.arg("-qmp")
             .arg(format!("unix:{},server=on,wait=off", self.qmp_socket().display()));
         match self.vga {
+            Vga::Virtio if !x86 => {
+                c.arg("-device").arg(self.gpu_device());
+            }
             Vga::Virtio => {
                 c.args(["-vga", "none", "-device"]);
                 c.arg(self.gpu_device());
@@ -369,6 +449,7 @@ impl VmOptions {
             Vga::Std => {
                 c.args(["-vga", "std"]);
             }
+            Vga::None if !x86 => {}
             Vga::None => {
                 c.args(["-vga", "none"]);
             }
@@ -379,8 +460,8 @@ impl VmOptions {
 }
 
 /// gtk when this QEMU has it, else sdl.
-fn window_display() -> &'static str {
-    let help = Command::new("qemu-system-x86_64")
+fn window_display(arch: Arch) -> &'static str {
+    let help = Command::new(arch.qemu().0)
         .args(["-display", "help"])
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
@@ -411,16 +492,26 @@ impl Vm {
             let _ = fs::remove_file(p);
         }
         if opts.firmware == Firmware::Uefi {
-            if !Path::new(OVMF_CODE).is_file() {
-                bail!("{OVMF_CODE} is missing (Debian package ovmf)");
+            let (code, vars, package) = uefi_firmware(opts.arch);
+            if !Path::new(code).is_file() {
+                bail!("{code} is missing (Debian package {package})");
             }
             // A fresh variable store every boot: no boot entries left from an earlier run.
-            fs::copy(OVMF_VARS, opts.ovmf_vars()).with_context(|| {
+            fs::copy(vars, opts.ovmf_vars()).with_context(|| {
                 format!(
-                    "copying {OVMF_VARS} (Debian package ovmf) to {}",
+                    "copying {vars} (Debian package {package}) to {}",
                     opts.ovmf_vars().display()
                 )
             })?;
+            if opts.arch == Arch::Aarch64 {
+                // The virt machine's flash banks are 64 MiB: pad smaller images.
+                pad_file(&opts.ovmf_vars(), VIRT_FLASH_BYTES)?;
+                let padded = opts.ovmf_code();
+                if padded != Path::new(code) {
+                    fs::copy(code, &padded)?;
+                    pad_file(&padded, VIRT_FLASH_BYTES)?;
+                }
+            }
         }
         let mut cmd = opts.command();
         cmd.stdin(Stdio::null())
@@ -428,9 +519,10 @@ impl Vm {
             .stderr(Stdio::piped())
             .process_group(0);
         let started = Instant::now();
+        let (qemu, package) = opts.arch.qemu();
         let child = cmd
             .spawn()
-            .context("starting qemu-system-x86_64 (Debian package qemu-system-x86)")?;
+            .with_context(|| format!("starting {qemu} (Debian package {package})"))?;
         let mut vm = Vm {
             child,
             opts,
@@ -670,6 +762,23 @@ impl Drop for Vm {
     }
 }
 
+/// Extends `path` with zeros to `len` bytes; a larger file is an error naming it.
+fn pad_file(path: &Path, len: u64) -> Result<()> {
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    let have = f.metadata()?.len();
+    if have > len {
+        bail!(
+            "{} is {have} bytes, more than the {len} of a flash bank",
+            path.display()
+        );
+    }
+    f.set_len(len)?;
+    Ok(())
+}
+
 /// The keyboard and the tablet are separate virtio devices: the guest may read their queues in
 /// either order. A pause after a key or button change keeps e.g. "Super down, then button down"
 /// in that order under TCG.
@@ -732,6 +841,7 @@ mod tests {
 
     fn opts() -> VmOptions {
         VmOptions {
+            arch: Arch::X86_64,
             boot: Boot::Kernel,
             firmware: Firmware::Bios,
             kernel: "/k".into(),
@@ -950,6 +1060,70 @@ mod tests {
             .contains("--firmware uefi needs --disk"));
         assert!(VmOptions::for_media(Boot::Kernel, Firmware::Bios, "/o").is_err());
         assert!(VmOptions::for_media(Boot::Disk("/nonexistent.img".into()), Firmware::Bios, "/o").is_err());
+    }
+
+    #[test]
+    fn aarch64_boots_the_virt_machine_with_virtio_devices() {
+        let mut o = opts();
+        o.arch = Arch::Aarch64;
+        o.fault_channel = false;
+        o.validate().unwrap();
+        let av = args(&o);
+        let joined = av.join(" ");
+        assert_eq!(o.command().get_program(), "qemu-system-aarch64");
+        for want in [
+            "-machine virt -cpu cortex-a72",
+            "-accel tcg",
+            "-kernel /k",
+            "-nic none",
+            "-device virtio-gpu-pci,id=gpu,xres=1280,yres=800",
+            "-device virtio-keyboard-pci -device virtio-tablet-pci",
+            "-qmp unix:/o/qmp.sock,server=on,wait=off",
+        ] {
+            assert!(joined.contains(want), "{want:?} missing from {joined}");
+        }
+        assert!(!joined.contains("-vga"), "{joined}");
+        assert!(append_of(&av).starts_with("console=tty0 console=ttyAMA0 panic=1"));
+        // AAVMF can start the kernel too (then with ACPI: the power button works).
+        let mut uefi = o.clone();
+        uefi.firmware = Firmware::Uefi;
+        uefi.validate().unwrap();
+        let joined = args(&uefi).join(" ");
+        assert!(
+            joined.contains("-kernel /k") && joined.contains("if=pflash"),
+            "{joined}"
+        );
+
+        o.boot = Boot::Cdrom("/x.iso".into());
+        o.append.clear();
+        o.exo_run = None;
+        let e = o.validate().unwrap_err().to_string();
+        assert!(e.contains("--firmware bios is x86_64 only"), "{e}");
+        o.firmware = Firmware::Uefi;
+        o.validate().unwrap();
+        let joined = args(&o).join(" ");
+        assert!(
+            joined.contains(&format!(
+                "-drive if=pflash,format=raw,unit=0,readonly=on,file={AAVMF_CODE} \
+                 -drive if=pflash,format=raw,unit=1,file=/o/AAVMF_VARS.fd"
+            )) || !Path::new(AAVMF_CODE).exists(),
+            "{joined}"
+        );
+        assert!(
+            joined
+                .contains("-device virtio-scsi-pci,id=scsi -device scsi-cd,drive=cd,bus=scsi.0,bootindex=0"),
+            "{joined}"
+        );
+        assert!(!joined.contains("ahci"), "{joined}");
+
+        let mut bad = opts();
+        bad.arch = Arch::Aarch64;
+        let e = bad.validate().unwrap_err().to_string();
+        assert!(e.contains("--fault-channel is x86_64 only"), "{e}");
+        bad.fault_channel = false;
+        bad.vga = Vga::Std;
+        let e = bad.validate().unwrap_err().to_string();
+        assert!(e.contains("--vga std is x86_64 only"), "{e}");
     }
 
     #[test]

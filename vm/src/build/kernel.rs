@@ -1,4 +1,5 @@
-//! The kernel: Debian's `linux-image-amd64`, downloaded with `apt-get download` and unpacked
+//! The kernel: Debian's `linux-image-amd64` (or `linux-image-arm64` for aarch64 images),
+//! downloaded with `apt-get download` and unpacked
 //! with `dpkg -x` into the build folder (never installed on the build machine), or a vmlinuz
 //! given on the command line.
 //!
@@ -11,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
+
+use crate::arch::Arch;
 
 /// A kernel ready for the image.
 #[derive(Debug, Clone)]
@@ -41,7 +44,8 @@ fn run(cmd: &mut Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The versioned package the meta-package `meta` depends on (`linux-image-6.1.0-N-amd64`).
+/// The versioned package the meta-package `meta` depends on (`linux-image-6.1.0-N-amd64`),
+/// without an `:arch` qualifier.
 fn versioned_package(meta: &str) -> Result<Option<String>> {
     let out = run(Command::new("apt-cache").args(["depends", meta]))?;
     Ok(parse_depends(&out, "linux-image-"))
@@ -50,21 +54,38 @@ fn versioned_package(meta: &str) -> Result<Option<String>> {
 fn parse_depends(apt_cache_out: &str, prefix: &str) -> Option<String> {
     apt_cache_out.lines().find_map(|l| {
         let dep = l.trim().strip_prefix("Depends:")?.trim();
+        let dep = dep.split(':').next().unwrap_or(dep);
         (dep.starts_with(prefix) && dep.chars().any(|c| c.is_ascii_digit())).then(|| dep.to_string())
     })
 }
 
-/// Downloads (once) and unpacks (once) Debian's current amd64 kernel into `cache`
+/// Downloads (once) and unpacks (once) Debian's current kernel for `arch` into `cache`
 /// (`<out>/build/kernel`), runs `depmod` over its full module tree, and returns it.
-pub fn debian(cache: &Path, log: &dyn Fn(&str)) -> Result<Kernel> {
-    const META: &str = "linux-image-amd64";
-    let pkg = match versioned_package(META).ok().flatten() {
+pub fn debian(cache: &Path, arch: Arch, log: &dyn Fn(&str)) -> Result<Kernel> {
+    // A foreign architecture's packages are named with their `:arch` (multiarch).
+    let qualify = |p: &str| {
+        if arch.is_host() {
+            p.to_string()
+        } else {
+            format!("{p}:{}", arch.debian())
+        }
+    };
+    let meta = qualify(arch.kernel_meta());
+    let pkg = match versioned_package(&meta).ok().flatten() {
         Some(p) => p,
         None => {
-            log("apt lists have no linux-image-amd64: running apt-get update");
+            log(&format!("apt lists have no {meta}: running apt-get update"));
             run(Command::new("apt-get").args(["update", "-q"]))?;
-            versioned_package(META)?
-                .with_context(|| format!("apt-cache depends {META} names no linux-image-<version> package"))?
+            versioned_package(&meta)?.with_context(|| {
+                format!(
+                    "apt-cache depends {meta} names no linux-image-<version> package{}",
+                    if arch.is_host() {
+                        String::new()
+                    } else {
+                        format!(" (run `dpkg --add-architecture {}` first)", arch.debian())
+                    }
+                )
+            })?
         }
     };
     let kver = pkg
@@ -81,7 +102,7 @@ pub fn debian(cache: &Path, log: &dyn Fn(&str)) -> Result<Kernel> {
             None => {
                 log(&format!("downloading {pkg} (apt-get download)"));
                 run(Command::new("apt-get")
-                    .args(["-q", "-o", "APT::Sandbox::User=root", "download", &pkg])
+                    .args(["-q", "-o", "APT::Sandbox::User=root", "download", &qualify(&pkg)])
                     .current_dir(cache))?;
                 find_deb(cache, &pkg)?.with_context(|| format!("apt-get download {pkg} wrote no .deb"))?
             }
@@ -213,5 +234,10 @@ mod tests {
             Some("linux-image-6.1.0-56-amd64")
         );
         assert_eq!(parse_depends("linux-image-amd64\n", "linux-image-"), None);
+        let out = "linux-image-arm64:arm64\n  Depends: linux-image-6.1.0-41-arm64:arm64\n";
+        assert_eq!(
+            parse_depends(out, "linux-image-").as_deref(),
+            Some("linux-image-6.1.0-41-arm64")
+        );
     }
 }

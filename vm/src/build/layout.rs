@@ -223,7 +223,7 @@ impl Image {
     /// `/lib/x86_64-linux-gnu/libc.so.6` lands in `usr/lib/...`). Symlinks are kept as
     /// symlinks and their targets added too; directories are added recursively.
     pub fn host(&mut self, host_path: &Path, category: Category) -> Result<()> {
-        self.host_filtered(host_path, category, &|_| true)
+        self.host_in(Path::new("/"), host_path, category)
     }
 
     /// Like [`Image::host`], adding only the files (not directories) for which `keep` holds.
@@ -233,11 +233,19 @@ impl Image {
         category: Category,
         keep: &dyn Fn(&Path) -> bool,
     ) -> Result<()> {
-        self.host_inner(host_path, category, keep, 0)
+        self.host_inner(Path::new("/"), host_path, category, keep, 0)
+    }
+
+    /// Like [`Image::host`] for a file of the sysroot `root` (another architecture's unpacked
+    /// packages): `path` is the path in the image and in `root`; symlinks, absolute ones too,
+    /// are resolved inside `root`.
+    pub fn host_in(&mut self, root: &Path, path: &Path, category: Category) -> Result<()> {
+        self.host_inner(root, path, category, &|_| true, 0)
     }
 
     fn host_inner(
         &mut self,
+        root: &Path,
         host_path: &Path,
         category: Category,
         keep: &dyn Fn(&Path) -> bool,
@@ -246,16 +254,22 @@ impl Image {
         if depth > 40 {
             bail!("{}: too many levels of symlinks", host_path.display());
         }
-        let canon = canonical_parent(host_path)?;
+        let system = root == Path::new("/");
+        let canon = if system {
+            canonical_parent(host_path)?
+        } else {
+            super::sysroot::resolve_in(root, host_path, true)?
+        };
+        let on_disk = super::elf::rooted(root, &canon);
         let meta =
-            fs::symlink_metadata(&canon).with_context(|| format!("reading {}", host_path.display()))?;
+            fs::symlink_metadata(&on_disk).with_context(|| format!("reading {}", on_disk.display()))?;
         let key = image_path(&canon)?;
         let ft = meta.file_type();
         if ft.is_symlink() {
-            let target = fs::read_link(&canon)?;
+            let target = fs::read_link(&on_disk)?;
             let target_str = target
                 .to_str()
-                .with_context(|| format!("symlink {} is not UTF-8", canon.display()))?
+                .with_context(|| format!("symlink {} is not UTF-8", on_disk.display()))?
                 .to_string();
             self.insert(key, Node::Symlink { target: target_str })?;
             let resolved = if target.is_absolute() {
@@ -263,18 +277,26 @@ impl Image {
             } else {
                 canon.parent().unwrap_or(Path::new("/")).join(target)
             };
-            self.host_inner(&resolved, category, keep, depth + 1)
+            self.host_inner(root, &resolved, category, keep, depth + 1)
         } else if ft.is_dir() {
             self.insert(key, Node::Dir { mode: 0o755 })?;
-            let mut names: Vec<_> = fs::read_dir(&canon)
-                .with_context(|| format!("listing {}", canon.display()))?
-                .map(|e| e.map(|e| e.path()))
+            let mut names: Vec<_> = fs::read_dir(&on_disk)
+                .with_context(|| format!("listing {}", on_disk.display()))?
+                .map(|e| e.map(|e| e.file_name()))
                 .collect::<std::io::Result<_>>()?;
             names.sort();
-            for p in names {
-                let is_dir = fs::metadata(&p).map(|m| m.is_dir()).unwrap_or(false);
+            for n in names {
+                let p = canon.join(&n);
+                let is_dir = if system {
+                    fs::metadata(&p).map(|m| m.is_dir()).unwrap_or(false)
+                } else {
+                    super::sysroot::resolve_in(root, &p, false)
+                        .ok()
+                        .and_then(|r| fs::metadata(super::elf::rooted(root, &r)).ok())
+                        .is_some_and(|m| m.is_dir())
+                };
                 if is_dir || keep(&p) {
-                    self.host_inner(&p, category, keep, depth + 1)?;
+                    self.host_inner(root, &p, category, keep, depth + 1)?;
                 }
             }
             Ok(())
@@ -282,13 +304,13 @@ impl Image {
             self.insert(
                 key,
                 Node::File {
-                    content: Content::Host(canon.clone()),
+                    content: Content::Host(on_disk.clone()),
                     mode: file_mode(meta.permissions().mode()),
                     category,
                 },
             )
         } else {
-            bail!("{} is not a file, directory or symlink", canon.display())
+            bail!("{} is not a file, directory or symlink", on_disk.display())
         }
     }
 

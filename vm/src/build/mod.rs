@@ -7,6 +7,7 @@ pub mod init_toml;
 pub mod kernel;
 pub mod layout;
 pub mod modules;
+pub mod sysroot;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
+use crate::arch::Arch;
 use layout::{Category, Content, Image, Summary};
 
 /// Which image to build.
@@ -39,7 +41,8 @@ impl Variant {
 /// Where the kernel comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KernelChoice {
-    /// Debian's `linux-image-amd64`, downloaded into `<out>/build/kernel/`.
+    /// Debian's `linux-image-amd64` (`linux-image-arm64` for aarch64), downloaded into
+    /// `<out>/build/kernel/`.
     Debian,
     /// A vmlinuz file; modules from a directory holding `lib/modules/<kver>/`, or none.
     Custom {
@@ -50,6 +53,9 @@ pub enum KernelChoice {
 
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
+    /// The architecture of the image (default: the build machine's). For another one the
+    /// userland comes from Debian's packages for it, unpacked into a sysroot (`sysroot_cache`).
+    pub arch: Arch,
     /// Where our binaries (nexquelium, sentry-dashboard, exoctl, exo-init) are.
     pub bin_dir: PathBuf,
     pub variant: Variant,
@@ -59,9 +65,13 @@ pub struct BuildOptions {
     /// Where the kernel package is downloaded and unpacked (default `<out>/build/kernel`);
     /// point several output directories at one cache to download once.
     pub kernel_cache: Option<PathBuf>,
+    /// Another architecture's packages: downloaded into `<cache>/debs`, unpacked into
+    /// `<cache>/userland` (default `<out>/build/sysroot`).
+    pub sysroot_cache: Option<PathBuf>,
     /// The repository root (for `assets/`).
     pub repo: PathBuf,
-    /// More host files to put in the image at their host paths, with their libraries.
+    /// More host files to put in the image at their host paths, with their libraries (for
+    /// another architecture: paths in its sysroot).
     pub extra: Vec<PathBuf>,
     /// The mtime of every archive entry (SOURCE_DATE_EPOCH, else 0).
     pub mtime: u32,
@@ -73,13 +83,21 @@ impl BuildOptions {
     /// Defaults: `<repo>/target/release` binaries, shipped variant, Debian kernel,
     /// `<repo>/target/exosphere`, mtime from SOURCE_DATE_EPOCH.
     pub fn new(repo: impl Into<PathBuf>) -> BuildOptions {
+        BuildOptions::for_arch(repo, Arch::host())
+    }
+
+    /// Defaults for `arch`: binaries from `<repo>/target/<rust target>/release` and the image in
+    /// `<repo>/target/exosphere/<arch>` when it is not the build machine's (see [`Arch`]).
+    pub fn for_arch(repo: impl Into<PathBuf>, arch: Arch) -> BuildOptions {
         let repo = repo.into();
         BuildOptions {
-            bin_dir: repo.join("target/release"),
+            arch,
+            bin_dir: arch.default_bin_dir(&repo, "release"),
             variant: Variant::Shipped,
             kernel: KernelChoice::Debian,
-            out: repo.join("target/exosphere"),
+            out: arch.default_out(&repo),
             kernel_cache: None,
+            sysroot_cache: None,
             repo,
             extra: Vec::new(),
             mtime: source_date_epoch().unwrap_or(0),
@@ -221,62 +239,92 @@ pub fn build(opts: &BuildOptions) -> Result<BuiltImage> {
             );
         }
     }
+    for (name, _) in OUR_BINARIES {
+        let src = opts.bin_dir.join(name);
+        match elf::machine(&src) {
+            Some(m) if m != opts.arch.elf_machine() => bail!(
+                "{} is an ELF file for another machine (e_machine {m}), not {}: pass --bin-dir {}",
+                src.display(),
+                opts.arch,
+                opts.arch.default_bin_dir(&opts.repo, "release").display()
+            ),
+            _ => {}
+        }
+    }
     let stage_bin = build_dir.join("bin");
     fs::create_dir_all(&stage_bin)?;
     for (name, dest) in OUR_BINARIES {
         let src = opts.bin_dir.join(name);
         let staged_path = stage_bin.join(name);
-        strip_debug(&src, &staged_path)?;
+        strip_debug(opts.arch, &src, &staged_path)?;
         staged.push((staged_path, *dest));
     }
 
     let kernel = match &opts.kernel {
-        KernelChoice::Debian => kernel::debian(&build_dir.join("kernel"), &|m| log(opts, m))?,
+        KernelChoice::Debian => kernel::debian(
+            opts.kernel_cache.as_deref().unwrap_or(&build_dir.join("kernel")),
+            opts.arch,
+            &|m| log(opts, m),
+        )?,
         KernelChoice::Custom { vmlinuz, modules } => kernel::custom(vmlinuz, modules.as_deref())?,
     };
 
+    // Where the image's programs, libraries and their packages' data come from: this machine,
+    // or another architecture's sysroot.
+    let root = userland_root(opts, &build_dir)?;
+    let root = root.as_path();
+    let triplet = (!opts.arch.is_host()).then(|| opts.arch.triplet());
     let mut img = Image::new();
     for (path, dest) in &staged {
         img.file(dest, Content::Host(path.clone()), 0o755, Category::Binaries)?;
     }
     let mut elves: Vec<PathBuf> = staged.iter().map(|(p, _)| p.clone()).collect();
     for p in HOST_PROGRAMS {
-        img.host(Path::new(p), Category::Binaries)
+        img.host_in(root, Path::new(p), Category::Binaries)
             .with_context(|| format!("adding {p} (is its Debian package installed?)"))?;
-        elves.push(PathBuf::from(p));
+        elves.push(on_disk(root, Path::new(p))?);
     }
     for p in &opts.extra {
-        // The directory made absolute, the name kept: a soname symlink stays a symlink (with
-        // its target), as programs ask for it by that name.
-        let name = p.file_name().with_context(|| format!("--extra {}: not a file", p.display()))?;
-        let dir = match p.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
+        let abs = if opts.arch.is_host() {
+            // The directory made absolute, the name kept: a soname symlink stays a symlink
+            // (with its target), as programs ask for it by that name.
+            let name = p
+                .file_name()
+                .with_context(|| format!("--extra {}: not a file", p.display()))?;
+            let dir = match p.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir,
+                _ => Path::new("."),
+            };
+            fs::canonicalize(dir)
+                .with_context(|| format!("--extra {}", p.display()))?
+                .join(name)
+        } else {
+            Path::new("/").join(p)
         };
-        let abs = fs::canonicalize(dir)
-            .with_context(|| format!("--extra {}", p.display()))?
-            .join(name);
-        img.host(&abs, Category::Binaries)
+        img.host_in(root, &abs, Category::Binaries)
             .with_context(|| format!("--extra {}", p.display()))?;
-        elves.push(abs);
+        elves.push(on_disk(root, &abs)?);
     }
-    let libs = elf::closure_of_all(elves.iter().map(PathBuf::as_path))?;
+    let libs = elf::closure_of_all_in(root, triplet, elves.iter().map(PathBuf::as_path))?;
     for lib in &libs {
-        img.host(lib, Category::Libraries)?;
+        img.host_in(root, lib, Category::Libraries)?;
     }
     log(
         opts,
         &format!("{} shared libraries (ELF DT_NEEDED closure)", libs.len()),
     );
 
-    add_data(&mut img, opts)?;
+    add_data(&mut img, opts, root)?;
 
     let modules = match (&kernel.modules_root, &kernel.kver) {
-        (Some(root), Some(kver)) => modules::add_to_image(&mut img, root, kver, &build_dir.join("modules"))?,
+        (Some(mroot), Some(kver)) => {
+            modules::add_to_image(&mut img, mroot, kver, &build_dir.join("modules"), opts.arch)?
+        }
         _ => 0,
     };
 
     fs::create_dir_all(&opts.out)?;
+    fs::write(opts.out.join(crate::arch::MARKER), format!("{}\n", opts.arch))?;
     let initramfs = opts.out.join("initramfs.cpio");
     let size = cpio::write_file(&img, opts.mtime, &initramfs)?;
 
@@ -305,8 +353,9 @@ pub fn build(opts: &BuildOptions) -> Result<BuiltImage> {
     log(
         opts,
         &format!(
-            "built {} ({} variant, {:.1} MB uncompressed newc) in {:.1} s\n{}",
+            "built {} ({} {} variant, {:.1} MB uncompressed newc) in {:.1} s\n{}",
             built.initramfs.display(),
+            opts.arch,
             opts.variant.name(),
             size as f64 / 1e6,
             started.elapsed().as_secs_f64(),
@@ -316,20 +365,54 @@ pub fn build(opts: &BuildOptions) -> Result<BuiltImage> {
     Ok(built)
 }
 
-fn add_data(img: &mut Image, opts: &BuildOptions) -> Result<()> {
+/// The root the image's programs come from: `/` for the build machine's architecture, else
+/// the sysroot of Debian's packages for `opts.arch` (downloaded and unpacked once).
+fn userland_root(opts: &BuildOptions, build_dir: &Path) -> Result<PathBuf> {
+    if opts.arch.is_host() {
+        return Ok(PathBuf::from("/"));
+    }
+    let cache = opts
+        .sysroot_cache
+        .clone()
+        .unwrap_or_else(|| build_dir.join("sysroot"));
+    sysroot::ensure(opts.arch, &cache, "userland", sysroot::USERLAND, true, &|m| {
+        log(opts, m)
+    })
+}
+
+/// The file on this machine behind `path` of the image (resolved inside `root`).
+fn on_disk(root: &Path, path: &Path) -> Result<PathBuf> {
+    if root == Path::new("/") {
+        return Ok(path.to_path_buf());
+    }
+    let resolved = sysroot::resolve_in(root, path, false)?;
+    Ok(elf::rooted(root, &resolved))
+}
+
+/// Adds data at `path`: from the sysroot `root` when it has it (files of architecture-specific
+/// packages: udev's rules, foot.ini, fontconfig's configuration, the C.UTF-8 locale), else from
+/// this machine (architecture-independent packages: xkb-data, libinput-data, fonts, terminfo).
+fn add_data_file(img: &mut Image, root: &Path, path: &Path) -> Result<()> {
+    if root != Path::new("/") && fs::symlink_metadata(elf::rooted(root, path)).is_ok() {
+        img.host_in(root, path, Category::Data)
+    } else {
+        img.host(path, Category::Data)
+    }
+}
+
+fn add_data(img: &mut Image, opts: &BuildOptions, root: &Path) -> Result<()> {
     for p in HOST_DATA {
-        img.host(Path::new(p), Category::Data)
+        add_data_file(img, root, Path::new(p))
             .with_context(|| format!("adding {p} (is its Debian package installed?)"))?;
     }
     for f in FONTS {
         let p = Path::new(FONT_DIR).join(f);
-        img.host(&p, Category::Data)
+        add_data_file(img, root, &p)
             .with_context(|| format!("adding {} (package fonts-dejavu-core)", p.display()))?;
     }
     for r in UDEV_RULES {
         let p = Path::new("/usr/lib/udev/rules.d").join(r);
-        img.host(&p, Category::Data)
-            .with_context(|| format!("adding {} (package udev)", p.display()))?;
+        add_data_file(img, root, &p).with_context(|| format!("adding {} (package udev)", p.display()))?;
     }
 
     let assets = opts.repo.join("assets");
@@ -377,17 +460,23 @@ fn add_data(img: &mut Image, opts: &BuildOptions) -> Result<()> {
     Ok(())
 }
 
-/// Copies an ELF file without its debug sections (`objcopy --strip-debug`); other files
-/// (scripts) are copied as they are.
-fn strip_debug(src: &Path, dest: &Path) -> Result<()> {
+/// Copies an ELF file without its debug sections (`objcopy --strip-debug`, the cross objcopy
+/// for another architecture); other files (scripts) are copied as they are.
+fn strip_debug(arch: Arch, src: &Path, dest: &Path) -> Result<()> {
     let tmp = dest.with_extension("tmp");
     if elf::is_elf(src) {
-        let out = Command::new("objcopy")
+        let objcopy = arch.objcopy();
+        let package = if arch.is_host() {
+            "binutils".to_string()
+        } else {
+            format!("binutils-{}", arch.triplet())
+        };
+        let out = Command::new(objcopy)
             .arg("--strip-debug")
             .arg(src)
             .arg(&tmp)
             .output()
-            .context("running objcopy (package binutils)")?;
+            .with_context(|| format!("running {objcopy} (package {package})"))?;
         if !out.status.success() {
             bail!(
                 "objcopy --strip-debug {} failed: {}",

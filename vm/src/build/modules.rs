@@ -10,9 +10,10 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 use super::layout::{Category, Image};
+use crate::arch::Arch;
 
-/// Modules the image carries (names as `modprobe` spells them, `-` or `_` alike). Those built
-/// into the kernel are skipped.
+/// Modules an x86_64 image carries (names as `modprobe` spells them, `-` or `_` alike). Those
+/// built into the kernel are skipped.
 pub const WANTED: &[&str] = &[
     // virtio transport and devices
     "virtio_pci",
@@ -51,6 +52,43 @@ pub const WANTED: &[&str] = &[
     // ACPI power button (QEMU system_powerdown)
     "button",
 ];
+
+/// Modules an aarch64 image carries: the virtio devices of QEMU's `virt` machine (and
+/// virtio-scsi, its CD-ROM), USB input, the disk drivers and ext4 as for x86_64, and the power
+/// key: `virt` signals `system_powerdown` through a GPIO key under a device tree (`gpio_keys`)
+/// and the ACPI button under UEFI's ACPI tables. There is no PS/2, cirrus, VMware or UHCI here.
+pub const WANTED_AARCH64: &[&str] = &[
+    "virtio_pci",
+    "virtio_input",
+    "virtio_gpu",
+    "virtio_console",
+    "virtio_rng",
+    "evdev",
+    "hid_generic",
+    "usbhid",
+    "xhci_pci",
+    "xhci_hcd",
+    "ehci_pci",
+    "ehci_hcd",
+    "ohci_pci",
+    "ohci_hcd",
+    "ahci",
+    "virtio_blk",
+    "virtio_scsi",
+    "sd_mod",
+    "ext4",
+    "crc32c_generic",
+    "button",
+    "gpio_keys",
+];
+
+/// The module list for `arch`.
+pub fn wanted(arch: Arch) -> &'static [&'static str] {
+    match arch {
+        Arch::X86_64 => WANTED,
+        Arch::Aarch64 => WANTED_AARCH64,
+    }
+}
 
 fn normalize(name: &str) -> String {
     name.replace('-', "_")
@@ -115,9 +153,15 @@ pub fn closure(moddir: &Path, wanted: &[&str]) -> Result<BTreeSet<String>> {
 
 /// Copies the module closure into `stage/lib/modules/<kver>/` (emptied first), runs
 /// `depmod -b stage kver`, and adds the result to the image. Returns the module count.
-pub fn add_to_image(img: &mut Image, modules_root: &Path, kver: &str, stage: &Path) -> Result<usize> {
+pub fn add_to_image(
+    img: &mut Image,
+    modules_root: &Path,
+    kver: &str,
+    stage: &Path,
+    arch: Arch,
+) -> Result<usize> {
     let src = modules_root.join("lib/modules").join(kver);
-    let set = closure(&src, WANTED)?;
+    let set = closure(&src, wanted(arch))?;
     let _ = fs::remove_dir_all(stage);
     let dst = stage.join("lib/modules").join(kver);
     fs::create_dir_all(&dst).with_context(|| format!("creating {}", dst.display()))?;

@@ -2,11 +2,13 @@
 //! early config that finds /boot by its file system's UUID), and the BIOS boot sector patched
 //! into the disk's protective MBR (what `grub-bios-setup` would do on a device).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 
 use super::{run, Media};
+use crate::arch::Arch;
+use crate::build::sysroot;
 
 /// GRUB modules built into both GRUB images (nothing is loaded from disk at boot).
 pub const GRUB_MODULES: &[&str] = &[
@@ -39,6 +41,25 @@ pub(super) fn early_cfg(fs_uuid: &str) -> String {
     )
 }
 
+/// GRUB's module directory for `format`: the build machine's `/usr/lib/grub/<platform>`, but
+/// arm64-efi's from Debian's `grub-efi-arm64-bin` for arm64, downloaded and unpacked (never
+/// installed) into `<media.sysroot_cache>/grub` when this machine is not arm64.
+fn grub_dir(media: &Media, format: &str) -> Result<PathBuf> {
+    let platform = format.trim_end_matches("-eltorito");
+    if platform == "arm64-efi" && !Arch::Aarch64.is_host() {
+        let root = sysroot::ensure(
+            Arch::Aarch64,
+            &media.sysroot_cache,
+            "grub",
+            &[sysroot::GRUB_EFI_ARM64],
+            false,
+            &|m| media.log(m),
+        )?;
+        return Ok(root.join("usr/lib/grub").join(platform));
+    }
+    Ok(Path::new(GRUB_LIB).join(platform))
+}
+
 /// `grub-mkimage -O format` with [`GRUB_MODULES`] and `extra`, the early config embedded.
 pub(super) fn grub_mkimage(
     media: &Media,
@@ -47,10 +68,12 @@ pub(super) fn grub_mkimage(
     extra: &[&str],
     out: &Path,
 ) -> Result<()> {
-    let dir = Path::new(GRUB_LIB).join(format.trim_end_matches("-eltorito"));
+    let dir = grub_dir(media, format)?;
     if !dir.is_dir() {
         let pkg = if format.starts_with("x86_64-efi") {
             "grub-efi-amd64-bin"
+        } else if format.starts_with("arm64-efi") {
+            sysroot::GRUB_EFI_ARM64
         } else {
             "grub-pc-bin"
         };

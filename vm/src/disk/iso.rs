@@ -18,11 +18,17 @@ pub struct IsoOptions {
 }
 
 impl IsoOptions {
-    /// The ISO for the image in `dir`: `<dir>/exosphere-x86_64.iso`.
+    /// The ISO for the image in `dir`: `<dir>/exosphere-<arch>.iso`.
     pub fn for_image(dir: &Path) -> IsoOptions {
+        IsoOptions::for_image_arch(dir, Media::for_image(dir).arch)
+    }
+
+    /// [`IsoOptions::for_image`] for an image of `arch`.
+    pub fn for_image_arch(dir: &Path, arch: crate::Arch) -> IsoOptions {
+        let media = Media::for_image_arch(dir, arch);
         IsoOptions {
-            media: Media::for_image(dir),
-            path: dir.join(ISO_FILE),
+            path: dir.join(iso_file(media.arch)),
+            media,
         }
     }
 }
@@ -73,19 +79,23 @@ pub fn iso_dates(epoch: u64) -> (String, String) {
 
 /// Builds the hybrid ISO: El Torito BIOS (GRUB i386-pc eltorito image) and UEFI (a FAT image
 /// with BOOTX64.EFI, also appended as a GPT partition), isohybrid MBR, so it boots as a CD and
-/// as a disk.
+/// as a disk. For aarch64: UEFI only (BOOTAA64.EFI, GRUB arm64-efi), same layout otherwise.
 pub fn iso(opts: &IsoOptions) -> Result<BuiltIso> {
     let media = &opts.media;
     media.check()?;
     let work = &media.work;
     let (date, uuid) = iso_dates(media.epoch);
 
+    let bios = media.arch == Arch::X86_64;
     let early = work.join("iso-early.cfg");
     fs::write(&early, early_cfg(&uuid))?;
     let eltorito = work.join("eltorito.img");
-    grub_mkimage(media, "i386-pc-eltorito", &early, GRUB_MODULES_BIOS, &eltorito)?;
-    let efi = work.join("iso-BOOTX64.EFI");
-    grub_mkimage(media, "x86_64-efi", &early, GRUB_MODULES_EFI, &efi)?;
+    if bios {
+        grub_mkimage(media, "i386-pc-eltorito", &early, GRUB_MODULES_BIOS, &eltorito)?;
+    }
+    let (efi_format, efi_name) = media.arch.grub_efi();
+    let efi = work.join(format!("iso-{efi_name}"));
+    grub_mkimage(media, efi_format, &early, GRUB_MODULES_EFI, &efi)?;
     let cfg = work.join("grub.cfg");
     fs::write(&cfg, media.grub_cfg())?;
 
@@ -99,7 +109,7 @@ pub fn iso(opts: &IsoOptions) -> Result<BuiltIso> {
         ISO_EFI_VOLUME_ID,
         "EXOSPHEREFI",
         None,
-        &[(&efi, "::/EFI/BOOT/BOOTX64.EFI")],
+        &[(&efi, &format!("::/EFI/BOOT/{efi_name}"))],
     )?;
 
     media.log("making the ISO (xorriso)");
@@ -109,34 +119,38 @@ pub fn iso(opts: &IsoOptions) -> Result<BuiltIso> {
     let tmp = opts.path.with_extension("iso.partial");
     let _ = fs::remove_file(&tmp);
     let graft = |inside: &str, host: &Path| format!("{inside}={}", host.display());
-    run(
-        media
-            .tool("xorriso")
-            .args(["-as", "mkisofs", "-quiet", "-o"])
-            .arg(&tmp)
-            .args(["-R", "-J", "-V", ISO_VOLUME_ID])
-            .arg(format!("--modification-date={date}"))
-            .args(["--set_all_file_dates", &format!("={}", media.epoch)])
-            .args([
-                "-b",
-                "boot/grub/bios.img",
-                "-no-emul-boot",
-                "-boot-load-size",
-                "4",
-            ])
-            .args(["-boot-info-table", "--grub2-boot-info", "--grub2-mbr"])
-            .arg(Path::new(GRUB_LIB).join("i386-pc/boot_hybrid.img"))
-            .args(["-append_partition", "2", "0xef"])
-            .arg(&efi_img)
-            .args(["-appended_part_as_gpt", "-eltorito-alt-boot"])
-            .args(["-e", "--interval:appended_partition_2:all::", "-no-emul-boot"])
-            .arg("-graft-points")
-            .arg(graft("boot/vmlinuz", &media.kernel))
-            .arg(graft("boot/initramfs.cpio", &media.initrd))
-            .arg(graft("boot/grub/grub.cfg", &cfg))
-            .arg(graft("boot/grub/bios.img", &eltorito)),
-        "xorriso",
-    )?;
+    let mut x = media.tool("xorriso");
+    x.args(["-as", "mkisofs", "-quiet", "-o"])
+        .arg(&tmp)
+        .args(["-R", "-J", "-V", ISO_VOLUME_ID])
+        .arg(format!("--modification-date={date}"))
+        .args(["--set_all_file_dates", &format!("={}", media.epoch)]);
+    if bios {
+        x.args([
+            "-b",
+            "boot/grub/bios.img",
+            "-no-emul-boot",
+            "-boot-load-size",
+            "4",
+        ])
+        .args(["-boot-info-table", "--grub2-boot-info", "--grub2-mbr"])
+        .arg(Path::new(GRUB_LIB).join("i386-pc/boot_hybrid.img"));
+    }
+    x.args(["-append_partition", "2", "0xef"])
+        .arg(&efi_img)
+        .arg("-appended_part_as_gpt");
+    if bios {
+        x.arg("-eltorito-alt-boot");
+    }
+    x.args(["-e", "--interval:appended_partition_2:all::", "-no-emul-boot"])
+        .arg("-graft-points")
+        .arg(graft("boot/vmlinuz", &media.kernel))
+        .arg(graft("boot/initramfs.cpio", &media.initrd))
+        .arg(graft("boot/grub/grub.cfg", &cfg));
+    if bios {
+        x.arg(graft("boot/grub/bios.img", &eltorito));
+    }
+    run(&mut x, "xorriso")?;
     fs::rename(&tmp, &opts.path)?;
     Ok(BuiltIso {
         path: opts.path.clone(),
