@@ -15,25 +15,19 @@
 
 #[path = "../../sentry-dashboard/tests/common/image.rs"]
 mod image;
+#[path = "common/vm.rs"]
+mod vmtest;
 
 use std::{
     path::{Path, PathBuf},
-    sync::{Mutex, MutexGuard, OnceLock},
+    sync::OnceLock,
     time::{Duration, Instant},
 };
 
 use exo_vm::build::{elf, OUR_BINARIES};
 use exo_vm::{build, Arch, Boot, BuildOptions, Firmware, IsoOptions, Variant, Vm, VmOptions};
 use image::{require_program, Area, Image, PREPROCESS_TITLE_BARS};
-
-const DASHBOARD_MAPPED: &str = "nexquelium: dashboard mapped";
-/// Boot to the dashboard under TCG (firmware and GRUB included) takes tens of seconds; leave
-/// room for a loaded machine.
-const BOOT: Duration = Duration::from_secs(300);
-
-fn repo() -> PathBuf {
-    exo_vm::build::default_repo()
-}
+use vmtest::{console_tail, one_vm_at_a_time, record, repo, BOOT, DASHBOARD_MAPPED};
 
 /// The arm64 test image, built once per test process into target/exosphere/aarch64/test-image
 /// from target/aarch64-unknown-linux-gnu/debug.
@@ -70,33 +64,6 @@ fn test_image() -> &'static Path {
         );
         opts.out
     })
-}
-
-/// Held for the whole of a test that boots a VM: one TCG guest at a time.
-fn one_vm_at_a_time() -> MutexGuard<'static, ()> {
-    static VM: Mutex<()> = Mutex::new(());
-    VM.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// A timing for the test log, also appended to target/exosphere/boot-tests/timings.log (which
-/// `./x test-arm64` prints).
-fn record(what: &str, took: Duration) {
-    let line = format!("{what}: {:.1} s", took.as_secs_f64());
-    eprintln!("benchmark: {line}");
-    let dir = repo().join("target/exosphere/boot-tests");
-    let _ = std::fs::create_dir_all(&dir);
-    let written = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("timings.log"))
-        .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{line}\n").as_bytes()));
-    if let Err(err) = written {
-        eprintln!("cannot append to timings.log: {err}");
-    }
-}
-
-fn console_tail(vm: &Vm) -> String {
-    exo_vm::qemu::last_lines(&vm.serial_text(), 60)
 }
 
 /// A fresh directory for one boot's serial log, QMP socket and screenshots.

@@ -10,20 +10,19 @@
 
 #[path = "../../sentry-dashboard/tests/common/image.rs"]
 mod image;
+#[path = "common/vm.rs"]
+mod vmtest;
 
 use std::{
     path::{Path, PathBuf},
-    sync::{Mutex, MutexGuard, OnceLock},
+    sync::OnceLock,
     time::{Duration, Instant},
 };
 
 use exo_vm::{build, Boot, BuildOptions, DiskOptions, Firmware, IsoOptions, Variant, Vga, Vm, VmOptions};
 use image::{require_program, Area, Image, Word, PREPROCESS_TITLE_BARS};
+use vmtest::{console_tail, one_vm_at_a_time, record, repo, BOOT, DASHBOARD_MAPPED};
 
-/// The line Nexquelium prints when the Sentry dashboard shows (compositor/src/handlers/layer_shell.rs).
-const DASHBOARD_MAPPED: &str = "nexquelium: dashboard mapped";
-/// Boot to the dashboard under TCG takes tens of seconds; leave room for a loaded machine.
-const BOOT: Duration = Duration::from_secs(300);
 const WIDTH: u32 = 1280;
 const HEIGHT: u32 = 800;
 const ALL: Area = Area {
@@ -34,10 +33,6 @@ const ALL: Area = Area {
 };
 /// The panel's height: a window's title bar is below it.
 const PANEL: f64 = 28.0;
-
-fn repo() -> PathBuf {
-    exo_vm::build::default_repo()
-}
 
 /// The test image, built once per test process into target/exosphere/test-image.
 fn test_image() -> &'static Path {
@@ -91,13 +86,6 @@ fn test_iso() -> &'static Path {
     })
 }
 
-/// Held for the whole of a test that boots a VM.
-fn one_vm_at_a_time() -> MutexGuard<'static, ()> {
-    static VM: Mutex<()> = Mutex::new(());
-    // A failed test poisons the lock; the next one may still run.
-    VM.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// Options for one boot of the test image; its serial log, QMP socket and screenshots go to
 /// their own directory.
 fn boot_options(name: &str) -> VmOptions {
@@ -107,27 +95,6 @@ fn boot_options(name: &str) -> VmOptions {
     let _ = std::fs::remove_dir_all(&opts.out);
     std::fs::create_dir_all(&opts.out).expect("create the boot test directory");
     opts
-}
-
-/// A timing for the test log (a benchmark, not an assertion): printed, and appended to
-/// target/exosphere/boot-tests/timings.log, which `./x test` shows after the boot tests.
-fn record(what: &str, took: Duration) {
-    let line = format!("{what}: {:.1} s (QEMU TCG)", took.as_secs_f64());
-    eprintln!("benchmark: {line}");
-    let path = repo().join("target/exosphere/boot-tests/timings.log");
-    let written = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{line}\n").as_bytes()));
-    if let Err(err) = written {
-        eprintln!("cannot append to {}: {err}", path.display());
-    }
-}
-
-/// What went wrong, with the end of the serial console.
-fn console_tail(vm: &Vm) -> String {
-    exo_vm::qemu::last_lines(&vm.serial_text(), 60)
 }
 
 fn wait_serial(vm: &mut Vm, needle: &str, timeout: Duration) -> Duration {
@@ -289,7 +256,7 @@ fn virtio_gpu_session_boots_to_the_dashboard_takes_input_survives_a_crash_and_po
 
     // 1. Graphical boot: the dashboard on screen.
     let at = wait_serial(&mut vm, DASHBOARD_MAPPED, BOOT);
-    record("boot to the dashboard on virtio-gpu", at);
+    record("boot to the dashboard on virtio-gpu (QEMU TCG)", at);
     wait_for_words(
         &mut vm,
         "dashboard",
@@ -369,7 +336,10 @@ fn virtio_gpu_session_boots_to_the_dashboard_takes_input_survives_a_crash_and_po
         .expect("write to the fault channel");
     wait_serial(&mut vm, "exo-fault: killed nexquelium", Duration::from_secs(60));
     match vm.wait_for_serial_after(before, DASHBOARD_MAPPED, BOOT) {
-        Ok(_) => record("SIGKILLed Nexquelium back to the dashboard", killed_at.elapsed()),
+        Ok(_) => record(
+            "SIGKILLed Nexquelium back to the dashboard (QEMU TCG)",
+            killed_at.elapsed(),
+        ),
         Err(err) => panic!("{err:#}\n--- serial console ---\n{}", console_tail(&vm)),
     }
     wait_for_words(
@@ -485,7 +455,10 @@ fn mapped_scanout_on_virtio_gpu_puts_the_pointer_on_the_cursor_plane() {
     opts.append.push("nexquelium.scanout=mapped".into());
     let mut vm = Vm::start(opts).expect("start QEMU");
     let at = wait_serial(&mut vm, DASHBOARD_MAPPED, BOOT);
-    record("boot to the dashboard on virtio-gpu, mapped scanout", at);
+    record(
+        "boot to the dashboard on virtio-gpu, mapped scanout (QEMU TCG)",
+        at,
+    );
     let console = vm.serial_text();
     assert!(
         console.contains("scanout: two mapped dumb buffers") && console.contains("cursor_plane=64x64"),
@@ -569,7 +542,10 @@ fn gles_on_gbm_renders_the_session_with_the_pointer_on_the_cursor_plane() {
     opts.append.push("nexquelium.renderer=gles".into());
     let mut vm = Vm::start(opts).expect("start QEMU");
     let at = wait_serial(&mut vm, DASHBOARD_MAPPED, BOOT);
-    record("boot to the dashboard on virtio-gpu, GLES (llvmpipe) on GBM", at);
+    record(
+        "boot to the dashboard on virtio-gpu, GLES (llvmpipe) on GBM (QEMU TCG)",
+        at,
+    );
     let console = vm.serial_text();
     assert!(
         console.contains("renderer: GLES on GBM") && console.contains("over GBM buffers (GLES)"),
@@ -603,7 +579,7 @@ fn bochs_drm_session_boots_to_the_dashboard_through_mapped_dumb_buffers() {
     opts.vga = Vga::Std;
     let mut vm = Vm::start(opts).expect("start QEMU");
     let at = wait_serial(&mut vm, DASHBOARD_MAPPED, BOOT);
-    record("boot to the dashboard on bochs-drm", at);
+    record("boot to the dashboard on bochs-drm (QEMU TCG)", at);
     wait_for_words(
         &mut vm,
         "dashboard",
@@ -652,7 +628,7 @@ fn boot_media_to_the_dashboard(name: &str, boot: Boot, firmware: Firmware, what:
     let opts = VmOptions::for_media(boot, firmware, out).expect("options for the medium");
     let mut vm = Vm::start(opts).expect("start QEMU");
     let at = wait_serial(&mut vm, DASHBOARD_MAPPED, BOOT);
-    record(&format!("boot to the dashboard {what}"), at);
+    record(&format!("boot to the dashboard {what} (QEMU TCG)"), at);
     let console = vm.serial_text();
     assert!(
         console.contains("GNU GRUB"),

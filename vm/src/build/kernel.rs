@@ -28,20 +28,9 @@ pub struct Kernel {
     pub config: Option<PathBuf>,
 }
 
+/// Runs a step of getting the kernel; its standard output, or an error with its standard error.
 fn run(cmd: &mut Command) -> Result<String> {
-    let out = cmd
-        .stderr(Stdio::piped())
-        .stdout(Stdio::piped())
-        .output()
-        .with_context(|| format!("running {cmd:?}"))?;
-    if !out.status.success() {
-        bail!(
-            "{cmd:?} failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    super::sysroot::run(cmd, "getting the kernel")
 }
 
 /// The versioned package the meta-package `meta` depends on (`linux-image-6.1.0-N-amd64`),

@@ -43,7 +43,9 @@ pub const GRUB_EFI_ARM64: &str = "grub-efi-arm64-bin";
 /// The file in a sysroot naming the packages unpacked into it (one `name version` a line).
 const STAMP: &str = ".exosphere-packages";
 
-fn run(cmd: &mut Command, what: &str) -> Result<String> {
+/// Runs `cmd` (a step of `what`) with no input; its standard output, or an error with its
+/// standard error.
+pub(crate) fn run(cmd: &mut Command, what: &str) -> Result<String> {
     let out = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
