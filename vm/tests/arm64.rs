@@ -27,7 +27,7 @@ use std::{
 use exo_vm::build::{elf, OUR_BINARIES};
 use exo_vm::{build, Arch, Boot, BuildOptions, Firmware, IsoOptions, Variant, Vm, VmOptions};
 use image::{require_program, Area, Image, PREPROCESS_TITLE_BARS};
-use vmtest::{console_tail, one_vm_at_a_time, record, repo, BOOT, DASHBOARD_MAPPED};
+use vmtest::{assert_hello_ran, console_tail, one_vm_at_a_time, record, repo, BOOT, DASHBOARD_MAPPED};
 
 /// The arm64 test image, built once per test process into target/exosphere/aarch64/test-image
 /// from target/aarch64-unknown-linux-gnu/debug.
@@ -175,18 +175,7 @@ fn hello_runs_as_the_first_program_on_arm64() {
         "arm64 exo.run=hello to power-off (QEMU TCG, no firmware)",
         vm.elapsed(),
     );
-    let console = vm.serial_text();
-    assert!(
-        console.contains("Hello, Exosphere!"),
-        "the hello capsule's greeting is not on the console:\n{}",
-        console_tail(&vm)
-    );
-    assert!(
-        status.success(),
-        "QEMU exited with {status}:\n{}",
-        console_tail(&vm)
-    );
-    assert!(!console.contains(DASHBOARD_MAPPED));
+    assert_hello_ran(&vm, status);
 }
 
 /// The arm64 hybrid ISO as a CD-ROM (virtio-scsi) under AAVMF: firmware, GRUB arm64-efi, the

@@ -21,7 +21,7 @@ use std::{
 
 use exo_vm::{build, Boot, BuildOptions, DiskOptions, Firmware, IsoOptions, Variant, Vga, Vm, VmOptions};
 use image::{require_program, Area, Image, Word, PREPROCESS_TITLE_BARS};
-use vmtest::{console_tail, one_vm_at_a_time, record, repo, BOOT, DASHBOARD_MAPPED};
+use vmtest::{assert_hello_ran, console_tail, one_vm_at_a_time, record, repo, BOOT, DASHBOARD_MAPPED};
 
 const WIDTH: u32 = 1280;
 const HEIGHT: u32 = 800;
@@ -225,21 +225,7 @@ fn hello_runs_as_the_first_program_and_the_machine_powers_off() {
     let status = vm
         .wait_exit(Duration::from_secs(180))
         .unwrap_or_else(|e| panic!("{e:#}\n--- serial console ---\n{}", console_tail(&vm)));
-    let console = vm.serial_text();
-    assert!(
-        console.contains("Hello, Exosphere!"),
-        "the hello capsule's greeting is not on the console:\n{}",
-        console_tail(&vm)
-    );
-    assert!(
-        status.success(),
-        "QEMU exited with {status}:\n{}",
-        console_tail(&vm)
-    );
-    assert!(
-        !console.contains(DASHBOARD_MAPPED),
-        "exo.run=hello started the graphical session too"
-    );
+    assert_hello_ran(&vm, status);
 }
 
 /// One boot on virtio-gpu with two monitors for the graphical checks: the dashboard on screen,

@@ -48,3 +48,23 @@ pub fn record(what: &str, took: Duration) {
 pub fn console_tail(vm: &Vm) -> String {
     exo_vm::qemu::last_lines(&vm.serial_text(), 60)
 }
+
+/// A boot with `exo.run=hello` ended: the greeting is on the console, QEMU exited 0, and the
+/// graphical session never started.
+pub fn assert_hello_ran(vm: &Vm, status: std::process::ExitStatus) {
+    let console = vm.serial_text();
+    assert!(
+        console.contains("Hello, Exosphere!"),
+        "the hello capsule's greeting is not on the console:\n{}",
+        console_tail(vm)
+    );
+    assert!(
+        status.success(),
+        "QEMU exited with {status}:\n{}",
+        console_tail(vm)
+    );
+    assert!(
+        !console.contains(DASHBOARD_MAPPED),
+        "exo.run=hello started the graphical session too"
+    );
+}
