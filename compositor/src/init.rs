@@ -209,7 +209,7 @@ impl State {
             kb.repeat_rate as i32,
         )
         .map_err(|err| anyhow::anyhow!("cannot set up the keyboard (layout {:?}): {err}", kb.layout))?;
-        seat.add_pointer();
+        let pointer = seat.add_pointer();
         seat.add_touch();
 
         let mut outputs = outputs.into_iter();
@@ -249,6 +249,8 @@ impl State {
                 outputs: placed,
                 redraw: RedrawState::Idle,
                 frame_timer: None,
+                pointer_scene_changed: true,
+                space_changed: true,
                 pending_screencopies: Vec::new(),
                 supervisor,
                 sentry: crate::sentry::Sentry::new(event_loop.handle()),
@@ -285,6 +287,7 @@ impl State {
                 shortcuts_inhibit_global: privileged.shortcuts_inhibit.global(),
                 shortcuts_inhibit_state: privileged.shortcuts_inhibit,
                 seat,
+                pointer,
                 keyboard_map: None,
                 cursor_status: CursorImageStatus::default_named(),
                 suppressed_keys: Vec::new(),
@@ -296,7 +299,10 @@ impl State {
 
     /// Work done once per event-loop iteration: tidy the desktop and flush client queues.
     pub fn after_dispatch(&mut self) {
-        self.nexq.space.refresh();
+        // Only after a change: the frame timer's dispatch changes nothing the Space tracks.
+        if std::mem::take(&mut self.nexq.space_changed) {
+            self.nexq.space.refresh();
+        }
         self.nexq.popups.cleanup();
         // Connections following the window list get it when it changed (nothing when idle).
         if self.nexq.sentry.follows_windows() {

@@ -540,9 +540,7 @@ impl State {
     /// Windows moved, resized, mapped or went away under a pointer that did not move: send it to
     /// whatever is under it now (enter/leave, or motion with the new surface-local position).
     pub fn refresh_pointer_focus(&mut self) {
-        let Some(pointer) = self.nexq.seat.get_pointer() else {
-            return;
-        };
+        let pointer = self.nexq.pointer.clone();
         let location = pointer.current_location();
         let under = self.surface_under(location);
         let target = self

@@ -53,7 +53,16 @@ impl RenderOutcome {
 }
 
 impl State {
+    /// Asks for a frame after a change to the scene; the frame also refreshes the pointer focus.
     pub fn queue_redraw(&mut self) {
+        self.nexq.pointer_scene_changed = true;
+        self.queue_redraw_after_commit();
+    }
+
+    /// Asks for a frame after a surface commit, which has already refreshed the pointer focus
+    /// where it could have changed it (`CompositorHandler::commit`).
+    pub fn queue_redraw_after_commit(&mut self) {
+        self.nexq.space_changed = true;
         match self.nexq.redraw {
             RedrawState::Idle => {
                 self.nexq.redraw = RedrawState::Queued;
@@ -98,8 +107,11 @@ impl State {
     /// Renders; a frame that changed the screen (or `always_finish`) is finished: feedback,
     /// frame callbacks, and the frame timer re-armed.
     fn render_frame(&mut self, always_finish: bool) {
-        // Whatever changed on screen may have changed what is under the pointer.
-        self.refresh_pointer_focus();
+        // Whatever changed on screen may have changed what is under the pointer; a window's
+        // commit in place away from the pointer (an animation frame) did not.
+        if std::mem::take(&mut self.nexq.pointer_scene_changed) {
+            self.refresh_pointer_focus();
+        }
         let outcome = match self.backend.render(&mut self.nexq) {
             Ok(outcome) => outcome,
             Err(err) => {

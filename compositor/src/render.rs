@@ -226,10 +226,7 @@ fn cursor_elements<R>(
     R: Renderer + ImportAll + ImportMem,
     R::TextureId: Texture + Clone + Send + 'static,
 {
-    let Some(pointer) = nexq.seat.get_pointer() else {
-        return;
-    };
-    let pos = pointer.current_location();
+    let pos = nexq.pointer.current_location();
     match &nexq.cursor_status {
         CursorImageStatus::Hidden => {}
         CursorImageStatus::Named(icon) => {

@@ -163,6 +163,12 @@ pub struct Nexq {
     pub redraw: RedrawState,
     /// The armed frame timer (see `redraw`).
     pub frame_timer: Option<smithay::reexports::calloop::RegistrationToken>,
+    /// Something other than a window's in-place commit changed the scene since the last frame,
+    /// so the next frame refreshes the pointer focus (commits refresh it themselves).
+    pub pointer_scene_changed: bool,
+    /// A frame was asked for since the last `Space::refresh` (which sends the surfaces' output
+    /// enter/leave events): something may have changed what the Space tracks.
+    pub space_changed: bool,
     pub pending_screencopies: Vec<PendingScreencopy>,
     pub supervisor: crate::capsules::supervisor::Supervisor,
     /// Sentry: the event hub and log, control connections, the sampler.
@@ -208,6 +214,9 @@ pub struct Nexq {
     pub shortcuts_inhibit_global: GlobalId,
 
     pub seat: Seat<State>,
+    /// The seat's pointer, kept: `Seat::get_pointer` clones a handle (and its tracing span) on
+    /// every call, which the per-frame and per-commit paths should not pay.
+    pub pointer: smithay::input::pointer::PointerHandle<State>,
     /// Which key types which symbol in the seat's keymap, for `exoctl key|type`: made on first
     /// use from the seat's keymap and dropped when the keymap changes (see [`State::keyboard_map`]).
     pub keyboard_map: Option<KeyboardMap>,

@@ -126,10 +126,8 @@ impl CompositorHandler for State {
                     let shift = window.geometry().loc - before;
                     let in_place = shift.x == 0 && shift.y == 0 && window.bbox_with_popups() == bbox_before;
                     if in_place {
-                        if let Some(pointer) = self.nexq.seat.get_pointer() {
-                            let at = pointer.current_location();
-                            pointer_may_change = self.nexq.covers(id, at.x, at.y);
-                        }
+                        let at = self.nexq.pointer.current_location();
+                        pointer_may_change = self.nexq.covers(id, at.x, at.y);
                     }
                     self.keep_surface_in_place(id, shift);
                 }
@@ -155,7 +153,7 @@ impl CompositorHandler for State {
         if pointer_may_change {
             self.refresh_pointer_focus();
         }
-        self.queue_redraw();
+        self.queue_redraw_after_commit();
     }
 }
 
