@@ -320,7 +320,9 @@ What each figure measures:
 
 1. **startup**: from `spawn()` of the compositor to the first successful `wl_display.sync` round
    trip on its socket (the harness polls every millisecond for the socket, connects and does a
-   round trip). **static window**: from spawning the static client to its first frame callback
+   round trip). Each repetition launches each compositor 5 times (`--quick`: once), the last
+   launch being the one the workloads below run in; the cell gives the median and range of all
+   launches. **static window**: from spawning the static client to its first frame callback
    (includes the client's own exec and connection).
 2. **idle**: the static window stays; after 2 s to settle, 10 s are measured: compositor CPU time
    (utime+stime summed over `/proc/PID/task/*/stat`, clock-tick resolution: 10 ms per window) per
