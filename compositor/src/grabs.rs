@@ -100,9 +100,7 @@ impl State {
         // A maximized or fullscreen window is restored before it is dragged.
         self.nexq.layout.set_maximized(&window, false);
         self.nexq.layout.set_fullscreen(&window, false);
-        let Some(pointer) = self.nexq.seat.get_pointer() else {
-            return;
-        };
+        let pointer = self.nexq.pointer.clone();
         pointer.set_grab(
             self,
             LayoutGrab {

@@ -85,9 +85,7 @@ impl State {
     /// Absolute pointer motion (winit, synthetic input), reported to relative-pointer clients as
     /// the movement it makes.
     pub fn pointer_motion_absolute(&mut self, pos: Point<f64, Logical>) {
-        let Some(old) = self.nexq.seat.get_pointer().map(|p| p.current_location()) else {
-            return;
-        };
+        let old = self.nexq.pointer.current_location();
         let pos = self.clamp_to_output(pos);
         self.pointer_motion(pos, Some(pos - old));
     }
@@ -96,9 +94,7 @@ impl State {
     /// device's own movement for relative-pointer clients; devices that only know positions
     /// (tablets, touchscreens emulating a pointer) have none.
     pub fn pointer_motion(&mut self, pos: Point<f64, Logical>, relative: Option<Point<f64, Logical>>) {
-        let Some(pointer) = self.nexq.seat.get_pointer() else {
-            return;
-        };
+        let pointer = self.nexq.pointer.clone();
         let pos = self.clamp_to_output(pos);
         let old = pointer.current_location();
         let time = self.now_ms();
@@ -171,9 +167,10 @@ impl State {
         under: &Option<(WlSurface, Point<f64, Logical>)>,
         pos: Point<f64, Logical>,
     ) {
-        let (Some((surface, origin)), Some(pointer)) = (under, self.nexq.seat.get_pointer()) else {
+        let Some((surface, origin)) = under else {
             return;
         };
+        let pointer = self.nexq.pointer.clone();
         with_pointer_constraint(surface, &pointer, |constraint| {
             if let Some(c) = constraint {
                 if !c.is_active()
@@ -187,9 +184,7 @@ impl State {
     }
 
     pub fn pointer_button(&mut self, button: u32, state: ButtonState) {
-        let Some(pointer) = self.nexq.seat.get_pointer() else {
-            return;
-        };
+        let pointer = self.nexq.pointer.clone();
         let serial = SERIAL_COUNTER.next_serial();
         let pos = pointer.current_location();
         if state == ButtonState::Pressed && !pointer.is_grabbed() {
@@ -269,9 +264,7 @@ impl State {
         // Start the grab first: it clears the pointer focus, so the press (which the grab needs
         // registered, as its release ends the grab) goes through the grab and reaches no client.
         self.start_layout_grab(id, kind, start(None), serial);
-        let Some(pointer) = self.nexq.seat.get_pointer() else {
-            return false;
-        };
+        let pointer = self.nexq.pointer.clone();
         pointer.button(
             self,
             &ButtonEvent {

@@ -214,8 +214,8 @@ pub struct Nexq {
     pub shortcuts_inhibit_global: GlobalId,
 
     pub seat: Seat<State>,
-    /// The seat's pointer, kept: `Seat::get_pointer` clones a handle (and its tracing span) on
-    /// every call, which the per-frame and per-commit paths should not pay.
+    /// The seat's pointer, kept: `Seat::get_pointer` clones a handle (and its tracing span) and
+    /// returns an `Option` on every call, though the seat always has its pointer.
     pub pointer: smithay::input::pointer::PointerHandle<State>,
     /// Which key types which symbol in the seat's keymap, for `exoctl key|type`: made on first
     /// use from the seat's keymap and dropped when the keymap changes (see [`State::keyboard_map`]).

@@ -34,12 +34,10 @@ impl State {
     pub fn outputs_changed(&mut self) {
         self.nexq.outputs.arrange(&mut self.nexq.space);
         self.update_usable_area();
-        if let Some(pointer) = self.nexq.seat.get_pointer() {
-            let pos = pointer.current_location();
-            let kept = self.nexq.outputs.clamp(pos);
-            if kept != pos {
-                self.pointer_motion(kept, None);
-            }
+        let pos = self.nexq.pointer.current_location();
+        let kept = self.nexq.outputs.clamp(pos);
+        if kept != pos {
+            self.pointer_motion(kept, None);
         }
         self.queue_redraw();
     }

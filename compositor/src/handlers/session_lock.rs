@@ -276,10 +276,9 @@ impl State {
                 keyboard.unset_grab(self);
             }
         }
-        if let Some(pointer) = self.nexq.seat.get_pointer() {
-            if pointer.is_grabbed() {
-                pointer.unset_grab(self, serial, time);
-            }
+        let pointer = self.nexq.pointer.clone();
+        if pointer.is_grabbed() {
+            pointer.unset_grab(self, serial, time);
         }
     }
 

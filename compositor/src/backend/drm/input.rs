@@ -27,9 +27,7 @@ pub fn handle(state: &mut State, event: InputEvent<LibinputInputBackend>) {
         }
         InputEvent::Keyboard { event } => state.keyboard_key(event.key_code().raw(), event.state()),
         InputEvent::PointerMotion { event } => {
-            let Some(pointer) = state.nexq.seat.get_pointer() else {
-                return;
-            };
+            let pointer = state.nexq.pointer.clone();
             let delta = event.delta();
             state.pointer_motion(pointer.current_location() + delta, Some(event.delta_unaccel()));
         }
@@ -71,9 +69,7 @@ pub fn handle(state: &mut State, event: InputEvent<LibinputInputBackend>) {
 
 /// Scrolling: wheels in discrete steps (v120), touchpads and the rest continuously.
 fn pointer_axis<B: InputBackend>(state: &mut State, event: &B::PointerAxisEvent) {
-    let Some(pointer) = state.nexq.seat.get_pointer() else {
-        return;
-    };
+    let pointer = state.nexq.pointer.clone();
     let source = event.source();
     let mut frame = AxisFrame::new(event.time_msec()).source(source);
     for axis in [Axis::Horizontal, Axis::Vertical] {
