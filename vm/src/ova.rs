@@ -165,8 +165,10 @@ fn to_stream_optimized_vmdk(raw: &Path, vmdk: &Path) -> Result<()> {
     Ok(())
 }
 
-/// qemu-img writes a random content id (`CID=` and 8 hex digits) into the embedded descriptor;
-/// replace it with the first 8 hex digits of the disk's digest.
+/// qemu-img writes a random content id into the embedded descriptor (`CID=` and up to 8 hex
+/// digits: it prints no leading zeros); replace it with the first 8 hex digits of the disk's
+/// digest, moving the rest of the descriptor into the NUL padding that follows it when the old
+/// id was shorter.
 fn pin_cid(vmdk: &Path, digest: &[u8]) -> Result<()> {
     let mut file = fs::OpenOptions::new().read(true).write(true).open(vmdk)?;
     let mut head = vec![0u8; 64 * 1024];
@@ -175,12 +177,29 @@ fn pin_cid(vmdk: &Path, digest: &[u8]) -> Result<()> {
     let at = find(&head, b"\nCID=")
         .with_context(|| format!("{}: no CID= in the VMDK descriptor", vmdk.display()))?
         + 5;
-    let old = head.get(at..at + 8).context("truncated CID")?;
-    if !old.iter().all(u8::is_ascii_hexdigit) {
-        bail!("{}: the CID is not 8 hex digits", vmdk.display());
+    let len = head[at..].iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    if !(1..=8).contains(&len) || head.get(at + len) != Some(&b'\n') {
+        bail!("{}: the CID is not 1 to 8 hex digits", vmdk.display());
     }
+    let end = head[at..]
+        .iter()
+        .position(|&b| b == 0)
+        .map(|i| at + i)
+        .with_context(|| format!("{}: the VMDK descriptor has no NUL padding", vmdk.display()))?;
+    let grow = 8 - len;
+    if head
+        .get(end..end + grow)
+        .is_none_or(|pad| pad.iter().any(|&b| b != 0))
+    {
+        bail!(
+            "{}: no room in the VMDK descriptor for an 8-digit CID",
+            vmdk.display()
+        );
+    }
+    let mut text = hex(&digest[..4]).into_bytes();
+    text.extend_from_slice(&head[at + len..end]);
     file.seek(SeekFrom::Start(at as u64))?;
-    file.write_all(hex(&digest[..4]).as_bytes())?;
+    file.write_all(&text)?;
     Ok(())
 }
 
@@ -205,4 +224,37 @@ pub fn sha256_file(path: &Path) -> Result<Vec<u8>> {
 
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// qemu-img prints the CID without leading zeros (one run in sixteen has 7 digits): the
+    /// pinned CID still has 8 and the rest of the descriptor is kept, shifted into the padding.
+    #[test]
+    fn a_short_cid_is_pinned_to_eight_digits_keeping_the_descriptor() {
+        let dir = std::env::temp_dir().join(format!("exo-vm-cid-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let vmdk = dir.join("short.vmdk");
+        let descriptor = b"# Disk DescriptorFile\nversion=1\nCID=abc1234\nparentCID=ffffffff\n";
+        let mut bytes = vec![0u8; 512];
+        bytes.extend_from_slice(descriptor);
+        bytes.resize(1024, 0);
+        fs::write(&vmdk, &bytes).unwrap();
+        pin_cid(&vmdk, &[0x01, 0x23, 0x45, 0x67, 0x89]).unwrap();
+        let after = fs::read(&vmdk).unwrap();
+        let want = b"# Disk DescriptorFile\nversion=1\nCID=01234567\nparentCID=ffffffff\n";
+        assert_eq!(&after[512..512 + want.len()], want);
+        assert!(after[512 + want.len()..].iter().all(|&b| b == 0));
+        assert_eq!(after.len(), 1024);
+        // An 8-digit CID is replaced in place.
+        pin_cid(&vmdk, &[0xfe, 0xdc, 0xba, 0x98]).unwrap();
+        let again = fs::read(&vmdk).unwrap();
+        assert_eq!(
+            &again[512..512 + want.len()],
+            &b"# Disk DescriptorFile\nversion=1\nCID=fedcba98\nparentCID=ffffffff\n"[..]
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }
