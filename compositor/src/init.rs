@@ -1,7 +1,7 @@
 //! Building the session: globals, the seat, the output and the listening socket. The binary,
 //! the in-process test fixture and (later) the WLCS integration all go through `State::new`.
 
-use std::sync::Arc;
+use std::{cell::RefCell, os::fd::AsFd, rc::Rc, sync::Arc};
 
 use anyhow::Context;
 use exo_shell::{config::Config, layout::Layout, Capability, CapabilitySet};
@@ -92,24 +92,43 @@ pub fn create_output(dh: &DisplayHandle, name: &str, spec: OutputSpec) -> Output
     output
 }
 
+/// The Wayland display, shared by the event source that dispatches its clients and the
+/// listening socket, which serves a client's first requests as soon as it is accepted.
+pub type SharedDisplay = Rc<RefCell<Display<State>>>;
+
 /// Insert the Wayland display into the event loop; clients are dispatched when they write.
-pub fn insert_display(event_loop: &EventLoop<'static, State>, display: Display<State>) -> anyhow::Result<()> {
+pub fn insert_display(
+    event_loop: &EventLoop<'static, State>,
+    display: Display<State>,
+) -> anyhow::Result<SharedDisplay> {
+    // The source watches a duplicate of the display's poll descriptor (the same epoll file), so
+    // that the display itself can be shared.
+    let fd = display
+        .as_fd()
+        .try_clone_to_owned()
+        .context("cannot duplicate the Wayland display's descriptor")?;
+    let display = Rc::new(RefCell::new(display));
+    let shared = display.clone();
     event_loop
         .handle()
         .insert_source(
-            Generic::new(display, Interest::READ, smithay::reexports::calloop::Mode::Level),
-            |_, display, state| {
-                // SAFETY: the display is never dropped while its source exists.
-                unsafe {
-                    display
-                        .get_mut()
-                        .dispatch_clients(state)
-                        .map_err(std::io::Error::other)?;
-                }
+            Generic::new(fd, Interest::READ, smithay::reexports::calloop::Mode::Level),
+            move |_, _, state| {
+                dispatch_clients(&shared, state)?;
                 Ok(PostAction::Continue)
             },
         )
         .map_err(|err| anyhow::anyhow!("cannot watch the Wayland display: {err}"))?;
+    Ok(display)
+}
+
+/// Dispatches the requests clients have sent (event sources run one at a time, so the display
+/// is never borrowed already).
+fn dispatch_clients(display: &SharedDisplay, state: &mut State) -> std::io::Result<()> {
+    let mut display = display
+        .try_borrow_mut()
+        .map_err(|_| std::io::Error::other("the Wayland display is already being dispatched"))?;
+    display.dispatch_clients(state)?;
     Ok(())
 }
 
@@ -117,9 +136,11 @@ pub fn insert_display(event_loop: &EventLoop<'static, State>, display: Display<S
 /// there are host clients with `host_caps`. Returns the socket name.
 pub fn listen_socket(
     event_loop: &EventLoop<'static, State>,
+    display: &SharedDisplay,
     name: Option<&str>,
     host_caps: CapabilitySet,
 ) -> anyhow::Result<String> {
+    let display = display.clone();
     let source = match name {
         Some(name) => ListeningSocketSource::with_name(name)
             .with_context(|| format!("cannot listen on Wayland socket {name:?}"))?,
@@ -137,6 +158,16 @@ pub fn listen_socket(
             let data = ClientState::new(ClientIdentity::default(), host_caps);
             if let Err(err) = state.nexq.display_handle.insert_client(stream, Arc::new(data)) {
                 tracing::warn!(%err, "cannot add client");
+                return;
+            }
+            // A client writes its first requests (the registry, a round trip) right after it
+            // connects: answer them now rather than after whatever else this loop iteration
+            // runs (at start-up, the first frame).
+            if let Err(err) = dispatch_clients(&display, state) {
+                tracing::warn!(%err, "cannot dispatch clients");
+            }
+            if let Err(err) = state.nexq.display_handle.flush_clients() {
+                tracing::debug!(%err, "flushing clients");
             }
         })
         .map_err(|err| anyhow::anyhow!("cannot watch the Wayland socket: {err}"))?;

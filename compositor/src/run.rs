@@ -88,9 +88,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         tracing::warn!("--outputs is for the headless backend; the {backend_kind:?} backend has its own");
     }
 
-    insert_display(&event_loop, display)?;
+    let display = insert_display(&event_loop, display)?;
     let socket_name = listen_socket(
         &event_loop,
+        &display,
         cli.socket.as_deref(),
         cli.host_caps.unwrap_or(config.session.host_capabilities),
     )?;
