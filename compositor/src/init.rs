@@ -1,5 +1,5 @@
 //! Building the session: globals, the seat, the output and the listening socket. The binary,
-//! the in-process test fixture and (later) the WLCS integration all go through `State::new`.
+//! the in-process test fixture and the WLCS integration all go through `State::new`.
 
 use std::{cell::RefCell, os::fd::AsFd, rc::Rc, sync::Arc};
 
@@ -97,6 +97,8 @@ pub fn create_output(dh: &DisplayHandle, name: &str, spec: OutputSpec) -> Output
 pub type SharedDisplay = Rc<RefCell<Display<State>>>;
 
 /// Insert the Wayland display into the event loop; clients are dispatched when they write.
+/// Returns the display, shared with its event source: give it to [`listen_socket`] so that a
+/// new client's first requests are answered when it is accepted.
 pub fn insert_display(
     event_loop: &EventLoop<'static, State>,
     display: Display<State>,
@@ -122,18 +124,21 @@ pub fn insert_display(
     Ok(display)
 }
 
-/// Dispatches the requests clients have sent (event sources run one at a time, so the display
-/// is never borrowed already).
+/// Dispatches the requests clients have sent. Only the display's event source and the listening
+/// socket call this, and event sources run one at a time, so the display is never borrowed
+/// already; were it, the requests wait for the next call instead of ending the session.
 fn dispatch_clients(display: &SharedDisplay, state: &mut State) -> std::io::Result<()> {
-    let mut display = display
-        .try_borrow_mut()
-        .map_err(|_| std::io::Error::other("the Wayland display is already being dispatched"))?;
+    let Ok(mut display) = display.try_borrow_mut() else {
+        tracing::warn!("the Wayland display is being dispatched already");
+        return Ok(());
+    };
     display.dispatch_clients(state)?;
     Ok(())
 }
 
 /// Listen on `$XDG_RUNTIME_DIR/<name>` (or the first free `wayland-N`); clients that connect
-/// there are host clients with `host_caps`. Returns the socket name.
+/// there are host clients with `host_caps`. After each accept the clients are dispatched and
+/// flushed at once (see `display`). Returns the socket name.
 pub fn listen_socket(
     event_loop: &EventLoop<'static, State>,
     display: &SharedDisplay,

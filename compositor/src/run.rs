@@ -147,10 +147,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         .context("event loop failed")?;
     state.after_dispatch();
 
-    event_loop
+    let ran = event_loop
         .run(None, &mut state, |state| state.after_dispatch())
-        .context("event loop failed")?;
+        .context("event loop failed");
+    // Also when the loop failed: capsules are not left running without their compositor.
     state.shutdown_capsules();
     let _ = std::fs::remove_file(&control_path);
-    Ok(())
+    ran
 }

@@ -11,7 +11,7 @@ use smithay::{
         calloop::{LoopHandle, LoopSignal},
         wayland_server::{
             backend::{ClientData, ClientId, DisconnectReason, GlobalId},
-            Display, DisplayHandle,
+            DisplayHandle,
         },
     },
     utils::{Clock, Monotonic},
@@ -262,6 +262,3 @@ pub struct SessionOptions {
 }
 
 pub type ClientDataArc = Arc<ClientState>;
-
-/// The Wayland display lives in the event loop as a source; this alias keeps signatures short.
-pub type NexqDisplay = Display<State>;
