@@ -137,8 +137,8 @@ fn dispatch_clients(display: &SharedDisplay, state: &mut State) -> std::io::Resu
 }
 
 /// Listen on `$XDG_RUNTIME_DIR/<name>` (or the first free `wayland-N`); clients that connect
-/// there are host clients with `host_caps`. After each accept the clients are dispatched and
-/// flushed at once (see `display`). Returns the socket name.
+/// there are host clients with `host_caps`. After each accept the clients of `display` are
+/// dispatched and flushed at once. Returns the socket name.
 pub fn listen_socket(
     event_loop: &EventLoop<'static, State>,
     display: &SharedDisplay,

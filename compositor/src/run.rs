@@ -142,13 +142,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     state.queue_redraw();
     // Idle callbacks run after a dispatch returns, and the first dispatch would block until an
     // event arrives: flush the ones queued during start-up (the first frame among them) now.
-    event_loop
-        .dispatch(Some(std::time::Duration::ZERO), &mut state)
-        .context("event loop failed")?;
-    state.after_dispatch();
-
     let ran = event_loop
-        .run(None, &mut state, |state| state.after_dispatch())
+        .dispatch(Some(std::time::Duration::ZERO), &mut state)
+        .and_then(|()| {
+            state.after_dispatch();
+            event_loop.run(None, &mut state, |state| state.after_dispatch())
+        })
         .context("event loop failed");
     // Also when the loop failed: capsules are not left running without their compositor.
     state.shutdown_capsules();
