@@ -354,7 +354,7 @@ impl Window {
             measure::background_percent(self.machine, machine, ours),
             measure::loadavg(),
         );
-        let cpu_ms = comp_ticks as f64 * 1000.0 / measure::clock_ticks_per_sec();
+        let cpu_ms = comp_now.cpu_ms_since(&self.comp);
         let ctxt = comp_now.ctxt_switches.saturating_sub(self.comp.ctxt_switches) as f64;
         Ok((secs, cpu_ms, ctxt))
     }

@@ -27,6 +27,12 @@ pub fn parse_stat_cpu_ticks(text: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// Time spent on a CPU, in nanoseconds: the first field of a `/proc/PID[/task/TID]/schedstat`
+/// file (kernels with `CONFIG_SCHED_INFO`).
+pub fn parse_schedstat_ns(text: &str) -> Option<u64> {
+    text.split_whitespace().next()?.parse().ok()
+}
+
 /// voluntary + nonvoluntary context switches from the text of a `/proc/PID/task/TID/status` file.
 pub fn parse_status_ctxt_switches(text: &str) -> Option<u64> {
     let v = parse_status_field(text, "voluntary_ctxt_switches")?;
@@ -85,17 +91,33 @@ pub fn parse_cpu_model(text: &str) -> Option<String> {
     })
 }
 
-/// CPU ticks and context switches of every thread of a process at one instant.
+/// CPU time and context switches of every thread of a process at one instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ProcSample {
     pub cpu_ticks: u64,
+    /// The same CPU time in nanoseconds, when every thread had a readable `schedstat`.
+    pub cpu_ns: Option<u64>,
     pub ctxt_switches: u64,
 }
 
-/// Sums utime+stime and context switches over `/proc/PID/task/*` (threads that exited during a
-/// window are not counted).
+impl ProcSample {
+    /// Milliseconds of CPU used since `earlier`: from the nanosecond counters when both samples
+    /// have them, else from clock ticks (10 ms resolution at the usual 100 Hz).
+    pub fn cpu_ms_since(&self, earlier: &ProcSample) -> f64 {
+        match (self.cpu_ns, earlier.cpu_ns) {
+            (Some(now), Some(then)) => now.saturating_sub(then) as f64 / 1e6,
+            _ => self.cpu_ticks.saturating_sub(earlier.cpu_ticks) as f64 * 1000.0 / clock_ticks_per_sec(),
+        }
+    }
+}
+
+/// Sums utime+stime, schedstat run time and context switches over `/proc/PID/task/*` (threads
+/// that exited during a window are not counted).
 pub fn sample_process(pid: u32) -> Option<ProcSample> {
-    let mut s = ProcSample::default();
+    let mut s = ProcSample {
+        cpu_ns: Some(0),
+        ..ProcSample::default()
+    };
     for entry in fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
         let dir = entry.path();
         let (Ok(stat), Ok(status)) = (
@@ -105,6 +127,10 @@ pub fn sample_process(pid: u32) -> Option<ProcSample> {
             continue; // the thread exited between listing and reading
         };
         s.cpu_ticks += parse_stat_cpu_ticks(&stat).unwrap_or(0);
+        let ns = fs::read_to_string(dir.join("schedstat"))
+            .ok()
+            .and_then(|t| parse_schedstat_ns(&t));
+        s.cpu_ns = s.cpu_ns.zip(ns).map(|(a, b)| a + b);
         s.ctxt_switches += parse_status_ctxt_switches(&status).unwrap_or(0);
     }
     Some(s)
@@ -181,6 +207,26 @@ mod tests {
     }
 
     #[test]
+    fn schedstat_run_time() {
+        assert_eq!(parse_schedstat_ns("123456789 2014768 41\n"), Some(123_456_789));
+        assert_eq!(parse_schedstat_ns(""), None);
+        assert_eq!(parse_schedstat_ns("x 1 2"), None);
+    }
+
+    #[test]
+    fn cpu_ms_from_nanoseconds_or_ticks() {
+        let at = |ticks, ns| ProcSample {
+            cpu_ticks: ticks,
+            cpu_ns: ns,
+            ctxt_switches: 0,
+        };
+        assert_eq!(at(7, Some(5_500_000)).cpu_ms_since(&at(6, Some(1_000_000))), 4.5);
+        let ticks_ms = 1000.0 / clock_ticks_per_sec();
+        assert_eq!(at(7, None).cpu_ms_since(&at(5, Some(1))), 2.0 * ticks_ms);
+        assert_eq!(at(7, Some(9)).cpu_ms_since(&at(5, None)), 2.0 * ticks_ms);
+    }
+
+    #[test]
     fn status_fields() {
         assert_eq!(parse_status_ctxt_switches(STATUS), Some(1234));
         assert_eq!(parse_status_field(STATUS, "VmHWM"), Some(41236));
@@ -237,6 +283,16 @@ mod tests {
     fn samples_this_process() {
         let s = sample_process(std::process::id()).unwrap();
         assert!(s.ctxt_switches > 0);
+        // Spin for 30 ms of CPU: the nanosecond counter must see it (where the kernel has one).
+        let t = std::time::Instant::now();
+        while t.elapsed() < std::time::Duration::from_millis(30) {
+            std::hint::black_box(0u64);
+        }
+        let later = sample_process(std::process::id()).unwrap();
+        if std::path::Path::new("/proc/self/schedstat").exists() {
+            assert!(later.cpu_ns.is_some());
+            assert!(later.cpu_ms_since(&s) >= 20.0, "{later:?} after {s:?}");
+        }
         assert!(peak_rss_kib(std::process::id()).unwrap() > 0);
         assert!(sample_machine().total > 0);
     }

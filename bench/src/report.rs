@@ -325,7 +325,8 @@ What each figure measures:
    launches. **static window**: from spawning the static client to its first frame callback
    (includes the client's own exec and connection).
 2. **idle**: the static window stays; after 2 s to settle, 10 s are measured: compositor CPU time
-   (utime+stime summed over `/proc/PID/task/*/stat`, clock-tick resolution: 10 ms per window) per
+   (run time in nanoseconds summed over `/proc/PID/task/*/schedstat`; where a kernel has no
+   schedstat, utime+stime from `/proc/PID/task/*/stat` at clock-tick resolution, 10 ms) per
    second of wall time, and wakeups = context switches (voluntary + nonvoluntary, summed over
    `/proc/PID/task/*/status`) per second. Only the compositor process is counted (not Weston's
    `weston-desktop-shell` child).

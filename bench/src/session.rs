@@ -115,9 +115,7 @@ fn sample_pair(comp: u32, dashboard: u32, window: Duration) -> Result<(Rates, Ra
     let secs = t.elapsed().as_secs_f64();
     let rates = |x0: &measure::ProcSample, x1: &measure::ProcSample| Rates {
         wakeups: x1.ctxt_switches.saturating_sub(x0.ctxt_switches) as f64 / secs,
-        cpu_ms: x1.cpu_ticks.saturating_sub(x0.cpu_ticks) as f64 * 1000.0
-            / measure::clock_ticks_per_sec()
-            / secs,
+        cpu_ms: x1.cpu_ms_since(x0) / secs,
     };
     Ok((rates(&a0, &a1), rates(&b0, &b1)))
 }
