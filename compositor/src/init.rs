@@ -254,6 +254,7 @@ impl State {
         let mut space = Space::default();
         placed.arrange(&mut space);
         let mut layout = Layout::new();
+        layout.set_placement(config.layout.placement);
         let screens = placed
             .iter()
             .map(|o| {

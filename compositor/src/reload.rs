@@ -103,6 +103,7 @@ impl State {
             keyboard.change_repeat_info(kb.repeat_rate as i32, kb.repeat_delay as i32);
         }
         self.nexq.keyboard_map = None;
+        self.nexq.layout.set_placement(config.layout.placement);
         self.nexq.config = config;
         tracing::info!("config reloaded");
         self.nexq.sync_space();

@@ -255,3 +255,38 @@ fn sigterm_ends_the_session_and_capsules_get_sigterm_first() {
         run.pid
     );
 }
+
+#[test]
+fn placement_from_the_config_centres_new_windows_and_follows_a_reload() {
+    let dir = scratch("placement");
+    let path = write_config(&dir, "[layout]\nplacement = \"centre\"\n");
+    let mut session = Session::start(&["--config", path.to_str().unwrap()]);
+    session.spawn("weston-simple-shm", &[]);
+    let first = session.wait_windows(1, Duration::from_secs(10));
+    session.spawn("weston-simple-shm", &[]);
+    let both = session.wait_windows(2, Duration::from_secs(10));
+    let at = |w: &exo_shell::control::WindowInfo| (w.x, w.y, w.width, w.height);
+    assert_eq!(at(&both[0]), at(&both[1]), "centred over each other: {both:?}");
+    assert_eq!(at(&both[0]), at(&first[0]));
+
+    // The new background shows when the reload has happened.
+    std::fs::write(
+        &path,
+        "[layout]\nplacement = \"cascade\"\n[appearance]\nbackground = \"#405060\"\n",
+    )
+    .unwrap();
+    // SAFETY: plain kill(2) on our own child process.
+    assert_eq!(unsafe { libc::kill(session.pid() as i32, libc::SIGHUP) }, 0);
+    wait_for(Duration::from_secs(5), "the reload", || {
+        let shot = session.screenshot();
+        let p = shot.pixel(shot.width - 5, shot.height - 5);
+        ([p[0], p[1], p[2]] == [0x40, 0x50, 0x60]).then_some(())
+    });
+    session.spawn("weston-simple-shm", &[]);
+    let all = session.wait_windows(3, Duration::from_secs(10));
+    let (x, y, ..) = at(&first[0]);
+    assert!(
+        all.iter().any(|w| (w.x, w.y) == (x + 32, y + 32)),
+        "the third window cascades from the top one: {all:?}"
+    );
+}

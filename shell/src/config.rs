@@ -1,5 +1,5 @@
-//! The compositor's TOML configuration: keyboard, appearance, key bindings, per-client
-//! resource limits, the session and Sentry's event log.
+//! The compositor's TOML configuration: keyboard, appearance, window placement, key bindings,
+//! per-client resource limits, the session and Sentry's event log.
 //!
 //! A user file is merged over the built-in defaults ([`DEFAULT_CONFIG`]) key
 //! by key, so it only needs the settings it changes. In `[bindings]` each
@@ -25,10 +25,18 @@ pub const DEFAULT_CONFIG: &str = include_str!("../../assets/config.toml");
 pub struct Config {
     pub keyboard: KeyboardConfig,
     pub appearance: Appearance,
+    pub layout: LayoutConfig,
     pub bindings: Bindings,
     pub limits: Limits,
     pub session: SessionConfig,
     pub sentry: SentryConfig,
+}
+
+/// `[layout]`: how windows are arranged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayoutConfig {
+    /// Where a new window opens.
+    pub placement: crate::layout::Placement,
 }
 
 /// `[sentry]`: where Sentry keeps its event log (read at start).
@@ -324,6 +332,7 @@ const KEYBOARD_KEYS: &str = "layout, variant, options, model, rules, repeat_dela
 const APPEARANCE_KEYS: &str = "background, focused_border, unfocused_border, border_width, title_height";
 const LIMITS_KEYS: &str = "windows, surface_size, shm_mib, clipboard_kib";
 const SESSION_KEYS: &str = "host_capabilities";
+const LAYOUT_KEYS: &str = "placement";
 const SENTRY_KEYS: &str = "log, log_max_kib";
 
 impl SentryConfig {
@@ -344,6 +353,18 @@ impl SentryConfig {
                 }
                 "log_max_kib" => self.log_max_kib = e.integer_in(16, 1 << 20)?,
                 _ => return Err(e.bad_key(format!("unknown key (expected one of {SENTRY_KEYS})"))),
+            }
+            Ok(())
+        })
+    }
+}
+
+impl LayoutConfig {
+    fn apply<'a>(&mut self, src: &'a Source<'a>, table: &'a dyn TableLike) -> Result<(), ConfigError> {
+        entries(src, "layout", table, |name, e| {
+            match name {
+                "placement" => self.placement = e.string()?.parse().map_err(|err| e.bad_value(err))?,
+                _ => return Err(e.bad_key(format!("unknown key (expected one of {LAYOUT_KEYS})"))),
             }
             Ok(())
         })
@@ -466,6 +487,9 @@ impl Config {
                 border_width: 0,
                 title_height: 0,
             },
+            layout: LayoutConfig {
+                placement: crate::layout::Placement::Cascade,
+            },
             bindings: Bindings::new(),
             session: SessionConfig {
                 host_capabilities: crate::CapabilitySet::empty(),
@@ -545,6 +569,7 @@ impl Config {
             let known = [
                 "keyboard",
                 "appearance",
+                "layout",
                 "bindings",
                 "limits",
                 "session",
@@ -553,7 +578,7 @@ impl Config {
             .contains(&name);
             if !known {
                 let message =
-                    "unknown section (expected keyboard, appearance, bindings, limits, session or sentry)"
+                    "unknown section (expected keyboard, appearance, layout, bindings, limits, session or sentry)"
                         .to_string();
                 return Err(src.invalid(key_span, key, message));
             }
@@ -564,6 +589,7 @@ impl Config {
             match name {
                 "keyboard" => self.keyboard.apply(&src, table)?,
                 "appearance" => self.appearance.apply(&src, table)?,
+                "layout" => self.layout.apply(&src, table)?,
                 "limits" => self.limits.apply(&src, table)?,
                 "session" => self.session.apply(&src, table)?,
                 "sentry" => self.sentry.apply(&src, table)?,

@@ -40,6 +40,7 @@ fn default_config_parses_and_has_documented_values() {
     assert_eq!(a.focused_border.to_string(), "#4a90d9");
     assert_eq!(a.unfocused_border.to_string(), "#555555");
     assert_eq!((a.border_width, a.title_height), (2, 24));
+    assert_eq!(config.layout.placement, crate::layout::Placement::Cascade);
     let b = &config.bindings;
     assert_eq!(b.len(), 3 + 9 + 9 + 1 + 5 + 5);
     assert_eq!(b.lookup(logo(), "o"), Some(&Action::MoveToNextOutput));
@@ -180,6 +181,29 @@ fn unknown_keys_are_errors() {
     assert!(err.contains(":2:2: mouse: unknown section"), "{err}");
     let err = error_at("[appearance.extra]\nx = 1\n", 1);
     assert!(err.contains("appearance.extra: unknown key"), "{err}");
+}
+
+#[test]
+fn layout_placement_is_parsed_and_checked() {
+    let config = parse("[layout]\nplacement = \"centre\"\n").expect("valid placement");
+    assert_eq!(config.layout.placement, crate::layout::Placement::Centre);
+    let err = error_at("[layout]\n\nplacement = \"tiled\"\n", 3);
+    assert!(
+        err.ends_with(
+            ":3:13: layout.placement: unknown placement \"tiled\" (expected \"cascade\" or \"centre\")"
+        ),
+        "{err}"
+    );
+    let err = error_at("[layout]\nplacement = 1\n", 2);
+    assert!(
+        err.contains("layout.placement: expected a string, found an integer"),
+        "{err}"
+    );
+    let err = error_at("[layout]\ngaps = 4\n", 2);
+    assert!(
+        err.contains("layout.gaps: unknown key (expected one of placement)"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -35,6 +35,31 @@ pub const WORKSPACE_COUNT: u8 = 9;
 /// How far each new window is placed down and right of the previous one.
 pub const CASCADE_STEP: i32 = 32;
 
+/// Where [`Layout::add_window`] puts a new window (`[layout] placement` in the config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Placement {
+    /// The first window of a workspace centred, later ones cascading [`CASCADE_STEP`] down-right
+    /// of the topmost.
+    #[default]
+    Cascade,
+    /// Every new window centred in the usable area, over whatever is there.
+    Centre,
+}
+
+impl std::str::FromStr for Placement {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "cascade" => Ok(Placement::Cascade),
+            "centre" | "center" => Ok(Placement::Centre),
+            _ => Err(format!(
+                "unknown placement {s:?} (expected \"cascade\" or \"centre\")"
+            )),
+        }
+    }
+}
+
 /// A window's workspace, flags and geometry, as reported by [`Layout::window_info`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WindowState {
@@ -81,6 +106,7 @@ pub struct Layout<W> {
     /// One stack per workspace, bottom to top.
     stacks: Vec<Vec<W>>,
     cycle: Option<Cycle<W>>,
+    placement: Placement,
 }
 
 /// The stack index of workspace `n`, if it is in `1..=9`.
@@ -109,7 +135,13 @@ impl<W: Clone + Eq + Hash + Debug> Layout<W> {
             windows: HashMap::new(),
             stacks: vec![Vec::new(); usize::from(WORKSPACE_COUNT)],
             cycle: None,
+            placement: Placement::default(),
         }
+    }
+
+    /// How windows added from now on are placed.
+    pub fn set_placement(&mut self, placement: Placement) {
+        self.placement = placement;
     }
 
     /// Sets one output's area and the usable part of it (the output minus
@@ -207,10 +239,11 @@ impl<W: Clone + Eq + Hash + Debug> Layout<W> {
     }
 
     /// Adds a window on the active workspace, on top and focused, and
-    /// returns its rectangle. The size is clamped to the usable area; the
-    /// first visible window of a workspace is centred, later ones cascade
-    /// [`CASCADE_STEP`] down-right of the topmost, back to the usable area's
-    /// top-left corner when they would not fit. A window goes to the output of
+    /// returns its rectangle. The size is clamped to the usable area. With
+    /// [`Placement::Cascade`] the first visible window of a workspace is
+    /// centred, later ones cascade [`CASCADE_STEP`] down-right of the topmost,
+    /// back to the usable area's top-left corner when they would not fit; with
+    /// [`Placement::Centre`] every window is centred. A window goes to the output of
     /// the focused window, else the primary one. Re-adding a known id places it anew.
     pub fn add_window(&mut self, id: W, initial_size: Size) -> Rect {
         self.remove_window(&id);
@@ -223,7 +256,11 @@ impl<W: Clone + Eq + Hash + Debug> Layout<W> {
             initial_size.h.clamp(1, usable.h.max(1)),
         );
         let placed = Rect::from_loc_size(usable.loc(), size);
-        let rect = match self.focused().and_then(|top| self.rect(top)) {
+        let top = match self.placement {
+            Placement::Cascade => self.focused().and_then(|top| self.rect(top)),
+            Placement::Centre => None,
+        };
+        let rect = match top {
             None => placed.centered_in(usable),
             Some(top) => {
                 let next = Rect::from_loc_size(top.loc() + Point::new(CASCADE_STEP, CASCADE_STEP), size);

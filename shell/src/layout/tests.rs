@@ -34,6 +34,30 @@ fn first_window_is_centred_then_cascade() {
 }
 
 #[test]
+fn centre_placement_puts_every_window_in_the_middle() {
+    let mut l = layout();
+    l.set_placement(Placement::Centre);
+    assert_eq!(
+        l.add_window("a", Size::new(400, 300)),
+        Rect::new(300, 265, 400, 300)
+    );
+    assert_eq!(
+        l.add_window("b", Size::new(400, 300)),
+        Rect::new(300, 265, 400, 300),
+        "over a, not cascaded"
+    );
+    assert_eq!(
+        l.add_window("c", Size::new(200, 100)),
+        Rect::new(400, 365, 200, 100)
+    );
+    assert_eq!(ids(&l), ["a", "b", "c"]);
+    assert_eq!("centre".parse(), Ok(Placement::Centre));
+    assert_eq!("center".parse(), Ok(Placement::Centre));
+    assert_eq!("cascade".parse(), Ok(Placement::Cascade));
+    assert!("tiled".parse::<Placement>().unwrap_err().contains("\"tiled\""));
+}
+
+#[test]
 fn cascade_then_centre_then_top_left() {
     let mut l = layout();
     let size = Size::new(900, 400);
