@@ -159,6 +159,18 @@ pub fn find_socket(dir: &Path) -> Option<PathBuf> {
     })
 }
 
+/// How Nexquelium is started (the peers have one way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    /// `--no-autostart`: the compositor alone.
+    Bare,
+    /// A full session: it autostarts the repository's capsules.
+    Session,
+    /// Bare, with `[layout] placement = "centre"` in its config: every window opens in the
+    /// middle, so windows of one size cover each other as cage's do.
+    Stacked,
+}
+
 /// Settings for starting compositors.
 pub struct Launcher {
     pub nexquelium: PathBuf,
@@ -170,16 +182,23 @@ pub struct Launcher {
 impl Launcher {
     /// Starts `kind` with a fresh runtime directory; the caller polls its socket.
     pub fn start(&self, kind: Kind, tag: &str) -> Result<Running> {
-        self.start_as(kind, tag, false)
+        self.start_as(kind, tag, Variant::Bare)
     }
 
     /// Nexquelium as a full session: it autostarts the repository's capsules (the Sentry
     /// dashboard among them, found next to the Nexquelium binary).
     pub fn start_session(&self, tag: &str) -> Result<Running> {
-        self.start_as(Kind::Nexquelium, &format!("session-{tag}"), true)
+        self.start_as(Kind::Nexquelium, &format!("session-{tag}"), Variant::Session)
     }
 
-    fn start_as(&self, kind: Kind, tag: &str, session: bool) -> Result<Running> {
+    /// Nexquelium without capsules, placing every new window in the middle of the output (see
+    /// [`Variant::Stacked`]).
+    pub fn start_stacked(&self, tag: &str) -> Result<Running> {
+        self.start_as(Kind::Nexquelium, &format!("stacked-{tag}"), Variant::Stacked)
+    }
+
+    fn start_as(&self, kind: Kind, tag: &str, variant: Variant) -> Result<Running> {
+        let session = variant == Variant::Session;
         let dir = self.work_dir.join(format!("{}-{tag}", kind.name()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir)?;
@@ -197,6 +216,12 @@ impl Launcher {
                     c.arg("--no-autostart");
                 }
                 c.args(["--socket", "wayland-bench"]);
+                if variant == Variant::Stacked {
+                    // Named on the command line, so a file Nexquelium cannot use stops it.
+                    let config = dir.join("stacked.toml");
+                    fs::write(&config, "[layout]\nplacement = \"centre\"\n")?;
+                    c.arg("--config").arg(config);
+                }
                 c
             }
             Kind::Weston => {

@@ -105,6 +105,8 @@ impl Windows {
 }
 
 const LOADS: [usize; 3] = [1, 4, 16];
+/// Loads run again with Nexquelium's windows stacked (K=1 shows the same picture either way).
+const STACKED_LOADS: [usize; 2] = [4, 16];
 
 /// The full session's windows: a long hidden window, since its target is under one wakeup in
 /// ten seconds on average.
@@ -160,6 +162,15 @@ fn declare_metrics(r: &mut Results) {
             &format!("load{k}_fps"),
             &format!("load K={k}: client frames per s (all clients)"),
             true,
+        );
+    }
+    for k in STACKED_LOADS {
+        r.metric(
+            &format!("stacked{k}_cpu"),
+            &format!(
+                "load K={k}, Nexquelium's windows stacked (placement = \"centre\"; peers: their K={k} figures above): CPU ms per output frame"
+            ),
+            false,
         );
     }
     r.metric("peak_rss", "peak RSS (VmHWM), MiB", false);
@@ -220,6 +231,12 @@ fn bench(cli: &Cli) -> Result<()> {
             if let Err(e) = bench_one(&launcher, kind, &format!("r{rep}"), win, &mut results) {
                 eprintln!("exo-bench: {}: {e:#}", kind.name());
             }
+            if kind == Kind::Nexquelium {
+                eprintln!("exo-bench: nexquelium with stacked windows (about 25 s)");
+                if let Err(e) = bench_stacked(&launcher, &format!("r{rep}"), win, &mut results) {
+                    eprintln!("exo-bench: nexquelium with stacked windows: {e:#}");
+                }
+            }
             // Once: its hidden minute is long, and its figures barely vary.
             if kind == Kind::Nexquelium && rep == 0 {
                 eprintln!("exo-bench: nexquelium as a full session (about 100 s)");
@@ -231,6 +248,17 @@ fn bench(cli: &Cli) -> Result<()> {
         }
     }
     let duration_s = started.elapsed().as_secs_f64();
+    // The stacked rows compare with the peers' own load figures, which draw their usual picture.
+    for k in STACKED_LOADS {
+        for peer in kinds.iter().filter(|k| **k != Kind::Nexquelium) {
+            let load = (peer.name().to_string(), format!("load{k}_cpu"));
+            if let Some(cell) = results.cells.get(&load).cloned() {
+                results
+                    .cells
+                    .insert((peer.name().to_string(), format!("stacked{k}_cpu")), cell);
+            }
+        }
+    }
     print!("{}", report::render_text(&results));
 
     if !cli.no_doc {
@@ -375,6 +403,75 @@ fn bench_one(launcher: &Launcher, kind: Kind, tag: &str, win: Windows, r: &mut R
     result
 }
 
+/// What one load window measured.
+struct Load {
+    /// Compositor CPU ms per output frame; `None` when no client saw a frame.
+    cpu_per_frame: Option<f64>,
+    /// Frame callbacks received by all clients together per second.
+    client_fps: f64,
+}
+
+/// `k` animated clients on `socket`: after their first frames and the warm-up, one measured
+/// window of the compositor `pid` (its background load recorded under `name`).
+fn measure_load(
+    pid: u32,
+    socket: &Path,
+    dir: &Path,
+    k: usize,
+    win: Windows,
+    r: &mut Results,
+    name: &str,
+) -> Result<Load> {
+    let clients: Vec<TestClient> = (0..k)
+        .map(|i| TestClient::spawn(socket, dir, &format!("load{k}-{i}"), true))
+        .collect::<Result<_>>()?;
+    wait_first_frames(&clients, Duration::from_secs(5));
+    std::thread::sleep(win.warmup);
+    let before: Vec<u64> = clients.iter().map(TestClient::frames).collect();
+    let measured = Window::open(pid, &clients).and_then(|w| {
+        std::thread::sleep(win.load);
+        w.close(pid, &clients, r, name)
+    });
+    let deltas: Vec<u64> = clients
+        .iter()
+        .zip(&before)
+        .map(|(c, b)| c.frames().saturating_sub(*b))
+        .collect();
+    for c in clients {
+        c.stop();
+    }
+    let (secs, cpu_ms, _) = measured?;
+    // Output frames: every repaint sends a frame callback to each visible client, so the client
+    // with the most callbacks saw (about) every output frame.
+    let output_frames = deltas.iter().copied().max().unwrap_or(0);
+    let total: u64 = deltas.iter().sum();
+    Ok(Load {
+        cpu_per_frame: (output_frames > 0).then(|| cpu_ms / output_frames as f64),
+        client_fps: total as f64 / secs,
+    })
+}
+
+/// Nexquelium placing every window in the middle (see `Launcher::start_stacked`): the loads of
+/// [`STACKED_LOADS`] again, with the picture cage shows.
+fn bench_stacked(launcher: &Launcher, tag: &str, win: Windows, r: &mut Results) -> Result<()> {
+    let comp = launcher.start_stacked(tag)?;
+    let result = (|| {
+        let socket = client::wait_for_sync(|| comp.socket(), Duration::from_secs(15))?;
+        let dir = launcher.work_dir.join("nexquelium-stacked-clients");
+        std::fs::create_dir_all(&dir)?;
+        for k in STACKED_LOADS {
+            let load = measure_load(comp.pid(), &socket, &dir, k, win, r, "nexquelium")?;
+            match load.cpu_per_frame {
+                Some(ms) => r.push("nexquelium", &format!("stacked{k}_cpu"), ms),
+                None => r.note("nexquelium", &format!("stacked{k}_cpu"), "no frames"),
+            }
+        }
+        Ok(())
+    })();
+    comp.stop();
+    result
+}
+
 fn run_workloads(comp: &Running, win: Windows, r: &mut Results) -> Result<()> {
     let name = comp.kind.name();
     let pid = comp.pid();
@@ -407,33 +504,12 @@ fn run_workloads(comp: &Running, win: Windows, r: &mut Results) -> Result<()> {
 
     // (3) load: K animated clients.
     for k in LOADS {
-        let clients: Vec<TestClient> = (0..k)
-            .map(|i| TestClient::spawn(&socket, &dir, &format!("load{k}-{i}"), true))
-            .collect::<Result<_>>()?;
-        wait_first_frames(&clients, Duration::from_secs(5));
-        std::thread::sleep(win.warmup);
-        let before: Vec<u64> = clients.iter().map(TestClient::frames).collect();
-        let w = Window::open(pid, &clients)?;
-        std::thread::sleep(win.load);
-        let (secs, cpu_ms, _) = w.close(pid, &clients, r, name)?;
-        let deltas: Vec<u64> = clients
-            .iter()
-            .zip(&before)
-            .map(|(c, b)| c.frames().saturating_sub(*b))
-            .collect();
-        // Output frames: every repaint sends a frame callback to each visible client, so the client
-        // with the most callbacks saw (about) every output frame.
-        let output_frames = deltas.iter().copied().max().unwrap_or(0);
-        let total: u64 = deltas.iter().sum();
-        if output_frames > 0 {
-            r.push(name, &format!("load{k}_cpu"), cpu_ms / output_frames as f64);
-        } else {
-            r.note(name, &format!("load{k}_cpu"), "no frames");
+        let load = measure_load(pid, &socket, &dir, k, win, r, name)?;
+        match load.cpu_per_frame {
+            Some(ms) => r.push(name, &format!("load{k}_cpu"), ms),
+            None => r.note(name, &format!("load{k}_cpu"), "no frames"),
         }
-        r.push(name, &format!("load{k}_fps"), total as f64 / secs);
-        for c in clients {
-            c.stop();
-        }
+        r.push(name, &format!("load{k}_fps"), load.client_fps);
     }
 
     // (5) screencopy with grim, back to back.

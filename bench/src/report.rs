@@ -355,6 +355,13 @@ What each figure measures:
    harness waits until 32 s after launch) a whole minute is measured
    (compositor and dashboard wakeups, compositor CPU), so that the panel clock's one tick a
    minute is averaged in, as the target says.
+7. **stacked windows** (Nexquelium only, its own instance right after the bare one in every
+   repetition): `nexquelium --no-autostart --config <file>` whose file holds only
+   `[layout] placement = "centre"`, so every new window opens in the middle of the output and
+   the K windows of one size cover each other exactly, as cage shows them (cage shows only the
+   newest toplevel). The K=4 and K=16 loads are measured again as in 3; the peers' cells in those
+   rows are their K=4 and K=16 figures from 3, so the ratios compare Nexquelium drawing cage's
+   picture with what each peer drew.
 
 **Background load**: for each measured idle and load window the harness records the share of
 the machine's CPU time (`/proc/stat`, all CPUs) that was busy with something other than the
