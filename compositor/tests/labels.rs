@@ -440,4 +440,22 @@ fn capsule_windows_show_their_name_colour_and_badges() {
         dominant(&img, bar)
     );
     assert_eq!(count(&img, bar, |p| p == colour), 0);
+
+    // A live grant shows on the label at once (in this 250-pixel bar the three badges no
+    // longer all fit, so they are redrawn collapsed: the bar changes, see labels/tests.rs).
+    let bar_pixels = |img: &Image| -> Vec<[u8; 4]> {
+        (bar.1..bar.1 + bar.3)
+            .flat_map(|y| (bar.0..bar.0 + bar.2).map(move |x| (x, y)))
+            .map(|(x, y)| img.pixel(x as u32, y as u32))
+            .collect()
+    };
+    let before = bar_pixels(&img);
+    s.request(&Request::Grant {
+        name: "ledger".into(),
+        capability: "sentry.observe".into(),
+    })
+    .expect("grant");
+    wait_for(Duration::from_secs(5), "the label to show the grant", || {
+        (bar_pixels(&s.screenshot()) != before).then_some(())
+    });
 }

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 
 use exo_shell::{
-    config::{Color, Config},
+    config::{Appearance, Color, Config},
     geometry::Rect,
     CapabilitySet,
 };
@@ -40,8 +40,21 @@ use crate::{
 #[derive(Default)]
 struct WindowDecor {
     label: Option<(LabelSpec, (i32, i32), MemoryRenderBuffer)>,
+    /// The label's spec and what it was made from, so that a frame that changed none of that
+    /// (an animation frame) reuses it instead of copying and sanitising the title again.
+    spec: Option<(SpecInputs, LabelSpec)>,
     border: SolidColorBuffer,
     xray: XRayDecor,
+}
+
+/// Everything a [`LabelSpec`] is made from, the title as the client set it.
+#[derive(PartialEq)]
+struct SpecInputs {
+    identity: ClientIdentity,
+    caps: CapabilitySet,
+    title: String,
+    focused: bool,
+    appearance: Appearance,
 }
 
 /// The X-ray overlay of one surface owner (a window with its popups, or a layer surface): its
@@ -135,9 +148,47 @@ impl XRayDecor {
 }
 
 impl WindowDecor {
-    /// The label buffer for `spec` at `size` buffer pixels, rasterised again only on a change.
-    fn label(&mut self, spec: &LabelSpec, size: (i32, i32), scale: f64) -> MemoryRenderBuffer {
-        let current = self.label.as_ref().filter(|(s, z, _)| s == spec && *z == size);
+    /// The label spec of `window` as it is now (`cache` is [`WindowDecor::spec`]): made again
+    /// only when one of its inputs changed.
+    fn spec<'a>(
+        cache: &'a mut Option<(SpecInputs, LabelSpec)>,
+        window: &Window,
+        identity: &ClientIdentity,
+        caps: CapabilitySet,
+        focused: bool,
+        appearance: &Appearance,
+    ) -> &'a LabelSpec {
+        let unchanged = cache.as_ref().is_some_and(|(inputs, _)| {
+            inputs.caps == caps
+                && inputs.focused == focused
+                && inputs.identity == *identity
+                && inputs.appearance == *appearance
+                && with_window_title(window, |title| title == inputs.title)
+        });
+        if !unchanged {
+            let title = window_title(window);
+            let spec = LabelSpec::new(identity, caps, &title, focused, appearance);
+            let inputs = SpecInputs {
+                identity: identity.clone(),
+                caps,
+                title,
+                focused,
+                appearance: appearance.clone(),
+            };
+            *cache = Some((inputs, spec));
+        }
+        &cache.as_ref().expect("set just above").1
+    }
+
+    /// The label buffer for `spec` at `size` buffer pixels (`cache` is [`WindowDecor::label`]),
+    /// rasterised again only on a change.
+    fn label(
+        cache: &mut Option<(LabelSpec, (i32, i32), MemoryRenderBuffer)>,
+        spec: &LabelSpec,
+        size: (i32, i32),
+        scale: f64,
+    ) -> MemoryRenderBuffer {
+        let current = cache.as_ref().filter(|(s, z, _)| s == spec && *z == size);
         if let Some((_, _, buffer)) = current {
             return buffer.clone();
         }
@@ -150,7 +201,7 @@ impl WindowDecor {
             Transform::Normal,
             Some(vec![Rectangle::from_size((pixmap.width, pixmap.height).into())]),
         );
-        self.label = Some((spec.clone(), size, buffer.clone()));
+        *cache = Some((spec.clone(), size, buffer.clone()));
         buffer
     }
 }
@@ -179,15 +230,20 @@ pub fn surface_client(
 
 /// The title the client set, unsanitised.
 pub fn window_title(window: &Window) -> String {
+    with_window_title(window, str::to_owned)
+}
+
+/// `f` of the title the client set (unsanitised, "" for none), borrowed.
+fn with_window_title<T>(window: &Window, f: impl FnOnce(&str) -> T) -> T {
     let Some(toplevel) = window.toplevel() else {
-        return String::new();
+        return f("");
     };
     with_states(toplevel.wl_surface(), |states| {
-        states
-            .data_map
-            .get::<XdgToplevelSurfaceData>()
-            .and_then(|d| d.lock().ok().and_then(|d| d.title.clone()))
-            .unwrap_or_default()
+        let data = states.data_map.get::<XdgToplevelSurfaceData>();
+        match data.map(|d| d.lock()) {
+            Some(Ok(d)) => f(d.title.as_deref().unwrap_or("")),
+            _ => f(""),
+        }
     })
 }
 
@@ -255,17 +311,20 @@ where
         w.window
             .user_data()
             .insert_if_missing(|| RefCell::new(WindowDecor::default()));
-        let mut decor = w
+        let mut decor_ref = w
             .window
             .user_data()
             .get::<RefCell<WindowDecor>>()
             .expect("inserted just above")
             .borrow_mut();
+        // Fields borrowed apart: the spec stays borrowed while the label and border are made.
+        let decor = &mut *decor_ref;
         let (identity, caps) = client_of(w.window);
-        let spec = LabelSpec::new(
+        let spec = WindowDecor::spec(
+            &mut decor.spec,
+            w.window,
             &identity,
             caps,
-            &window_title(w.window),
             w.focused,
             &nexq.config.appearance,
         );
@@ -273,7 +332,7 @@ where
         // 1. The label.
         if let Some(title) = title.filter(|t| t.w > 0 && t.h > 0) {
             let size = phys_rect(title, scale).size;
-            let buffer = decor.label(&spec, (size.w, size.h), scale);
+            let buffer = WindowDecor::label(&mut decor.label, spec, (size.w, size.h), scale);
             let location = Point::<f64, Logical>::from((title.x as f64, title.y as f64)).to_physical(scale);
             match MemoryRenderBufferRenderElement::from_buffer(
                 renderer,
