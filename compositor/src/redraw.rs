@@ -48,7 +48,12 @@ impl RenderOutcome {
     /// Adds one output's outcome to the frame's.
     pub fn merge(&mut self, other: RenderOutcome) {
         self.damaged |= other.damaged;
-        self.states.states.extend(other.states.states);
+        if self.states.states.is_empty() {
+            // The first (often the only) output's states: taken, not copied entry by entry.
+            self.states = other.states;
+        } else {
+            self.states.states.extend(other.states.states);
+        }
     }
 }
 

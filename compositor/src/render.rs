@@ -123,7 +123,9 @@ where
     R::TextureId: Texture + Clone + Send + 'static,
 {
     let scale = output.current_scale().fractional_scale();
-    let mut elements: Vec<OutputElement<R>> = Vec::new();
+    // About four per window (label, surface, border, a popup or subsurface) and a few more for
+    // the cursor and layers: room made once, not grown element by element each frame.
+    let mut elements: Vec<OutputElement<R>> = Vec::with_capacity(8 + 4 * nexq.windows.len());
 
     if with_cursor {
         cursor_elements(renderer, nexq, cursors, scale, &mut elements);

@@ -103,6 +103,13 @@ impl Canvas {
         })
     }
 
+    /// Whether the canvas has `output`'s current size (an output without a mode fits nothing).
+    pub fn fits(&self, output: &Output) -> bool {
+        output.current_mode().is_some_and(|mode| {
+            (self.image.width() as i32, self.image.height() as i32) == (mode.size.w, mode.size.h)
+        })
+    }
+
     /// The pixels as they are now, borrowed.
     pub fn view(&self) -> FrameView<'_> {
         let width = self.image.width();
@@ -165,7 +172,7 @@ impl Captures {
         with_cursor: bool,
         f: impl FnOnce(FrameView<'_>) -> T,
     ) -> anyhow::Result<T> {
-        let canvas = canvas_for(&mut self.canvases, output, with_cursor, with_cursor)?;
+        let canvas = canvas_for(&mut self.canvases, output, with_cursor)?;
         canvas.render(nexq, output)?;
         Ok(f(canvas.view()))
     }
@@ -177,19 +184,19 @@ impl Captures {
     }
 }
 
-/// The canvas in `canvases` for `output` (keyed with `key`), made or remade to the output's size.
-pub fn canvas_for<'a>(
+/// The capture canvas in `canvases` for `output` and `with_cursor`, made or remade to the
+/// output's size.
+fn canvas_for<'a>(
     canvases: &'a mut HashMap<(String, bool), Canvas>,
     output: &Output,
-    key: bool,
     with_cursor: bool,
 ) -> anyhow::Result<&'a mut Canvas> {
-    let mode = output.current_mode().context("the output has no mode")?.size;
-    let slot = canvases.entry((output.name(), key));
+    output.current_mode().context("the output has no mode")?;
+    let slot = canvases.entry((output.name(), with_cursor));
     let canvas = match slot {
         std::collections::hash_map::Entry::Occupied(entry) => {
             let canvas = entry.into_mut();
-            if (canvas.image.width() as i32, canvas.image.height() as i32) != (mode.w, mode.h) {
+            if !canvas.fits(output) {
                 *canvas = Canvas::new(output, with_cursor)?;
             }
             canvas

@@ -1,16 +1,17 @@
 //! The headless backend: each output is a pixman image in memory. Needs no GPU and no display.
 
-use std::collections::HashMap;
+use smithay::output::Output;
 
 use crate::{
-    backend::canvas::{canvas_for, Canvas, Captures},
+    backend::canvas::{Canvas, Captures},
     redraw::RenderOutcome,
     state::Nexq,
 };
 
 pub struct HeadlessBackend {
-    /// The screens: what each display would show, by output name.
-    canvases: HashMap<(String, bool), Canvas>,
+    /// The screens: what each display would show, with their outputs (compared by identity:
+    /// no name is allocated per frame to find them).
+    canvases: Vec<(Output, Canvas)>,
     pub captures: Captures,
     pub frame_count: u64,
 }
@@ -18,7 +19,7 @@ pub struct HeadlessBackend {
 impl HeadlessBackend {
     pub fn new() -> Self {
         Self {
-            canvases: HashMap::new(),
+            canvases: Vec::new(),
             captures: Captures::default(),
             frame_count: 0,
         }
@@ -27,11 +28,11 @@ impl HeadlessBackend {
     /// Renders every output; the outcome is damaged when any output was.
     pub fn render(&mut self, nexq: &mut Nexq) -> anyhow::Result<RenderOutcome> {
         self.canvases
-            .retain(|(name, _), _| nexq.outputs.by_name(name).is_some());
+            .retain(|(output, _)| nexq.outputs.iter().any(|o| o == output));
         self.captures.retain(nexq);
         let mut outcome = RenderOutcome::default();
         for output in nexq.outputs.iter() {
-            let canvas = canvas_for(&mut self.canvases, output, true, true)?;
+            let canvas = screen_of(&mut self.canvases, output)?;
             outcome.merge(canvas.render(nexq, output)?);
         }
         if outcome.damaged {
@@ -39,6 +40,23 @@ impl HeadlessBackend {
         }
         Ok(outcome)
     }
+}
+
+/// The screen canvas of `output` in `canvases`, made (or made again) at the output's size.
+fn screen_of<'a>(canvases: &'a mut Vec<(Output, Canvas)>, output: &Output) -> anyhow::Result<&'a mut Canvas> {
+    let i = match canvases.iter().position(|(o, _)| o == output) {
+        Some(i) => {
+            if !canvases[i].1.fits(output) {
+                canvases[i].1 = Canvas::new(output, true)?;
+            }
+            i
+        }
+        None => {
+            canvases.push((output.clone(), Canvas::new(output, true)?));
+            canvases.len() - 1
+        }
+    };
+    Ok(&mut canvases[i].1)
 }
 
 impl Default for HeadlessBackend {
