@@ -217,7 +217,8 @@ impl Launcher {
                 }
                 c.args(["--socket", "wayland-bench"]);
                 if variant == Variant::Stacked {
-                    // Named on the command line, so a file Nexquelium cannot use stops it.
+                    // Passed with --config, so a file Nexquelium cannot use makes it exit
+                    // instead of running with the default placement.
                     let config = dir.join("stacked.toml");
                     fs::write(&config, "[layout]\nplacement = \"centre\"\n")?;
                     c.arg("--config").arg(config);

@@ -250,7 +250,7 @@ fn bench(cli: &Cli) -> Result<()> {
     let duration_s = started.elapsed().as_secs_f64();
     // The stacked rows compare with the peers' own load figures, which draw their usual picture.
     for k in STACKED_LOADS {
-        for peer in kinds.iter().filter(|k| **k != Kind::Nexquelium) {
+        for peer in kinds.iter().filter(|kind| **kind != Kind::Nexquelium) {
             let load = (peer.name().to_string(), format!("load{k}_cpu"));
             if let Some(cell) = results.cells.get(&load).cloned() {
                 results

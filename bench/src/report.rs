@@ -361,7 +361,8 @@ What each figure measures:
    the K windows of one size cover each other exactly, as cage shows them (cage shows only the
    newest toplevel). The K=4 and K=16 loads are measured again as in 3; the peers' cells in those
    rows are their K=4 and K=16 figures from 3, so the ratios compare Nexquelium drawing cage's
-   picture with what each peer drew.
+   picture with what each peer drew. Its background load is recorded with the bare instance's
+   (the background line's `nexquelium`).
 
 **Background load**: for each measured idle and load window the harness records the share of
 the machine's CPU time (`/proc/stat`, all CPUs) that was busy with something other than the

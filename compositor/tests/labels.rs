@@ -441,8 +441,9 @@ fn capsule_windows_show_their_name_colour_and_badges() {
     );
     assert_eq!(count(&img, bar, |p| p == colour), 0);
 
-    // A live grant shows on the label at once (in this 250-pixel bar the three badges no
-    // longer all fit, so they are redrawn collapsed: the bar changes, see labels/tests.rs).
+    // A live grant shows on the label at once: its badges are laid out again (in this
+    // 250-pixel bar three badges do not all fit, so the amber area changes shape, not just
+    // grows; see `narrow_bars_collapse_badges_then_cut_the_title_then_the_prefix`).
     let bar_pixels = |img: &Image| -> Vec<[u8; 4]> {
         (bar.1..bar.1 + bar.3)
             .flat_map(|y| (bar.0..bar.0 + bar.2).map(move |x| (x, y)))
@@ -455,7 +456,14 @@ fn capsule_windows_show_their_name_colour_and_badges() {
         capability: "sentry.observe".into(),
     })
     .expect("grant");
-    wait_for(Duration::from_secs(5), "the label to show the grant", || {
-        (bar_pixels(&s.screenshot()) != before).then_some(())
+    let badge_pixels = |px: &[[u8; 4]]| px.iter().filter(|p| p[..3] == amber_rgb).count();
+    let after = wait_for(Duration::from_secs(5), "the label to show the grant", || {
+        let after = bar_pixels(&s.screenshot());
+        (after != before).then_some(after)
     });
+    assert_ne!(
+        badge_pixels(&after),
+        badge_pixels(&before),
+        "the bar changed but not its badges"
+    );
 }

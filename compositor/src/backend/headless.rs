@@ -9,8 +9,8 @@ use crate::{
 };
 
 pub struct HeadlessBackend {
-    /// The screens: what each display would show, with their outputs (compared by identity:
-    /// no name is allocated per frame to find them).
+    /// The screens: what each display would show, with their outputs (compared by identity, so
+    /// finding a screen allocates nothing).
     canvases: Vec<(Output, Canvas)>,
     pub captures: Captures,
     pub frame_count: u64,
