@@ -103,11 +103,16 @@ impl Canvas {
         })
     }
 
-    /// Whether the canvas has `output`'s current size (an output without a mode fits nothing).
-    pub fn fits(&self, output: &Output) -> bool {
-        output.current_mode().is_some_and(|mode| {
+    /// Makes the canvas again when it no longer has `output`'s size (a mode change; an output
+    /// without a mode is an error).
+    pub fn refit(&mut self, output: &Output) -> anyhow::Result<()> {
+        let fits = output.current_mode().is_some_and(|mode| {
             (self.image.width() as i32, self.image.height() as i32) == (mode.size.w, mode.size.h)
-        })
+        });
+        if !fits {
+            *self = Canvas::new(output, self.with_cursor)?;
+        }
+        Ok(())
     }
 
     /// The pixels as they are now, borrowed.
@@ -196,9 +201,7 @@ fn canvas_for<'a>(
     let canvas = match slot {
         std::collections::hash_map::Entry::Occupied(entry) => {
             let canvas = entry.into_mut();
-            if !canvas.fits(output) {
-                *canvas = Canvas::new(output, with_cursor)?;
-            }
+            canvas.refit(output)?;
             canvas
         }
         std::collections::hash_map::Entry::Vacant(entry) => entry.insert(Canvas::new(output, with_cursor)?),

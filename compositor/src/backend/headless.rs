@@ -46,9 +46,7 @@ impl HeadlessBackend {
 fn screen_of<'a>(canvases: &'a mut Vec<(Output, Canvas)>, output: &Output) -> anyhow::Result<&'a mut Canvas> {
     let i = match canvases.iter().position(|(o, _)| o == output) {
         Some(i) => {
-            if !canvases[i].1.fits(output) {
-                canvases[i].1 = Canvas::new(output, true)?;
-            }
+            canvases[i].1.refit(output)?;
             i
         }
         None => {
