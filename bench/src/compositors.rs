@@ -131,11 +131,27 @@ impl Running {
         find_socket(&self.runtime_dir)
     }
 
-    /// SIGTERM to its process group (the compositor and what it spawned), SIGKILL after 3 s.
+    /// Signals its process group (the compositor and what it spawned; started with
+    /// `process_group(0)`).
+    fn signal(&self, sig: i32) {
+        // SAFETY: signals our own child's process group.
+        unsafe { libc::kill(-(self.child.id() as i32), sig) };
+    }
+
+    /// SIGSTOP: a paused compositor uses no CPU and does not wake up while another is measured.
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// SIGCONT after [`Running::pause`].
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    /// SIGTERM to its process group (resumed, should it be paused), SIGKILL after 3 s.
     pub fn stop(mut self) {
-        let pgid = self.child.id() as i32;
-        // SAFETY: signals our own child's process group (it was started with process_group(0)).
-        unsafe { libc::kill(-pgid, libc::SIGTERM) };
+        self.signal(libc::SIGTERM);
+        self.resume();
         let deadline = Instant::now() + Duration::from_secs(3);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -143,8 +159,7 @@ impl Running {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        // SAFETY: as above.
-        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        self.signal(libc::SIGKILL);
         let _ = self.child.wait();
     }
 }

@@ -6,15 +6,16 @@ mod compositors;
 mod measure;
 mod report;
 mod session;
+mod workload;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
-use compositors::{Kind, Launcher, Running};
+use compositors::{Kind, Launcher};
 use report::Results;
 
 #[derive(Parser)]
@@ -218,32 +219,31 @@ fn bench(cli: &Cli) -> Result<()> {
     };
     declare_metrics(&mut results);
     let started = Instant::now();
+    // The full session first: once its dashboard is hidden it idles, and its long hidden window
+    // is measured while the first repetition runs.
+    let mut session = None;
+    if kinds.contains(&Kind::Nexquelium) {
+        eprintln!(
+            "exo-bench: nexquelium as a full session (about 15 s, then its idle minute runs alongside)"
+        );
+        match session::start(&launcher, "r0", &session_windows(cli.quick), &mut results) {
+            Ok(background) => session = Some(background),
+            Err(e) => eprintln!("exo-bench: nexquelium full session: {e:#}"),
+        }
+    }
     for rep in 0..reps {
         let mut order = kinds.clone();
         order.rotate_left(rep % kinds.len());
-        for kind in order {
+        repetition(&launcher, &order, &format!("r{rep}"), win, &mut results, |what| {
             eprintln!(
-                "exo-bench: repetition {}/{reps}: {} ({:.0} s elapsed)",
+                "exo-bench: repetition {}/{reps}: {what} ({:.0} s elapsed)",
                 rep + 1,
-                kind.name(),
                 started.elapsed().as_secs_f64()
-            );
-            if let Err(e) = bench_one(&launcher, kind, &format!("r{rep}"), win, &mut results) {
-                eprintln!("exo-bench: {}: {e:#}", kind.name());
-            }
-            if kind == Kind::Nexquelium {
-                eprintln!("exo-bench: nexquelium with stacked windows (about 25 s)");
-                if let Err(e) = bench_stacked(&launcher, &format!("r{rep}"), win, &mut results) {
-                    eprintln!("exo-bench: nexquelium with stacked windows: {e:#}");
-                }
-            }
-            // Once: its hidden minute is long, and its figures barely vary.
-            if kind == Kind::Nexquelium && rep == 0 {
-                eprintln!("exo-bench: nexquelium as a full session (about 100 s)");
-                let session_win = session_windows(cli.quick);
-                if let Err(e) = session::run(&launcher, &format!("r{rep}"), &session_win, &mut results) {
-                    eprintln!("exo-bench: nexquelium full session: {e:#}");
-                }
+            )
+        });
+        if let Some(background) = session.take() {
+            if let Err(e) = background.finish(&mut results) {
+                eprintln!("exo-bench: nexquelium full session: {e:#}");
             }
         }
     }
@@ -293,260 +293,42 @@ fn bench(cli: &Cli) -> Result<()> {
     Ok(())
 }
 
-/// A test client process and the file where it counts frame callbacks.
-struct TestClient {
-    child: Child,
-    count_file: PathBuf,
-}
-
-impl TestClient {
-    fn spawn(socket: &Path, dir: &Path, name: &str, animate: bool) -> Result<Self> {
-        let count_file = dir.join(format!("{name}.count"));
-        let _ = std::fs::remove_file(&count_file);
-        let log = std::fs::File::create(dir.join(format!("{name}.log")))?;
-        let mut cmd = Command::new(std::env::current_exe()?);
-        cmd.arg("client")
-            .arg("--socket")
-            .arg(socket)
-            .arg("--size")
-            .arg(CLIENT_SIZE.to_string());
-        cmd.arg("--count-file").arg(&count_file);
-        if animate {
-            cmd.arg("--animate");
-        }
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()?;
-        Ok(TestClient { child, count_file })
-    }
-
-    fn frames(&self) -> u64 {
-        client::read_count(&self.count_file)
-    }
-
-    fn stop(mut self) {
-        // SAFETY: signals our own child.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let _ = self.child.wait();
-    }
-}
-
-/// Waits until every client has had a frame callback (cage shows only the newest toplevel, so
-/// the others may never get one: give up after `timeout`).
-fn wait_first_frames(clients: &[TestClient], timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if clients.iter().all(|c| c.frames() > 0) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    false
-}
-
-struct Window {
-    start: Instant,
-    comp: measure::ProcSample,
-    machine: measure::MachineCpu,
-    clients_ticks: u64,
-}
-
-impl Window {
-    fn open(pid: u32, clients: &[TestClient]) -> Result<Self> {
-        Ok(Window {
-            start: Instant::now(),
-            comp: measure::sample_process(pid).context("the compositor exited")?,
-            machine: measure::sample_machine(),
-            clients_ticks: clients
-                .iter()
-                .map(|c| measure::process_cpu_ticks(c.child.id()))
-                .sum(),
-        })
-    }
-
-    /// (seconds, compositor CPU ms, compositor context switches); records the background load.
-    fn close(self, pid: u32, clients: &[TestClient], r: &mut Results, comp: &str) -> Result<(f64, f64, f64)> {
-        let comp_now = measure::sample_process(pid).context("the compositor exited")?;
-        let machine = measure::sample_machine();
-        let secs = self.start.elapsed().as_secs_f64();
-        let clients_ticks: u64 = clients
-            .iter()
-            .map(|c| measure::process_cpu_ticks(c.child.id()))
-            .sum();
-        let comp_ticks = comp_now.cpu_ticks.saturating_sub(self.comp.cpu_ticks);
-        let ours = comp_ticks + clients_ticks.saturating_sub(self.clients_ticks);
-        r.background(
-            comp,
-            measure::background_percent(self.machine, machine, ours),
-            measure::loadavg(),
-        );
-        let cpu_ms = comp_now.cpu_ms_since(&self.comp);
-        let ctxt = comp_now.ctxt_switches.saturating_sub(self.comp.ctxt_switches) as f64;
-        Ok((secs, cpu_ms, ctxt))
-    }
-}
-
-fn bench_one(launcher: &Launcher, kind: Kind, tag: &str, win: Windows, r: &mut Results) -> Result<()> {
-    for i in 1..win.launches {
-        let comp = launcher.start(kind, &format!("{tag}-launch{i}"))?;
-        let synced = client::wait_for_sync(|| comp.socket(), Duration::from_secs(15));
-        let elapsed = comp.launched.elapsed();
-        comp.stop();
-        synced?;
-        r.push(kind.name(), "startup_ms", elapsed.as_secs_f64() * 1000.0);
-    }
-    let comp = launcher.start(kind, tag)?;
-    let result = run_workloads(&comp, win, r);
-    comp.stop();
-    result
-}
-
-/// What one load window measured.
-struct Load {
-    /// Compositor CPU ms per output frame; `None` when no client saw a frame.
-    cpu_per_frame: Option<f64>,
-    /// Frame callbacks received by all clients together per second.
-    client_fps: f64,
-}
-
-/// `k` animated clients on `socket`: after their first frames and the warm-up, one measured
-/// window of the compositor `pid` (its background load recorded under `name`).
-fn measure_load(
-    pid: u32,
-    socket: &Path,
-    dir: &Path,
-    k: usize,
+/// One repetition: each compositor in `order` is launched while the ones before it are paused;
+/// all are measured idle together; then each in turn, alone, runs the loads and screencopy and
+/// is stopped (Nexquelium's stacked instance right after it).
+fn repetition(
+    launcher: &Launcher,
+    order: &[Kind],
+    tag: &str,
     win: Windows,
     r: &mut Results,
-    name: &str,
-) -> Result<Load> {
-    let clients: Vec<TestClient> = (0..k)
-        .map(|i| TestClient::spawn(socket, dir, &format!("load{k}-{i}"), true))
-        .collect::<Result<_>>()?;
-    wait_first_frames(&clients, Duration::from_secs(5));
-    std::thread::sleep(win.warmup);
-    let before: Vec<u64> = clients.iter().map(TestClient::frames).collect();
-    let measured = Window::open(pid, &clients).and_then(|w| {
-        std::thread::sleep(win.load);
-        w.close(pid, &clients, r, name)
-    });
-    let deltas: Vec<u64> = clients
-        .iter()
-        .zip(&before)
-        .map(|(c, b)| c.frames().saturating_sub(*b))
-        .collect();
-    for c in clients {
-        c.stop();
+    progress: impl Fn(&str),
+) {
+    let mut launched = Vec::new();
+    for &kind in order {
+        progress(&format!("launching {}", kind.name()));
+        match workload::launch(launcher, kind, tag, win, r) {
+            Ok(l) => {
+                l.pause();
+                launched.push(l);
+            }
+            Err(e) => eprintln!("exo-bench: {}: {e:#}", kind.name()),
+        }
     }
-    let (secs, cpu_ms, _) = measured?;
-    // Output frames: every repaint sends a frame callback to each visible client, so the client
-    // with the most callbacks saw (about) every output frame.
-    let output_frames = deltas.iter().copied().max().unwrap_or(0);
-    let total: u64 = deltas.iter().sum();
-    Ok(Load {
-        cpu_per_frame: (output_frames > 0).then(|| cpu_ms / output_frames as f64),
-        client_fps: total as f64 / secs,
-    })
-}
-
-/// Nexquelium placing every window in the middle (see `Launcher::start_stacked`): the loads of
-/// [`STACKED_LOADS`] again, with the picture cage shows.
-fn bench_stacked(launcher: &Launcher, tag: &str, win: Windows, r: &mut Results) -> Result<()> {
-    let comp = launcher.start_stacked(tag)?;
-    let result = (|| {
-        let socket = client::wait_for_sync(|| comp.socket(), Duration::from_secs(15))?;
-        let dir = launcher.work_dir.join("nexquelium-stacked-clients");
-        std::fs::create_dir_all(&dir)?;
-        for k in STACKED_LOADS {
-            let load = measure_load(comp.pid(), &socket, &dir, k, win, r, "nexquelium")?;
-            match load.cpu_per_frame {
-                Some(ms) => r.push("nexquelium", &format!("stacked{k}_cpu"), ms),
-                None => r.note("nexquelium", &format!("stacked{k}_cpu"), "no frames"),
+    progress("all idle");
+    workload::measure_idle(&mut launched, win, r);
+    for l in launched {
+        let kind = l.kind();
+        progress(&format!("{} under load", kind.name()));
+        if let Err(e) = workload::run_loads(&l, win, r) {
+            eprintln!("exo-bench: {}: {e:#}", kind.name());
+        }
+        l.stop();
+        if kind == Kind::Nexquelium {
+            progress("nexquelium with stacked windows");
+            if let Err(e) = workload::bench_stacked(launcher, tag, win, r) {
+                eprintln!("exo-bench: nexquelium with stacked windows: {e:#}");
             }
         }
-        Ok(())
-    })();
-    comp.stop();
-    result
-}
-
-fn run_workloads(comp: &Running, win: Windows, r: &mut Results) -> Result<()> {
-    let name = comp.kind.name();
-    let pid = comp.pid();
-    let dir = comp
-        .runtime_dir
-        .parent()
-        .unwrap_or(Path::new("/tmp"))
-        .join(format!("{name}-clients"));
-    std::fs::create_dir_all(&dir)?;
-
-    // (1) startup: launch → first successful sync round trip.
-    let socket = client::wait_for_sync(|| comp.socket(), Duration::from_secs(15))?;
-    r.push(name, "startup_ms", comp.launched.elapsed().as_secs_f64() * 1000.0);
-
-    // (2) idle with one static window.
-    let t = Instant::now();
-    let idle_client = TestClient::spawn(&socket, &dir, "static", false)?;
-    if wait_first_frames(std::slice::from_ref(&idle_client), Duration::from_secs(5)) {
-        r.push(name, "first_frame_ms", t.elapsed().as_secs_f64() * 1000.0);
-    } else {
-        r.note(name, "first_frame_ms", "no frame");
     }
-    std::thread::sleep(win.settle);
-    let w = Window::open(pid, &[])?;
-    std::thread::sleep(win.idle);
-    let (secs, cpu_ms, ctxt) = w.close(pid, &[], r, name)?;
-    r.push(name, "idle_cpu", cpu_ms / secs);
-    r.push(name, "idle_wakeups", ctxt / secs);
-    idle_client.stop();
-
-    // (3) load: K animated clients.
-    for k in LOADS {
-        let load = measure_load(pid, &socket, &dir, k, win, r, name)?;
-        match load.cpu_per_frame {
-            Some(ms) => r.push(name, &format!("load{k}_cpu"), ms),
-            None => r.note(name, &format!("load{k}_cpu"), "no frames"),
-        }
-        r.push(name, &format!("load{k}_fps"), load.client_fps);
-    }
-
-    // (5) screencopy with grim, back to back.
-    if comp.kind.has_screencopy() {
-        let t = Instant::now();
-        let mut ok = 0u32;
-        let mut failed = 0u32;
-        while t.elapsed() < win.screencopy {
-            let status = Command::new("grim")
-                .args(["-t", "ppm", "-"])
-                .env("WAYLAND_DISPLAY", &socket)
-                .env("XDG_RUNTIME_DIR", &comp.runtime_dir)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()?;
-            if status.success() {
-                ok += 1;
-            } else {
-                failed += 1;
-                if ok == 0 && failed >= 3 {
-                    break;
-                }
-            }
-        }
-        if ok > 0 {
-            r.push(name, "screencopy", ok as f64 / t.elapsed().as_secs_f64());
-        } else {
-            r.note(name, "screencopy", "failed");
-        }
-    } else {
-        r.note(name, "screencopy", "n/a");
-    }
-
-    // (4) peak RSS over the whole lifetime.
-    if let Some(kib) = measure::peak_rss_kib(pid) {
-        r.push(name, "peak_rss", kib as f64 / 1024.0);
-    }
-    Ok(())
 }

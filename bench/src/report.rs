@@ -295,7 +295,12 @@ written by hand; a rerun keeps it.
 
 Every compositor runs headless with the pixman renderer at 1280x720, **interleaved in one run**:
 each repetition starts and stops every compositor once, in an order rotated by one each
-repetition. Cells give the median and the min–max over the repetitions; the ratio columns divide
+repetition. A repetition has three phases: (a) each compositor in turn is launched (start-up and
+static window, 1 below) and then paused with SIGSTOP to its process group, so that the next one
+starts on a quiet machine; (b) all are resumed (SIGCONT) and measured idle over the same window
+(2 below: idle compositors barely use the CPU, and each window counts only its own compositor's
+wakeups and CPU time); (c) each in turn, alone (the others stay paused), runs the loads and
+screencopy and is stopped (3–5 below). Cells give the median and the min–max over the repetitions; the ratio columns divide
 Nexquelium's median by the peer's. These machines are shared: compare ratios, not absolute times.
 
 - Nexquelium: `target/release/nexquelium --backend headless --size 1280x720 --no-autostart
@@ -324,7 +329,8 @@ What each figure measures:
    launch being the one the workloads below run in; the cell gives the median and range of all
    launches. **static window**: from spawning the static client to its first frame callback
    (includes the client's own exec and connection).
-2. **idle**: the static window stays; after 2 s to settle, 10 s are measured: compositor CPU time
+2. **idle** (all compositors of the repetition at once, phase b): the static window stays;
+   after 2 s to settle, 10 s are measured: compositor CPU time
    (run time in nanoseconds summed over `/proc/PID/task/*/schedstat`; where a kernel has no
    schedstat, utime+stime from `/proc/PID/task/*/stat` at clock-tick resolution, 10 ms) per
    second of wall time, and wakeups = context switches (voluntary + nonvoluntary, summed over
@@ -342,8 +348,8 @@ What each figure measures:
 5. **screencopy**: `grim -t ppm -` (output discarded) run back to back for 5 s; successful captures
    per second. Weston 10 has no wlr-screencopy: n/a.
 
-6. **full session** (Nexquelium only, its own instance after the bare one in the first
-   repetition; one sample, so its cells have no range):
+6. **full session** (Nexquelium only, its own instance started before the first repetition;
+   one sample, so its cells have no range):
    `nexquelium` without `--no-autostart`, so it starts the repository's capsules (`hello` and
    the Sentry dashboard, a capsule with its own uid, network namespace and cgroup; the
    `sentry-dashboard` binary is taken from the Nexquelium binary's directory). Once
@@ -354,9 +360,11 @@ What each figure measures:
    sampling the new capsules (they watch a capsule for its first 30 s, docs/sentry.md; the
    harness waits until 32 s after launch) a whole minute is measured
    (compositor and dashboard wakeups, compositor CPU), so that the panel clock's one tick a
-   minute is averaged in, as the target says.
-7. **stacked windows** (Nexquelium only, its own instance right after the bare one in every
-   repetition): `nexquelium --no-autostart --config <file>` whose file holds only
+   minute is averaged in, as the target says. The first repetition runs meanwhile (the hidden
+   session is idle: it does not load the machine, and what is measured is its own wakeups); the
+   session is stopped after that repetition.
+7. **stacked windows** (Nexquelium only, its own instance right after the bare one is stopped
+   in phase c of every repetition): `nexquelium --no-autostart --config <file>` whose file holds only
    `[layout] placement = "centre"`, so every new window opens in the middle of the output and
    the K windows of one size cover each other exactly, as cage shows them (cage shows only the
    newest toplevel). The K=4 and K=16 loads are measured again as in 3; the peers' cells in those

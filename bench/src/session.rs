@@ -9,9 +9,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 
-use crate::{compositors::Launcher, measure, report::Results};
+use crate::{
+    compositors::{Launcher, Running},
+    measure,
+    report::Results,
+};
 
 /// The line Nexquelium prints when the dashboard capsule's overlay first shows.
 const DASHBOARD_MAPPED: &str = "nexquelium: dashboard mapped";
@@ -54,22 +58,59 @@ pub struct SessionWindows {
     pub hidden: Duration,
 }
 
-/// Runs a full session, measures it with the dashboard shown, hides the dashboard through the
-/// control socket and measures again.
-pub fn run(launcher: &Launcher, tag: &str, win: &SessionWindows, r: &mut Results) -> Result<()> {
-    let comp = launcher.start_session(tag)?;
-    let result = measure_session(launcher, &comp, tag, win, r);
-    comp.stop();
-    result
+/// A full session whose hidden window is being measured in the background.
+pub struct Background {
+    comp: Running,
+    hidden: std::thread::JoinHandle<Result<(Rates, Rates)>>,
 }
 
-fn measure_session(
+/// Starts a full session and measures it with the dashboard shown; then hides the dashboard
+/// through the control socket and returns, leaving a thread to measure the hidden window (after
+/// Sentry's first 30 s). The session is idle then, so the other compositors are measured
+/// meanwhile; [`Background::finish`] collects the figures.
+pub fn start(launcher: &Launcher, tag: &str, win: &SessionWindows, r: &mut Results) -> Result<Background> {
+    let comp = launcher.start_session(tag)?;
+    let dashboard = match measure_shown(launcher, &comp, tag, win, r) {
+        Ok(pid) => pid,
+        Err(e) => {
+            comp.stop();
+            return Err(e);
+        }
+    };
+    let (pid, launched, settle, window) = (comp.pid(), comp.launched, win.settle, win.hidden);
+    let hidden = std::thread::spawn(move || {
+        std::thread::sleep(settle);
+        if let Some(left) = (launched + SUSPICION).checked_duration_since(Instant::now()) {
+            std::thread::sleep(left);
+        }
+        sample_pair(pid, dashboard, window)
+    });
+    Ok(Background { comp, hidden })
+}
+
+impl Background {
+    /// Waits for the hidden window to end, stops the session and records its figures.
+    pub fn finish(self, r: &mut Results) -> Result<()> {
+        let sampled = self.hidden.join();
+        self.comp.stop();
+        let (comp, dash) = sampled.map_err(|_| anyhow!("the session's sampling thread panicked"))??;
+        let name = "nexquelium";
+        r.push(name, "session_hidden_wakeups", comp.wakeups);
+        r.push(name, "session_hidden_dashboard_wakeups", dash.wakeups);
+        r.push(name, "session_hidden_cpu", comp.cpu_ms);
+        Ok(())
+    }
+}
+
+/// Waits for the dashboard, measures the session with it shown and hides it; returns the
+/// dashboard's pid.
+fn measure_shown(
     launcher: &Launcher,
-    comp: &crate::compositors::Running,
+    comp: &Running,
     tag: &str,
     win: &SessionWindows,
     r: &mut Results,
-) -> Result<()> {
+) -> Result<u32> {
     let name = "nexquelium";
     let log = launcher.work_dir.join(format!("nexquelium-session-{tag}.log"));
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -88,15 +129,7 @@ fn measure_session(
     r.push(name, "session_shown_dashboard_cpu", shown_dash.cpu_ms);
 
     control_request(&control, r#"{"request":"dashboard","action":"hide"}"#)?;
-    std::thread::sleep(win.settle);
-    if let Some(left) = (comp.launched + SUSPICION).checked_duration_since(Instant::now()) {
-        std::thread::sleep(left);
-    }
-    let (hidden_comp, hidden_dash) = sample_pair(comp.pid(), dashboard, win.hidden)?;
-    r.push(name, "session_hidden_wakeups", hidden_comp.wakeups);
-    r.push(name, "session_hidden_dashboard_wakeups", hidden_dash.wakeups);
-    r.push(name, "session_hidden_cpu", hidden_comp.cpu_ms);
-    Ok(())
+    Ok(dashboard)
 }
 
 /// Per-second rates over a window.
