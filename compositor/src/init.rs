@@ -285,7 +285,7 @@ impl State {
                 unmapped: Vec::new(),
                 outputs: placed,
                 redraw: RedrawState::Idle,
-                frame_timer: None,
+                frame_timer: Default::default(),
                 pointer_scene_changed: true,
                 space_changed: true,
                 pending_screencopies: Vec::new(),

@@ -16,7 +16,10 @@ use smithay::{
     input::pointer::CursorImageStatus,
     output::Output,
     reexports::{
-        calloop::timer::{TimeoutAction, Timer},
+        calloop::{
+            timer::{TimeoutAction, Timer},
+            RegistrationToken,
+        },
         wayland_protocols::wp::presentation_time::server::wp_presentation_feedback,
     },
     wayland::presentation::Refresh,
@@ -35,6 +38,18 @@ pub enum RedrawState {
     /// one was `queued`. `changed`: that frame changed the screen (else a redraw asked for
     /// meanwhile is tried at once, see [`State::early_redraw`]).
     WaitingForFrame { queued: bool, changed: bool },
+}
+
+/// The frame timer (a calloop timer source) while one is armed.
+#[derive(Default)]
+pub struct FrameTimer {
+    /// The armed timer's token, `None` when no timer is armed or while its callback runs.
+    token: Option<RegistrationToken>,
+    /// Its callback is running.
+    firing: bool,
+    /// Set while it runs when the frame it rendered re-arms it: the timer fires again after
+    /// this long.
+    rearm: Option<Duration>,
 }
 
 /// What a backend reports after rendering one frame (of every output).
@@ -147,19 +162,35 @@ impl State {
     }
 
     /// (Re)arms the frame timer: when it fires, a queued redraw runs, else the loop goes idle.
+    /// Armed from the timer's own callback (the redraw it runs), the timer is kept and told to
+    /// fire again after `interval`, instead of being removed from the loop and made anew.
     fn arm_frame_timer(&mut self, interval: Duration) {
+        if self.nexq.frame_timer.firing {
+            self.nexq.frame_timer.rearm = Some(interval);
+            return;
+        }
         self.cancel_frame_timer();
         let timer = Timer::from_duration(interval);
         let inserted = self.nexq.loop_handle.insert_source(timer, |_, _, state| {
-            state.nexq.frame_timer = None;
+            // While it runs, the timer is not cancelled by token: `rearm` decides its fate.
+            let token = state.nexq.frame_timer.token.take();
+            state.nexq.frame_timer.firing = true;
             match state.nexq.redraw {
                 RedrawState::WaitingForFrame { queued: true, .. } => state.redraw(),
                 _ => state.nexq.redraw = RedrawState::Idle,
             }
-            TimeoutAction::Drop
+            let timer = &mut state.nexq.frame_timer;
+            timer.firing = false;
+            match timer.rearm.take() {
+                Some(interval) => {
+                    timer.token = token;
+                    TimeoutAction::ToDuration(interval)
+                }
+                None => TimeoutAction::Drop,
+            }
         });
         match inserted {
-            Ok(token) => self.nexq.frame_timer = Some(token),
+            Ok(token) => self.nexq.frame_timer.token = Some(token),
             Err(err) => {
                 tracing::warn!(%err, "cannot arm frame timer");
                 self.nexq.redraw = RedrawState::Idle;
@@ -168,7 +199,9 @@ impl State {
     }
 
     fn cancel_frame_timer(&mut self) {
-        if let Some(token) = self.nexq.frame_timer.take() {
+        let timer = &mut self.nexq.frame_timer;
+        timer.rearm = None;
+        if let Some(token) = timer.token.take() {
             self.nexq.loop_handle.remove(token);
         }
     }

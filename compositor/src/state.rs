@@ -162,7 +162,7 @@ pub struct Nexq {
     pub outputs: crate::outputs::Outputs,
     pub redraw: RedrawState,
     /// The armed frame timer (see `redraw`).
-    pub frame_timer: Option<smithay::reexports::calloop::RegistrationToken>,
+    pub frame_timer: crate::redraw::FrameTimer,
     /// Something other than a window's in-place commit changed the scene since the last frame,
     /// so the next frame refreshes the pointer focus (commits refresh it themselves).
     pub pointer_scene_changed: bool,

@@ -308,15 +308,19 @@ where
             continue;
         };
         let title = title_rect(w.frame, w.decor, &nexq.config);
-        w.window
-            .user_data()
-            .insert_if_missing(|| RefCell::new(WindowDecor::default()));
-        let mut decor_ref = w
-            .window
-            .user_data()
-            .get::<RefCell<WindowDecor>>()
-            .expect("inserted just above")
-            .borrow_mut();
+        // Looked up once per frame (the map is a list searched by type): inserted on a
+        // window's first frame only.
+        let user_data = w.window.user_data();
+        let cell = match user_data.get::<RefCell<WindowDecor>>() {
+            Some(cell) => cell,
+            None => {
+                user_data.insert_if_missing(|| RefCell::new(WindowDecor::default()));
+                user_data
+                    .get::<RefCell<WindowDecor>>()
+                    .expect("inserted just above")
+            }
+        };
+        let mut decor_ref = cell.borrow_mut();
         // Fields borrowed apart: the spec stays borrowed while the label and border are made.
         let decor = &mut *decor_ref;
         let (identity, caps) = client_of(w.window);
