@@ -44,6 +44,11 @@ struct Cli {
     /// Print the table only; do not write the markdown report.
     #[arg(long)]
     no_doc: bool,
+    /// Also measure Nexquelium with its windows stacked as cage shows them (`placement =
+    /// "centre"`): its K=4 and K=16 loads again, in an instance of its own each repetition
+    /// (about 70 s more).
+    #[arg(long)]
+    stacked: bool,
     /// Do not install missing Debian packages (weston sway cage xwayland grim) with apt-get.
     #[arg(long)]
     no_install: bool,
@@ -144,7 +149,7 @@ fn main() -> Result<()> {
     bench(&cli)
 }
 
-fn declare_metrics(r: &mut Results) {
+fn declare_metrics(r: &mut Results, stacked: bool) {
     r.metric("startup_ms", "startup: launch → first wl_display.sync, ms", false);
     r.metric(
         "first_frame_ms",
@@ -165,7 +170,7 @@ fn declare_metrics(r: &mut Results) {
             true,
         );
     }
-    for k in STACKED_LOADS {
+    for k in STACKED_LOADS.iter().filter(|_| stacked) {
         r.metric(
             &format!("stacked{k}_cpu"),
             &format!(
@@ -217,7 +222,7 @@ fn bench(cli: &Cli) -> Result<()> {
         compositors: kinds.iter().map(|k| k.name().to_string()).collect(),
         ..Default::default()
     };
-    declare_metrics(&mut results);
+    declare_metrics(&mut results, cli.stacked);
     let started = Instant::now();
     // The full session first: once its dashboard is hidden it idles, and its long hidden window
     // is measured while the first repetition runs.
@@ -234,7 +239,8 @@ fn bench(cli: &Cli) -> Result<()> {
     for rep in 0..reps {
         let mut order = kinds.clone();
         order.rotate_left(rep % kinds.len());
-        repetition(&launcher, &order, &format!("r{rep}"), win, &mut results, |what| {
+        let tag = format!("r{rep}");
+        repetition(&launcher, &order, &tag, win, cli.stacked, &mut results, |what| {
             eprintln!(
                 "exo-bench: repetition {}/{reps}: {what} ({:.0} s elapsed)",
                 rep + 1,
@@ -249,7 +255,7 @@ fn bench(cli: &Cli) -> Result<()> {
     }
     let duration_s = started.elapsed().as_secs_f64();
     // The stacked rows compare with the peers' own load figures, which draw their usual picture.
-    for k in STACKED_LOADS {
+    for k in STACKED_LOADS.iter().filter(|_| cli.stacked) {
         for peer in kinds.iter().filter(|kind| **kind != Kind::Nexquelium) {
             let load = (peer.name().to_string(), format!("load{k}_cpu"));
             if let Some(cell) = results.cells.get(&load).cloned() {
@@ -295,12 +301,13 @@ fn bench(cli: &Cli) -> Result<()> {
 
 /// One repetition: each compositor in `order` is launched while the ones before it are paused;
 /// all are measured idle together; then each in turn, alone, runs the loads and screencopy and
-/// is stopped (Nexquelium's stacked instance right after it).
+/// is stopped (with `stacked`, Nexquelium's stacked instance right after it).
 fn repetition(
     launcher: &Launcher,
     order: &[Kind],
     tag: &str,
     win: Windows,
+    stacked: bool,
     r: &mut Results,
     progress: impl Fn(&str),
 ) {
@@ -324,7 +331,7 @@ fn repetition(
             eprintln!("exo-bench: {}: {e:#}", kind.name());
         }
         l.stop();
-        if kind == Kind::Nexquelium {
+        if kind == Kind::Nexquelium && stacked {
             progress("nexquelium with stacked windows");
             if let Err(e) = workload::bench_stacked(launcher, tag, win, r) {
                 eprintln!("exo-bench: nexquelium with stacked windows: {e:#}");

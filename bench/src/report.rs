@@ -363,8 +363,8 @@ What each figure measures:
    minute is averaged in, as the target says. The first repetition runs meanwhile (the hidden
    session is idle: it does not load the machine, and what is measured is its own wakeups); the
    session is stopped after that repetition.
-7. **stacked windows** (Nexquelium only, its own instance right after the bare one is stopped
-   in phase c of every repetition): `nexquelium --no-autostart --config <file>` whose file holds only
+7. **stacked windows** (only with `--stacked`; Nexquelium only, its own instance right after
+   the bare one is stopped in phase c of every repetition): `nexquelium --no-autostart --config <file>` whose file holds only
    `[layout] placement = "centre"`, so every new window opens in the middle of the output and
    the K windows of one size cover each other exactly, as cage shows them (cage shows only the
    newest toplevel). The K=4 and K=16 loads are measured again as in 3; the peers' cells in those
