@@ -142,48 +142,24 @@ impl Launched {
 /// launch that stays, timed the same way, and its static window timed to its first frame
 /// callback. The caller pauses it before launching the next compositor.
 pub fn launch(launcher: &Launcher, kind: Kind, tag: &str, win: Windows, r: &mut Results) -> Result<Launched> {
-    let name = kind.name();
     for i in 1..win.launches {
-        let comp = launcher.start(kind, &format!("{tag}-launch{i}"))?;
-        let synced = client::wait_for_sync(|| comp.socket(), Duration::from_secs(15));
-        let elapsed = comp.launched.elapsed();
-        comp.stop();
-        synced?;
-        r.push(name, "startup_ms", elapsed.as_secs_f64() * 1000.0);
+        start_timed(launcher, kind, &format!("{tag}-launch{i}"), r)?
+            .0
+            .stop();
     }
-    let comp = launcher.start(kind, tag)?;
-    let socket = match client::wait_for_sync(|| comp.socket(), Duration::from_secs(15)) {
-        Ok(socket) => socket,
-        Err(e) => {
-            comp.stop();
-            return Err(e);
-        }
-    };
-    r.push(name, "startup_ms", comp.launched.elapsed().as_secs_f64() * 1000.0);
+    let (comp, socket) = start_timed(launcher, kind, tag, r)?;
     let dir = comp
         .runtime_dir
         .parent()
         .unwrap_or(Path::new("/tmp"))
-        .join(format!("{name}-clients"));
+        .join(format!("{}-clients", kind.name()));
     let mut launched = Launched {
         comp,
         socket,
         dir,
         idle_client: None,
     };
-    let spawned = std::fs::create_dir_all(&launched.dir)
-        .map_err(anyhow::Error::from)
-        .and_then(|()| {
-            let t = Instant::now();
-            let client = TestClient::spawn(&launched.socket, &launched.dir, "static", false)?;
-            if wait_first_frames(std::slice::from_ref(&client), Duration::from_secs(5)) {
-                r.push(name, "first_frame_ms", t.elapsed().as_secs_f64() * 1000.0);
-            } else {
-                r.note(name, "first_frame_ms", "no frame");
-            }
-            Ok(client)
-        });
-    match spawned {
+    match static_window(&launched, r) {
         Ok(client) => launched.idle_client = Some(client),
         Err(e) => {
             launched.stop();
@@ -191,6 +167,40 @@ pub fn launch(launcher: &Launcher, kind: Kind, tag: &str, win: Windows, r: &mut 
         }
     }
     Ok(launched)
+}
+
+/// Starts `kind` and records the time from launch to its first round trip; returns it with its
+/// socket, or stops it and returns the error.
+fn start_timed(launcher: &Launcher, kind: Kind, tag: &str, r: &mut Results) -> Result<(Running, PathBuf)> {
+    let comp = launcher.start(kind, tag)?;
+    match client::wait_for_sync(|| comp.socket(), Duration::from_secs(15)) {
+        Ok(socket) => {
+            r.push(
+                kind.name(),
+                "startup_ms",
+                comp.launched.elapsed().as_secs_f64() * 1000.0,
+            );
+            Ok((comp, socket))
+        }
+        Err(e) => {
+            comp.stop();
+            Err(e)
+        }
+    }
+}
+
+/// The static window of `l`, with the time from spawning it to its first frame callback.
+fn static_window(l: &Launched, r: &mut Results) -> Result<TestClient> {
+    let name = l.comp.kind.name();
+    std::fs::create_dir_all(&l.dir)?;
+    let t = Instant::now();
+    let client = TestClient::spawn(&l.socket, &l.dir, "static", false)?;
+    if wait_first_frames(std::slice::from_ref(&client), Duration::from_secs(5)) {
+        r.push(name, "first_frame_ms", t.elapsed().as_secs_f64() * 1000.0);
+    } else {
+        r.note(name, "first_frame_ms", "no frame");
+    }
+    Ok(client)
 }
 
 /// Idle: every launched compositor, resumed, with its static window; after the settle time all
