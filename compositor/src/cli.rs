@@ -8,7 +8,8 @@ use clap::{Parser, ValueEnum};
 pub enum BackendKind {
     /// Render with pixman into memory; needs no GPU and no display.
     Headless,
-    /// A window in the host's Wayland or X11 session, rendered with GLES.
+    /// A window in the host's Wayland or X11 session, rendered with GLES (builds with the
+    /// `winit` cargo feature, the default).
     Winit,
     /// A console: KMS through /dev/dri/card*, libinput, a libseat session.
     Drm,
@@ -18,8 +19,9 @@ pub enum BackendKind {
 #[derive(Debug, Parser)]
 #[command(version, about)]
 pub struct Cli {
-    /// Backend. Default: winit when WAYLAND_DISPLAY or DISPLAY is set; drm when started on a
-    /// virtual terminal and a /dev/dri/card* exists; else headless.
+    /// Backend. Default: winit when WAYLAND_DISPLAY or DISPLAY is set (in builds with the
+    /// `winit` feature); drm when started on a virtual terminal and a /dev/dri/card* exists;
+    /// else headless.
     #[arg(long, value_enum)]
     pub backend: Option<BackendKind>,
     /// Mode for the drm backend, WIDTHxHEIGHT[@HZ] (default: the display's preferred mode).
@@ -120,7 +122,7 @@ impl Cli {
         self.backend.unwrap_or_else(|| {
             let nested =
                 std::env::var_os("WAYLAND_DISPLAY").is_some() || std::env::var_os("DISPLAY").is_some();
-            if nested {
+            if nested && cfg!(feature = "winit") {
                 BackendKind::Winit
             } else if on_vt() && crate::backend::drm::has_card() {
                 BackendKind::Drm

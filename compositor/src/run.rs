@@ -7,7 +7,7 @@ use exo_shell::config::Config;
 use smithay::reexports::{calloop::EventLoop, wayland_server::Display};
 
 use crate::{
-    backend::{drm::DrmBackend, winit::WinitBackend, Backend},
+    backend::{drm::DrmBackend, Backend},
     cli::{BackendKind, Cli},
     init::{create_output, insert_display, listen_socket, OutputSpec},
     state::State,
@@ -78,11 +78,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 .context("the DRM backend cannot start")?;
             (Backend::Drm(Box::new(backend)), outputs)
         }
+        #[cfg(feature = "winit")]
         BackendKind::Winit => {
             let output = create_output(&dh, "WINIT-1", spec);
-            let backend = WinitBackend::new(&event_loop.handle(), &output)?;
+            let backend = crate::backend::winit::WinitBackend::new(&event_loop.handle(), &output)?;
             (Backend::Winit(Box::new(backend)), vec![output])
         }
+        #[cfg(not(feature = "winit"))]
+        BackendKind::Winit => anyhow::bail!(
+            "this nexquelium was built without the winit backend (cargo feature `winit`, on by \
+             default): build it with `cargo build --release -p nexquelium`, or choose \
+             --backend headless or drm"
+        ),
     };
     if cli.outputs > 1 && backend_kind != BackendKind::Headless {
         tracing::warn!("--outputs is for the headless backend; the {backend_kind:?} backend has its own");

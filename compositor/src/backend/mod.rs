@@ -1,9 +1,10 @@
-//! Backends: headless (pixman into memory, for tests and CI), winit (a nested GLES window) and
-//! drm (a console: KMS, libinput, a libseat session).
+//! Backends: headless (pixman into memory, for tests and CI), winit (a nested GLES window; the
+//! `winit` cargo feature) and drm (a console: KMS, libinput, a libseat session).
 
 pub mod canvas;
 pub mod drm;
 pub mod headless;
+#[cfg(feature = "winit")]
 pub mod winit;
 
 use smithay::output::Output;
@@ -13,6 +14,7 @@ use canvas::CpuFrame;
 
 pub enum Backend {
     Headless(Box<headless::HeadlessBackend>),
+    #[cfg(feature = "winit")]
     Winit(Box<winit::WinitBackend>),
     Drm(Box<drm::DrmBackend>),
 }
@@ -21,6 +23,7 @@ impl Backend {
     pub fn render(&mut self, nexq: &mut Nexq) -> anyhow::Result<RenderOutcome> {
         match self {
             Backend::Headless(b) => b.render(nexq),
+            #[cfg(feature = "winit")]
             Backend::Winit(b) => b.render(nexq),
             Backend::Drm(b) => b.render(nexq),
         }
@@ -30,6 +33,7 @@ impl Backend {
     pub fn captures(&mut self) -> &mut canvas::Captures {
         match self {
             Backend::Headless(b) => &mut b.captures,
+            #[cfg(feature = "winit")]
             Backend::Winit(b) => &mut b.captures,
             Backend::Drm(b) => &mut b.captures,
         }
@@ -61,6 +65,7 @@ impl Backend {
     pub fn frame_count(&self) -> u64 {
         match self {
             Backend::Headless(b) => b.frame_count,
+            #[cfg(feature = "winit")]
             Backend::Winit(b) => b.frame_count,
             Backend::Drm(b) => b.frame_count,
         }
@@ -69,6 +74,7 @@ impl Backend {
     pub fn name(&self) -> &'static str {
         match self {
             Backend::Headless(_) => "headless",
+            #[cfg(feature = "winit")]
             Backend::Winit(_) => "winit",
             Backend::Drm(_) => "drm",
         }
