@@ -304,7 +304,9 @@ screencopy and is stopped (3–5 below). Cells give the median and the min–max
 Nexquelium's median by the peer's. These machines are shared: compare ratios, not absolute times.
 
 - Nexquelium: `target/release/nexquelium --backend headless --size 1280x720 --no-autostart
-  --host-caps all --socket wayland-bench`, as root, own 0700 `XDG_RUNTIME_DIR`.
+  --host-caps all --socket wayland-bench`, as root, own 0700 `XDG_RUNTIME_DIR`. `./x bench` builds
+  it with `cargo build --release --no-default-features`: without the nested winit backend, which
+  a headless run never uses (as Weston loads only its headless backend's module).
 - Weston 10: `weston --backend=headless-backend.so --use-pixman --width=1280 --height=720
   --idle-time=0` (desktop shell with its panel).
 - Sway 1.7: `sway -c <config>` whose config holds only `output HEADLESS-1 mode 1280x720` (no bar, no
