@@ -117,12 +117,15 @@ fn parse_refresh(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
+/// Started inside a desktop session: WAYLAND_DISPLAY or DISPLAY is set.
+pub fn host_display() -> bool {
+    std::env::var_os("WAYLAND_DISPLAY").is_some() || std::env::var_os("DISPLAY").is_some()
+}
+
 impl Cli {
     pub fn backend(&self) -> BackendKind {
         self.backend.unwrap_or_else(|| {
-            let nested =
-                std::env::var_os("WAYLAND_DISPLAY").is_some() || std::env::var_os("DISPLAY").is_some();
-            if nested && cfg!(feature = "winit") {
+            if host_display() && cfg!(feature = "winit") {
                 BackendKind::Winit
             } else if on_vt() && crate::backend::drm::has_card() {
                 BackendKind::Drm
