@@ -118,20 +118,29 @@ fn parse_refresh(s: &str) -> Result<f64, String> {
 }
 
 /// Started inside a desktop session: WAYLAND_DISPLAY or DISPLAY is set.
-pub fn host_display() -> bool {
+fn host_display() -> bool {
     std::env::var_os("WAYLAND_DISPLAY").is_some() || std::env::var_os("DISPLAY").is_some()
 }
 
 impl Cli {
     pub fn backend(&self) -> BackendKind {
         self.backend.unwrap_or_else(|| {
-            if host_display() && cfg!(feature = "winit") {
-                BackendKind::Winit
-            } else if on_vt() && crate::backend::drm::has_card() {
+            let nested = host_display();
+            if nested && cfg!(feature = "winit") {
+                return BackendKind::Winit;
+            }
+            let kind = if on_vt() && crate::backend::drm::has_card() {
                 BackendKind::Drm
             } else {
                 BackendKind::Headless
+            };
+            if nested {
+                tracing::warn!(
+                    "WAYLAND_DISPLAY or DISPLAY is set, but this build has no winit backend \
+                     (cargo feature `winit`): using the {kind:?} backend"
+                );
             }
+            kind
         })
     }
 }

@@ -51,12 +51,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let (config, config_path) = Config::load_or_default(cli.config.as_deref())?;
     let runtime_dir = ensure_runtime_dir()?;
     let backend_kind = cli.backend();
-    if cli.backend.is_none() && crate::cli::host_display() && !cfg!(feature = "winit") {
-        tracing::warn!(
-            "WAYLAND_DISPLAY or DISPLAY is set, but this build has no winit backend (cargo \
-             feature `winit`): using the {backend_kind:?} backend"
-        );
-    }
 
     let mut event_loop: EventLoop<'static, State> =
         EventLoop::try_new().context("cannot create the event loop")?;
