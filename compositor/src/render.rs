@@ -36,8 +36,31 @@ pub(crate) fn to_phys(p: Point<i32, Logical>, scale: f64) -> Point<i32, smithay:
     p.to_f64().to_physical(scale).to_i32_round()
 }
 
-/// An element in an output's own coordinates.
-pub type PlacedElement<R> = RelocateRenderElement<OutputElement<R>>;
+smithay::backend::renderer::element::render_elements! {
+    /// An element in an output's own coordinates: moved there from global coordinates, or left
+    /// as made where the two are the same (an output at the origin), which spares the damage
+    /// tracker a wrapper that maps every rectangle list it asks for.
+    pub PlacedElement<R> where R: ImportAll + ImportMem;
+    Direct = OutputElement<R>,
+    Moved = RelocateRenderElement<OutputElement<R>>,
+}
+
+/// `element` moved by `offset` (physical pixels).
+fn place<R>(element: OutputElement<R>, offset: Point<i32, Physical>) -> PlacedElement<R>
+where
+    R: Renderer + ImportAll + ImportMem,
+    R::TextureId: Texture + Clone + Send + 'static,
+{
+    if offset.x == 0 && offset.y == 0 {
+        PlacedElement::Direct(element)
+    } else {
+        PlacedElement::Moved(RelocateRenderElement::from_element(
+            element,
+            offset,
+            Relocate::Relative,
+        ))
+    }
+}
 
 /// What `output` shows. `with_cursor: false` leaves the pointer out (screencopy without
 /// overlay_cursor).
@@ -54,10 +77,10 @@ where
 {
     let scale = output.current_scale().fractional_scale();
     let origin = to_phys(output.current_location(), scale);
-    let offset = smithay::utils::Point::from((-origin.x, -origin.y));
+    let offset = Point::from((-origin.x, -origin.y));
     global_elements(renderer, nexq, output, cursors, with_cursor)
         .into_iter()
-        .map(|e| RelocateRenderElement::from_element(e, offset, Relocate::Relative))
+        .map(|e| place(e, offset))
         .collect()
 }
 
@@ -103,10 +126,7 @@ where
         return Some(None);
     }
     let offset = Point::from((-bbox.loc.x, -bbox.loc.y));
-    let elements = elements
-        .into_iter()
-        .map(|e| RelocateRenderElement::from_element(e, offset, Relocate::Relative))
-        .collect();
+    let elements = elements.into_iter().map(|e| place(e, offset)).collect();
     Some(Some(PlaneCursor { elements, at }))
 }
 

@@ -440,8 +440,15 @@ where
                 Kind::Unspecified,
             )
             .into_iter()
-            .filter_map(|e| CropRenderElement::from_element(e, scale, content))
-            .map(OutputElement::Clipped),
+            .filter_map(|e| {
+                // Cropped only where it reaches out of the content: a crop maps every
+                // rectangle list the damage tracker asks the element for, each frame.
+                if content.contains_rect(e.geometry(Scale::from(scale))) {
+                    Some(OutputElement::Surface(e))
+                } else {
+                    CropRenderElement::from_element(e, scale, content).map(OutputElement::Clipped)
+                }
+            }),
         );
 
         // 4. The border, behind the whole frame.
