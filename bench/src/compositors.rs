@@ -21,10 +21,19 @@ pub enum Kind {
     Weston,
     Sway,
     Cage,
+    /// `smithay-floor` (bench/floor): the least a Smithay compositor does, built with
+    /// Nexquelium; what the stack under Nexquelium costs on its own. Run with `--floor`.
+    Floor,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Nexquelium, Kind::Weston, Kind::Sway, Kind::Cage];
+    pub const ALL: [Kind; 5] = [
+        Kind::Nexquelium,
+        Kind::Weston,
+        Kind::Sway,
+        Kind::Cage,
+        Kind::Floor,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -32,6 +41,7 @@ impl Kind {
             Kind::Weston => "weston",
             Kind::Sway => "sway",
             Kind::Cage => "cage",
+            Kind::Floor => "smithay-floor",
         }
     }
 
@@ -39,9 +49,9 @@ impl Kind {
         Kind::ALL.into_iter().find(|k| k.name() == s)
     }
 
-    /// Whether `grim` can capture it (wlr-screencopy); Weston 10 does not offer it.
+    /// Whether `grim` can capture it (wlr-screencopy); Weston 10 and the floor do not offer it.
     pub fn has_screencopy(self) -> bool {
-        self != Kind::Weston
+        !matches!(self, Kind::Weston | Kind::Floor)
     }
 }
 
@@ -271,6 +281,11 @@ impl Launcher {
                 // being a Wayland client.
                 let mut c = Command::new("cage");
                 c.args(["--", "sleep", "100000"]);
+                c
+            }
+            Kind::Floor => {
+                let mut c = Command::new(self.nexquelium.with_file_name("smithay-floor"));
+                c.args(["--size", &size, "--socket", "wayland-bench"]);
                 c
             }
         };

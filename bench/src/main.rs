@@ -35,7 +35,8 @@ struct Cli {
     /// The Nexquelium binary (a release build).
     #[arg(long, default_value = "target/release/nexquelium")]
     nexquelium: PathBuf,
-    /// Compositors to run, comma-separated (nexquelium,weston,sway,cage); Nexquelium comes first.
+    /// Compositors to run, comma-separated (nexquelium,weston,sway,cage,smithay-floor); Nexquelium
+    /// comes first.
     #[arg(long, value_delimiter = ',', default_value = "nexquelium,weston,sway,cage")]
     only: Vec<String>,
     /// Markdown report to write.
@@ -49,6 +50,10 @@ struct Cli {
     /// (about 70 s more).
     #[arg(long)]
     stacked: bool,
+    /// Also run `smithay-floor` (bench/floor, next to the Nexquelium binary): a minimal Smithay
+    /// compositor, the cost of the stack Nexquelium is built on (about 100 s more).
+    #[arg(long)]
+    floor: bool,
     /// Do not install missing Debian packages (weston sway cage xwayland grim) with apt-get.
     #[arg(long)]
     no_install: bool,
@@ -196,12 +201,22 @@ fn bench(cli: &Cli) -> Result<()> {
     for name in &cli.only {
         kinds.push(Kind::parse(name).with_context(|| format!("unknown compositor {name:?}"))?);
     }
+    if cli.floor {
+        kinds.push(Kind::Floor);
+    }
     kinds.sort_by_key(|k| Kind::ALL.iter().position(|a| a == k));
     kinds.dedup();
     if kinds.contains(&Kind::Nexquelium) && !cli.nexquelium.exists() {
         bail!(
             "{} not found: build it with `cargo build --release -p nexquelium`",
             cli.nexquelium.display()
+        );
+    }
+    let floor = cli.nexquelium.with_file_name("smithay-floor");
+    if kinds.contains(&Kind::Floor) && !floor.exists() {
+        bail!(
+            "{} not found: build it with `cargo build --release -p smithay-floor`",
+            floor.display()
         );
     }
     if !cli.no_install {

@@ -313,6 +313,11 @@ Nexquelium's median by the peer's. These machines are shared: compare ratios, no
   background).
 - cage 0.1.4: `cage -- sleep 100000` (cage needs an application; `sleep` is not a Wayland client;
   cage will not start without the Xwayland binary, so `xwayland` is installed; it stays unstarted).
+- smithay-floor (only with `--floor`; `bench/floor`, built with Nexquelium, same Smithay): the
+  least a Smithay 0.7 compositor does to show xdg toplevels: wl_compositor, wl_shm, xdg-shell,
+  one output drawn by Smithay's damage tracker with pixman, frames paced at 60 Hz as Nexquelium
+  paces them, windows cascaded 32 px apart; no title bars, borders, cursor, input or capsules.
+  It is not a peer: its figures are the cost of the stack Nexquelium is built on.
 - Sway and cage get `WLR_BACKENDS=headless WLR_RENDERER=pixman WLR_LIBINPUT_NO_DEVICES=1`. The peers
   run as the unprivileged system user `exobench` (sway refuses root) with their own 0700
   `XDG_RUNTIME_DIR`; the environment is cleared to PATH, HOME, XDG_RUNTIME_DIR, XDG_CONFIG_HOME,
