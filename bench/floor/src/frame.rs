@@ -10,7 +10,10 @@ use smithay::{
         allocator::Fourcc,
         renderer::{
             damage::OutputDamageTracker,
-            element::{surface::WaylandSurfaceRenderElement, AsRenderElements},
+            element::{
+                memory::{MemoryRenderBuffer, MemoryRenderBufferRenderElement},
+                Kind,
+            },
             pixman::PixmanRenderer,
             Bind, Offscreen,
         },
@@ -20,9 +23,10 @@ use smithay::{
         calloop::timer::{TimeoutAction, Timer},
         pixman,
     },
-    utils::{Clock, Monotonic, Scale},
+    utils::{Clock, Monotonic},
 };
 
+use crate::decor::{self, FloorElement};
 use crate::state::Floor;
 
 /// One frame at 60 Hz.
@@ -47,10 +51,13 @@ pub struct Canvas {
     image: pixman::Image<'static, 'static>,
     damage_tracker: OutputDamageTracker,
     clock: Clock<Monotonic>,
+    /// `--frames`: title bars, borders and a pointer image are drawn too.
+    frames: bool,
+    pointer: MemoryRenderBuffer,
 }
 
 impl Canvas {
-    pub fn new(output: &Output) -> Result<Self> {
+    pub fn new(output: &Output, frames: bool) -> Result<Self> {
         let mut renderer = PixmanRenderer::new().context("cannot create the pixman renderer")?;
         let size = output.current_mode().context("the output has no mode")?.size;
         let image = Offscreen::<pixman::Image<'static, 'static>>::create_buffer(
@@ -64,6 +71,8 @@ impl Canvas {
             image,
             damage_tracker: OutputDamageTracker::from_output(output),
             clock: Clock::new(),
+            frames,
+            pointer: decor::pointer_image(),
         })
     }
 }
@@ -87,15 +96,30 @@ impl Floor {
     /// Draws the windows front to back over the background, then sends the frame callbacks.
     fn render(&mut self) {
         let canvas = &mut self.canvas;
-        let elements: Vec<WaylandSurfaceRenderElement<PixmanRenderer>> = self
-            .space
-            .elements()
-            .rev()
-            .flat_map(|window| {
-                let at = self.space.element_location(window).unwrap_or_default() - window.geometry().loc;
-                window.render_elements(&mut canvas.renderer, at.to_physical(1), Scale::from(1.0), 1.0)
-            })
-            .collect();
+        let mut elements: Vec<FloorElement> = Vec::with_capacity(1 + 3 * self.space.elements().len());
+        if canvas.frames {
+            if let Ok(pointer) = MemoryRenderBufferRenderElement::from_buffer(
+                &mut canvas.renderer,
+                (0.0, 0.0),
+                &canvas.pointer,
+                None,
+                None,
+                None,
+                Kind::Cursor,
+            ) {
+                elements.push(FloorElement::Memory(pointer));
+            }
+        }
+        for window in self.space.elements().rev() {
+            let content = self.space.element_location(window).unwrap_or_default();
+            decor::window_elements(
+                &mut canvas.renderer,
+                window,
+                content,
+                canvas.frames,
+                &mut elements,
+            );
+        }
         match canvas.renderer.bind(&mut canvas.image) {
             Ok(mut target) => {
                 // The image keeps its contents between frames: its age is always 1.

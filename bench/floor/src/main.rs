@@ -7,6 +7,7 @@
 //! frame is the cost of the stack Nexquelium is built on (Smithay, wayland-rs, calloop, pixman),
 //! the floor under Nexquelium's own figures. See docs/benchmarks.md.
 
+mod decor;
 mod frame;
 mod state;
 
@@ -34,6 +35,10 @@ struct Cli {
     /// Output size, WIDTHxHEIGHT.
     #[arg(long, default_value = "1280x720", value_parser = parse_size)]
     size: (i32, i32),
+    /// Also draw what Nexquelium draws besides the client surfaces: a title bar and a border
+    /// per window and a pointer image (see decor.rs).
+    #[arg(long)]
+    frames: bool,
 }
 
 fn parse_size(s: &str) -> Result<(i32, i32), String> {
@@ -54,7 +59,7 @@ fn main() -> Result<()> {
     let mut event_loop: EventLoop<'static, Floor> =
         EventLoop::try_new().context("cannot create the event loop")?;
     let display: Display<Floor> = Display::new().context("cannot create the Wayland display")?;
-    let mut floor = Floor::new(&display.handle(), event_loop.handle(), cli.size)?;
+    let mut floor = Floor::new(&display.handle(), event_loop.handle(), cli.size, cli.frames)?;
 
     let source = ListeningSocketSource::with_name(&cli.socket)
         .with_context(|| format!("cannot listen on Wayland socket {:?}", cli.socket))?;

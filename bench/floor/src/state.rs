@@ -53,6 +53,7 @@ impl Floor {
         display: &DisplayHandle,
         loop_handle: LoopHandle<'static, Floor>,
         (width, height): (i32, i32),
+        frames: bool,
     ) -> Result<Self> {
         let output = Output::new(
             "FLOOR-1".into(),
@@ -76,7 +77,7 @@ impl Floor {
             display: display.clone(),
             loop_handle,
             space,
-            canvas: Canvas::new(&output)?,
+            canvas: Canvas::new(&output, frames)?,
             output,
             redraw: Redraw::default(),
             compositor: CompositorState::new::<Floor>(display),
@@ -155,7 +156,8 @@ impl XdgShellHandler for Floor {
     }
 
     fn new_toplevel(&mut self, surface: ToplevelSurface) {
-        // A cascade, 32 pixels a step, as Nexquelium places new windows by default.
+        // A cascade, 32 pixels a step, as Nexquelium places new windows by default (room left
+        // above and to the left for `--frames`' title bar and border).
         let step = 32 * (self.mapped % 16);
         self.mapped += 1;
         self.space

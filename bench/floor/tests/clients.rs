@@ -11,12 +11,13 @@ struct Floor {
 }
 
 impl Floor {
-    fn start(name: &str, size: &str) -> Floor {
+    fn start(name: &str, size: &str, extra: &[&str]) -> Floor {
         let runtime = std::env::temp_dir().join(format!("smithay-floor-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&runtime);
         std::fs::create_dir_all(&runtime).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_smithay-floor"))
             .args(["--socket", "wayland-floor", "--size", size])
+            .args(extra)
             .env("XDG_RUNTIME_DIR", &runtime)
             .stdout(Stdio::null())
             .spawn()
@@ -70,7 +71,7 @@ fn require(program: &str) {
 #[test]
 fn wayland_info_sees_the_globals_and_the_output_mode() {
     require("wayland-info");
-    let mut floor = Floor::start("info", "640x480");
+    let mut floor = Floor::start("info", "640x480", &[]);
     let out = floor.client("wayland-info").output().unwrap();
     let info = text(&out);
     assert!(out.status.success(), "wayland-info failed:\n{info}");
@@ -92,8 +93,21 @@ fn wayland_info_sees_the_globals_and_the_output_mode() {
 
 #[test]
 fn weston_simple_shm_keeps_drawing() {
+    keeps_drawing(&[]);
+}
+
+#[test]
+fn weston_simple_shm_keeps_drawing_with_frames() {
+    keeps_drawing(&["--frames"]);
+}
+
+fn keeps_drawing(extra: &[&str]) {
     require("weston-simple-shm");
-    let mut floor = Floor::start("shm", "1280x720");
+    let mut floor = Floor::start(
+        if extra.is_empty() { "shm" } else { "shm-frames" },
+        "1280x720",
+        extra,
+    );
     let mut client = floor
         .client("weston-simple-shm")
         .stdout(Stdio::piped())
