@@ -44,8 +44,11 @@
 //! `render`. Each overlay sits directly above what it tints, so a higher window still hides a
 //! lower one's overlay: the colour of every pixel is that of the client that drew it.
 
+mod backdrop;
 mod elements;
 pub mod text;
+
+pub use backdrop::Backdrop;
 
 use exo_shell::{
     capsule::sanitize_title,

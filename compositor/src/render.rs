@@ -22,7 +22,11 @@ use smithay::{
     wayland::shell::wlr_layer::Layer,
 };
 
-use crate::{cursor::CursorImages, labels::XRayDecor, state::Nexq};
+use crate::{
+    cursor::CursorImages,
+    labels::{Backdrop, XRayDecor},
+    state::Nexq,
+};
 
 smithay::backend::renderer::element::render_elements! {
     pub OutputElement<R> where R: ImportAll + ImportMem;
@@ -30,6 +34,7 @@ smithay::backend::renderer::element::render_elements! {
     Solid = SolidColorRenderElement,
     Memory = MemoryRenderBufferRenderElement<R>,
     Clipped = CropRenderElement<WaylandSurfaceRenderElement<R>>,
+    Backdrop = Backdrop,
 }
 
 pub(crate) fn to_phys(p: Point<i32, Logical>, scale: f64) -> Point<i32, smithay::utils::Physical> {

@@ -467,3 +467,48 @@ fn capsule_windows_show_their_name_colour_and_badges() {
         "the bar changed but not its badges"
     );
 }
+
+/// The frame behind a window stops reporting itself opaque over opaque content (a cheaper frame
+/// for Smithay's damage tracker, `src/labels/backdrop.rs`): a lower window redrawn under the
+/// upper window's border must still be covered by that border, and translucent content must
+/// still show the frame colour behind it rather than the window below.
+#[test]
+fn borders_and_backdrops_cover_a_lower_window_that_redraws() {
+    const FOCUSED_BORDER: [u8; 3] = [0x4a, 0x90, 0xd9];
+    let s = Session::start(&[]);
+    let mut c = Client::connect(&s.socket_path());
+    let lower = c.map_toplevel("lower", 300, 200, Format::Xrgb8888, BLUE);
+    c.map_toplevel("upper", 300, 200, Format::Xrgb8888, MAGENTA);
+    c.map_toplevel("see-through", 120, 80, Format::Argb8888, 0);
+    let (l, u, t) = (
+        window(&s, "lower"),
+        window(&s, "upper"),
+        window(&s, "see-through"),
+    );
+    // The lower window now draws green, all of it damaged.
+    let green = c.shm_buffer(300, 200, Format::Xrgb8888, GREEN);
+    c.attach_commit(&lower.surface, Some(&green));
+    c.roundtrip();
+    let img = wait_for(Duration::from_secs(5), "the lower window's green frame", || {
+        let img = s.screenshot();
+        (count(&img, content(&l), |p| p == rgb(GREEN)) > 0).then_some(img)
+    });
+    // The upper window's left border runs over the lower window's content.
+    assert!(u.x - BORDER > l.x && u.x < l.x + l.width, "{l:?} {u:?}");
+    let rows = (u.y.max(l.y), (l.y + l.height).min(u.y + u.height));
+    let left_border = (u.x - BORDER, rows.0, BORDER, rows.1 - rows.0);
+    assert!(left_border.3 > 20, "{left_border:?}");
+    let unfocused = [0x55, 0x55, 0x55];
+    let border_pixels = count(&img, left_border, |p| p == unfocused || p == FOCUSED_BORDER);
+    assert_eq!(
+        border_pixels,
+        (left_border.2 * left_border.3) as usize,
+        "{left_border:?}"
+    );
+    assert_eq!(count(&img, left_border, |p| p == rgb(GREEN)), 0);
+    // The transparent window shows its frame colour (focused: the border colour) over the lower
+    // and upper windows, whatever they draw.
+    let inner = (t.x + 10, t.y + 10, t.width - 20, t.height - 20);
+    assert_eq!(dominant(&img, inner), FOCUSED_BORDER, "{t:?}");
+    assert_eq!(count(&img, inner, |p| p == rgb(GREEN) || p == rgb(MAGENTA)), 0);
+}

@@ -28,7 +28,7 @@ use smithay::{
     wayland::{compositor::with_states, shell::xdg::XdgToplevelSurfaceData},
 };
 
-use super::{rasterize, rasterize_tag, xray_text, LabelSpec, XRAY_ALPHA};
+use super::{rasterize, rasterize_tag, xray_text, Backdrop, LabelSpec, XRAY_ALPHA};
 use crate::{
     render::{to_phys, OutputElement},
     state::{ClientIdentity, ClientState, Nexq},
@@ -430,7 +430,7 @@ where
         if nexq.xray {
             decor.xray.push_tints(tints, &[content], identity.color, out);
         }
-        out.extend(
+        let surfaces: Vec<OutputElement<R>> =
             render_elements_from_surface_tree::<R, WaylandSurfaceRenderElement<R>>(
                 renderer,
                 toplevel.wl_surface(),
@@ -448,21 +448,41 @@ where
                 } else {
                     CropRenderElement::from_element(e, scale, content).map(OutputElement::Clipped)
                 }
-            }),
-        );
+            })
+            .collect();
+        let content_opaque = covers_opaquely(&surfaces, content, scale);
+        out.extend(surfaces);
 
         // 4. The border, behind the whole frame.
         if w.decor == Decor::Frame {
             decor
                 .border
                 .update((w.frame.w, w.frame.h), spec.colors.border.to_f32_rgba());
-            out.push(OutputElement::Solid(SolidColorRenderElement::from_buffer(
+            let backdrop = SolidColorRenderElement::from_buffer(
                 &decor.border,
                 to_phys((w.frame.x, w.frame.y).into(), scale),
                 scale,
                 1.0,
                 Kind::Unspecified,
-            )));
+            );
+            out.push(OutputElement::Backdrop(Backdrop::new(backdrop, !content_opaque)));
         }
     }
+}
+
+/// Whether the opaque regions of `elements` (a window's surfaces) cover all of `content`.
+fn covers_opaquely<R>(elements: &[OutputElement<R>], content: Rectangle<i32, Physical>, scale: f64) -> bool
+where
+    R: Renderer + ImportAll + ImportMem,
+    R::TextureId: Texture + Clone + Send + 'static,
+{
+    let scale = Scale::from(scale);
+    let opaque = elements.iter().flat_map(|e| {
+        let at = e.geometry(scale).loc;
+        e.opaque_regions(scale).into_iter().map(move |mut r| {
+            r.loc += at;
+            r
+        })
+    });
+    content.subtract_rects(opaque).is_empty()
 }
