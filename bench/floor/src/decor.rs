@@ -76,14 +76,15 @@ pub fn window_elements(
     out: &mut Vec<FloorElement>,
 ) {
     let scale = Scale::from(1.0);
-    let at = (content - window.geometry().loc).to_physical(1);
+    let geometry = window.geometry();
+    let at = (content - geometry.loc).to_physical(1);
     let surfaces =
         window.render_elements::<WaylandSurfaceRenderElement<PixmanRenderer>>(renderer, at, scale, 1.0);
     if !frames {
         out.extend(surfaces.into_iter().map(FloorElement::Surface));
         return;
     }
-    let size = window.geometry().size;
+    let size = geometry.size;
     window.user_data().insert_if_missing(|| {
         RefCell::new(Decor {
             title: opaque_buffer(size.w, TITLE, TITLE_BGRA),

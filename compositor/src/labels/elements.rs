@@ -430,7 +430,8 @@ where
         if nexq.xray {
             decor.xray.push_tints(tints, &[content], identity.color, out);
         }
-        let surfaces: Vec<OutputElement<R>> =
+        let surfaces_start = out.len();
+        out.extend(
             render_elements_from_surface_tree::<R, WaylandSurfaceRenderElement<R>>(
                 renderer,
                 toplevel.wl_surface(),
@@ -448,10 +449,9 @@ where
                 } else {
                     CropRenderElement::from_element(e, scale, content).map(OutputElement::Clipped)
                 }
-            })
-            .collect();
-        let content_opaque = covers_opaquely(&surfaces, content, scale);
-        out.extend(surfaces);
+            }),
+        );
+        let content_opaque = covers_opaquely(&out[surfaces_start..], content, scale);
 
         // 4. The border, behind the whole frame.
         if w.decor == Decor::Frame {
