@@ -167,39 +167,50 @@ fn to_stream_optimized_vmdk(raw: &Path, vmdk: &Path) -> Result<()> {
 
 /// qemu-img writes a random content id into the embedded descriptor (`CID=` and up to 8 hex
 /// digits: it prints no leading zeros); replace it with the first 8 hex digits of the disk's
-/// digest, moving the rest of the descriptor into the NUL padding that follows it when the old
-/// id was shorter.
+/// digest. The whole descriptor area named by the sparse extent header is rewritten: the text
+/// up to its first NUL with the new id, then zeros. qemu-img rewrites the CID once more when it
+/// first writes data, and when that id is shorter it leaves the old text's last bytes after the
+/// NUL; those must not reach the OVA.
 fn pin_cid(vmdk: &Path, digest: &[u8]) -> Result<()> {
     let mut file = fs::OpenOptions::new().read(true).write(true).open(vmdk)?;
-    let mut head = vec![0u8; 64 * 1024];
-    let n = file.read(&mut head)?;
-    head.truncate(n);
-    let at = find(&head, b"\nCID=")
+    let mut header = [0u8; 44];
+    file.read_exact(&mut header)
+        .with_context(|| format!("{}: too short for a VMDK header", vmdk.display()))?;
+    if &header[..4] != b"KDMV" {
+        bail!("{}: not a sparse VMDK (no KDMV magic)", vmdk.display());
+    }
+    let sectors = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().unwrap());
+    let (offset, size) = (sectors(28), sectors(36));
+    if offset == 0 || !(1..=128).contains(&size) {
+        bail!(
+            "{}: the header puts the descriptor at sector {offset}, {size} sectors long",
+            vmdk.display()
+        );
+    }
+    let mut area = vec![0u8; size as usize * 512];
+    file.seek(SeekFrom::Start(offset * 512))?;
+    file.read_exact(&mut area)
+        .with_context(|| format!("{}: the descriptor area is cut short", vmdk.display()))?;
+    let text = &area[..area.iter().position(|&b| b == 0).unwrap_or(area.len())];
+    let at = find(text, b"\nCID=")
         .with_context(|| format!("{}: no CID= in the VMDK descriptor", vmdk.display()))?
         + 5;
-    let len = head[at..].iter().take_while(|b| b.is_ascii_hexdigit()).count();
-    if !(1..=8).contains(&len) || head.get(at + len) != Some(&b'\n') {
+    let len = text[at..].iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    if !(1..=8).contains(&len) || text.get(at + len) != Some(&b'\n') {
         bail!("{}: the CID is not 1 to 8 hex digits", vmdk.display());
     }
-    let end = head[at..]
-        .iter()
-        .position(|&b| b == 0)
-        .map(|i| at + i)
-        .with_context(|| format!("{}: the VMDK descriptor has no NUL padding", vmdk.display()))?;
-    let grow = 8 - len;
-    if head
-        .get(end..end + grow)
-        .is_none_or(|pad| pad.iter().any(|&b| b != 0))
-    {
+    let mut pinned = text[..at].to_vec();
+    pinned.extend_from_slice(hex(&digest[..4]).as_bytes());
+    pinned.extend_from_slice(&text[at + len..]);
+    if pinned.len() >= area.len() {
         bail!(
             "{}: no room in the VMDK descriptor for an 8-digit CID",
             vmdk.display()
         );
     }
-    let mut text = hex(&digest[..4]).into_bytes();
-    text.extend_from_slice(&head[at + len..end]);
-    file.seek(SeekFrom::Start(at as u64))?;
-    file.write_all(&text)?;
+    pinned.resize(area.len(), 0);
+    file.seek(SeekFrom::Start(offset * 512))?;
+    file.write_all(&pinned)?;
     Ok(())
 }
 
@@ -230,24 +241,47 @@ pub fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    /// A file laid out like qemu-img's: a sparse extent header naming a one-sector descriptor
+    /// at sector 1, then `descriptor` and whatever `tail` follows its NUL.
+    fn vmdk_with(dir: &Path, descriptor: &[u8], tail: &[u8]) -> PathBuf {
+        let mut bytes = vec![0u8; 512];
+        bytes[..4].copy_from_slice(b"KDMV");
+        bytes[28..36].copy_from_slice(&1u64.to_le_bytes());
+        bytes[36..44].copy_from_slice(&1u64.to_le_bytes());
+        bytes.extend_from_slice(descriptor);
+        bytes.push(0);
+        bytes.extend_from_slice(tail);
+        bytes.resize(1024, 0);
+        bytes.extend_from_slice(&[0xee; 512]);
+        let vmdk = dir.join("test.vmdk");
+        fs::write(&vmdk, &bytes).unwrap();
+        vmdk
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("exo-vm-{name}-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
     /// qemu-img prints the CID without leading zeros (one run in sixteen has 7 digits): the
-    /// pinned CID still has 8 and the rest of the descriptor is kept, shifted into the padding.
+    /// pinned CID still has 8, the rest of the descriptor is kept, and the data after the
+    /// descriptor area is untouched.
     #[test]
     fn a_short_cid_is_pinned_to_eight_digits_keeping_the_descriptor() {
-        let dir = std::env::temp_dir().join(format!("exo-vm-cid-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let vmdk = dir.join("short.vmdk");
-        let descriptor = b"# Disk DescriptorFile\nversion=1\nCID=abc1234\nparentCID=ffffffff\n";
-        let mut bytes = vec![0u8; 512];
-        bytes.extend_from_slice(descriptor);
-        bytes.resize(1024, 0);
-        fs::write(&vmdk, &bytes).unwrap();
+        let dir = scratch("cid");
+        let vmdk = vmdk_with(
+            &dir,
+            b"# Disk DescriptorFile\nversion=1\nCID=abc1234\nparentCID=ffffffff\n",
+            b"",
+        );
         pin_cid(&vmdk, &[0x01, 0x23, 0x45, 0x67, 0x89]).unwrap();
         let after = fs::read(&vmdk).unwrap();
         let want = b"# Disk DescriptorFile\nversion=1\nCID=01234567\nparentCID=ffffffff\n";
         assert_eq!(&after[512..512 + want.len()], want);
-        assert!(after[512 + want.len()..].iter().all(|&b| b == 0));
-        assert_eq!(after.len(), 1024);
+        assert!(after[512 + want.len()..1024].iter().all(|&b| b == 0));
+        assert!(after[1024..].iter().all(|&b| b == 0xee));
+        assert_eq!(after.len(), 1536);
         // An 8-digit CID is replaced in place.
         pin_cid(&vmdk, &[0xfe, 0xdc, 0xba, 0x98]).unwrap();
         let again = fs::read(&vmdk).unwrap();
@@ -255,6 +289,40 @@ mod tests {
             &again[512..512 + want.len()],
             &b"# Disk DescriptorFile\nversion=1\nCID=fedcba98\nparentCID=ffffffff\n"[..]
         );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// When qemu-img rewrites a long CID with a shorter one it leaves the old text's last
+    /// bytes after the NUL (seen about once in a hundred conversions): they are cleared, so the
+    /// pinned descriptor depends on nothing random.
+    #[test]
+    fn bytes_left_after_the_descriptor_text_are_cleared() {
+        let dir = scratch("cid-tail");
+        let text = b"# Disk DescriptorFile\nversion=1\nCID=eea45\nparentCID=ffffffff\n";
+        let vmdk = vmdk_with(&dir, text, b"\"\n");
+        pin_cid(&vmdk, &[0xaa, 0xbb, 0xcc, 0xdd]).unwrap();
+        let after = fs::read(&vmdk).unwrap();
+        let want = b"# Disk DescriptorFile\nversion=1\nCID=aabbccdd\nparentCID=ffffffff\n";
+        assert_eq!(&after[512..512 + want.len()], want);
+        assert!(after[512 + want.len()..1024].iter().all(|&b| b == 0));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A descriptor that fills its area leaves no room for the longer id: named, not written.
+    #[test]
+    fn a_full_descriptor_area_is_refused_by_name() {
+        let dir = scratch("cid-full");
+        let mut text = b"# Disk DescriptorFile\nversion=1\nCID=1\n".to_vec();
+        text.resize(510, b'#');
+        let vmdk = vmdk_with(&dir, &text, b"");
+        let before = fs::read(&vmdk).unwrap();
+        let err = pin_cid(&vmdk, &[0; 4]).unwrap_err().to_string();
+        assert!(err.contains("test.vmdk") && err.contains("no room"), "{err}");
+        assert_eq!(fs::read(&vmdk).unwrap(), before);
+        let not_vmdk = dir.join("plain.bin");
+        fs::write(&not_vmdk, [0u8; 2048]).unwrap();
+        let err = pin_cid(&not_vmdk, &[0; 4]).unwrap_err().to_string();
+        assert!(err.contains("plain.bin") && err.contains("KDMV"), "{err}");
         fs::remove_dir_all(&dir).unwrap();
     }
 }
