@@ -76,13 +76,14 @@ impl State {
     /// Asks for a frame after a change to the scene; the frame also refreshes the pointer focus.
     pub fn queue_redraw(&mut self) {
         self.nexq.pointer_scene_changed = true;
+        self.nexq.space_changed = true;
         self.queue_redraw_after_commit();
     }
 
     /// Asks for a frame after a surface commit, which has already refreshed the pointer focus
-    /// where it could have changed it (`CompositorHandler::commit`).
+    /// where it could have changed it and marked the Space changed where it could have changed
+    /// it (`CompositorHandler::commit`).
     pub fn queue_redraw_after_commit(&mut self) {
-        self.nexq.space_changed = true;
         match self.nexq.redraw {
             RedrawState::Idle => {
                 self.nexq.redraw = RedrawState::Queued;

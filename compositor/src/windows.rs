@@ -152,6 +152,7 @@ impl Nexq {
     /// Mirror the layout into the Space (visible windows in stacking order) and re-configure
     /// every window whose size or states changed.
     pub fn sync_space(&mut self) {
+        self.space_changed = true;
         let visible = self.layout.windows_bottom_to_top();
         let visible_ids: Vec<WindowId> = visible.iter().map(|(id, _)| *id).collect();
         let hidden: Vec<Window> = self

@@ -13,7 +13,10 @@ use common::{
 use exo_shell::control::WindowInfo;
 use std::time::Duration;
 use wayland_client::{
-    protocol::{wl_keyboard, wl_output::WlOutput, wl_shm::Format, wl_surface::WlSurface},
+    protocol::{
+        wl_keyboard, wl_output::WlOutput, wl_shm::Format, wl_subcompositor::WlSubcompositor, wl_surface,
+        wl_surface::WlSurface,
+    },
     Proxy,
 };
 use wayland_protocols::{
@@ -207,6 +210,51 @@ fn presentation_feedback_is_presented_at_60hz_on_the_output() {
 }
 
 /// wp_fractional_scale_v1.preferred_scale for a new surface, in 120ths.
+/// Waits for `surface`'s wl_surface.enter naming `output`, recorded after `mark`.
+fn wait_enter(c: &mut Client, mark: usize, surface: &WlSurface, output: &WlOutput, what: &str) {
+    let id = surface.id();
+    c.wait_event(mark, what, |e| match &e.kind {
+        Ev::Surface(wl_surface::Event::Enter { output: o }) if e.object == id && o == output => Some(()),
+        _ => None,
+    });
+}
+
+/// A window redrawing in place does not make the compositor recompute which outputs its
+/// surfaces are on. A desynchronised subsurface that gets its first buffer while the window
+/// redraws in place must still get its wl_surface.enter (clients pick their buffer scale from
+/// it).
+#[test]
+fn a_subsurface_shown_while_its_window_redraws_in_place_enters_the_output() {
+    let session = Session::start(&[]);
+    let mut c = connect(&session);
+    let output: WlOutput = c.bind(1..=4);
+    c.roundtrip();
+    let win = c.map_toplevel("enters", 200, 150, Format::Xrgb8888, 0xff_20_40_60);
+    wait_enter(&mut c, 0, &win.surface, &output, "the window's enter");
+    let in_place = |c: &mut Client, pixel: u32| {
+        let callback = win.surface.frame(&c.qh, ());
+        let buffer = c.shm_buffer(200, 150, Format::Xrgb8888, pixel);
+        c.attach_commit(&win.surface, Some(&buffer));
+        let id = callback.id();
+        c.wait_event(0, "an in-place frame", |e| {
+            (e.object == id && matches!(e.kind, Ev::Callback(_))).then_some(())
+        });
+    };
+    in_place(&mut c, 0xff_30_50_70);
+    let subcompositor: WlSubcompositor = c.bind(1..=1);
+    let sub = c.surface();
+    let subsurface = subcompositor.get_subsurface(&sub, &win.surface, &c.qh, ());
+    subsurface.set_position(20, 20);
+    subsurface.set_desync();
+    // The window's next commit links the subsurface, which has no buffer yet.
+    in_place(&mut c, 0xff_40_60_80);
+    in_place(&mut c, 0xff_50_70_90);
+    let mark = c.mark();
+    let buffer = c.shm_buffer(50, 40, Format::Argb8888, 0xff_c0_30_30);
+    c.attach_commit(&sub, Some(&buffer));
+    wait_enter(&mut c, mark, &sub, &output, "the subsurface's enter");
+}
+
 fn preferred_scale(args: &[&str]) -> u32 {
     let session = Session::start(args);
     let mut c = connect(&session);

@@ -12,8 +12,8 @@ use smithay::{
     wayland::{
         buffer::BufferHandler,
         compositor::{
-            add_destruction_hook, get_parent, is_sync_subsurface, with_states, BufferAssignment,
-            CompositorClientState, CompositorHandler, CompositorState, SurfaceAttributes,
+            add_destruction_hook, get_children, get_parent, is_sync_subsurface, with_states,
+            BufferAssignment, CompositorClientState, CompositorHandler, CompositorState, SurfaceAttributes,
         },
         shell::xdg::XdgToplevelSurfaceData,
         shm::{with_buffer_contents, ShmHandler, ShmState},
@@ -113,6 +113,9 @@ impl CompositorHandler for State {
         // mapped window committing in place away from the pointer (a frame of an animation,
         // say) may have.
         let mut pointer_may_change = true;
+        // Whether the commit may have changed what `Space::refresh` tracks (which outputs each
+        // surface overlaps): anything but a window's lone surface committing in place.
+        let mut space_may_change = true;
         if !is_sync_subsurface(surface) {
             let mut root = surface.clone();
             while let Some(parent) = get_parent(&root) {
@@ -128,6 +131,7 @@ impl CompositorHandler for State {
                     if in_place {
                         let at = self.nexq.pointer.current_location();
                         pointer_may_change = self.nexq.covers(id, at.x, at.y);
+                        space_may_change = root != *surface || !get_children(surface).is_empty();
                     }
                     self.keep_surface_in_place(id, shift);
                 }
@@ -141,6 +145,7 @@ impl CompositorHandler for State {
             if has_buffer == Some(false) {
                 self.unmap_window(id);
                 pointer_may_change = true;
+                space_may_change = true;
             }
         }
 
@@ -152,6 +157,9 @@ impl CompositorHandler for State {
         // under the pointer; tell the client now, before it reads the replies to later requests.
         if pointer_may_change {
             self.refresh_pointer_focus();
+        }
+        if space_may_change {
+            self.nexq.space_changed = true;
         }
         self.queue_redraw_after_commit();
     }
