@@ -4,18 +4,49 @@
 use std::collections::HashMap;
 
 use smithay::{
-    backend::{allocator::Fourcc, renderer::element::memory::MemoryRenderBuffer},
+    backend::{
+        allocator::Fourcc,
+        renderer::{element::texture::TextureBuffer, ImportMem, Renderer, Texture},
+    },
     input::pointer::{CursorIcon, CursorImageSurfaceData},
     reexports::wayland_server::protocol::wl_surface::WlSurface,
     utils::{Logical, Point, Transform},
     wayland::compositor::with_states,
 };
 
+use crate::imported::ImportedTexture;
+
 const DEFAULT_CURSOR_PNG: &[u8] = include_bytes!("../../assets/cursor.png");
 
+/// One cursor shape: its pixels, its hotspot and its texture in the renderer that draws it.
 pub struct CursorImage {
-    pub buffer: MemoryRenderBuffer,
+    pixels: Pixels,
     pub hotspot: Point<i32, Logical>,
+    texture: ImportedTexture,
+}
+
+impl CursorImage {
+    /// The image's texture in `renderer`, imported on first use.
+    pub fn texture<R>(&mut self, renderer: &mut R) -> Result<&TextureBuffer<R::TextureId>, R::Error>
+    where
+        R: Renderer + ImportMem,
+        R::TextureId: Texture + 'static,
+    {
+        let pixels = &self.pixels;
+        self.texture.get(renderer, |renderer| {
+            // Abgr8888 in DRM fourcc terms is R,G,B,A byte order in memory, as PNG gives it.
+            TextureBuffer::from_memory(
+                renderer,
+                &pixels.rgba,
+                Fourcc::Abgr8888,
+                (pixels.width as i32, pixels.height as i32),
+                false,
+                1,
+                Transform::Normal,
+                None,
+            )
+        })
+    }
 }
 
 /// RGBA pixels of a cursor before upload.
@@ -97,18 +128,6 @@ fn draw_shape(icon: CursorIcon) -> (Pixels, Point<i32, Logical>) {
     }
 }
 
-fn upload(p: &Pixels) -> MemoryRenderBuffer {
-    // Abgr8888 in DRM fourcc terms is R,G,B,A byte order in memory, which is what PNG gives.
-    MemoryRenderBuffer::from_slice(
-        &p.rgba,
-        Fourcc::Abgr8888,
-        (p.width as i32, p.height as i32),
-        1,
-        Transform::Normal,
-        None,
-    )
-}
-
 /// Cursor images by shape, created on first use.
 #[derive(Default)]
 pub struct CursorImages {
@@ -116,7 +135,7 @@ pub struct CursorImages {
 }
 
 impl CursorImages {
-    pub fn get(&mut self, icon: CursorIcon) -> &CursorImage {
+    pub fn get(&mut self, icon: CursorIcon) -> &mut CursorImage {
         self.images.entry(icon).or_insert_with(|| {
             let (pixels, hotspot) = if icon == CursorIcon::Default {
                 (decode_png(DEFAULT_CURSOR_PNG), Point::from((0, 0)))
@@ -124,8 +143,9 @@ impl CursorImages {
                 draw_shape(icon)
             };
             CursorImage {
-                buffer: upload(&pixels),
+                pixels,
                 hotspot,
+                texture: ImportedTexture::default(),
             }
         })
     }

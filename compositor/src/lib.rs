@@ -10,6 +10,7 @@ pub mod cursor;
 pub mod focus;
 pub mod grabs;
 mod handlers;
+mod imported;
 pub mod init;
 pub mod input;
 pub mod keyboard_map;

@@ -11,10 +11,11 @@ use smithay::{
             memory::MemoryRenderBufferRenderElement,
             solid::SolidColorRenderElement,
             surface::{render_elements_from_surface_tree, WaylandSurfaceRenderElement},
+            texture::TextureRenderElement,
             utils::{CropRenderElement, Relocate, RelocateRenderElement},
             AsRenderElements, Element, Kind,
         },
-        ImportAll, ImportMem, Renderer, Texture,
+        ImportAll, ImportMem, Renderer, RendererSuper, Texture,
     },
     input::pointer::CursorImageStatus,
     output::Output,
@@ -33,6 +34,7 @@ smithay::backend::renderer::element::render_elements! {
     Surface = WaylandSurfaceRenderElement<R>,
     Solid = SolidColorRenderElement,
     Memory = MemoryRenderBufferRenderElement<R>,
+    Texture = TextureRenderElement<<R as RendererSuper>::TextureId>,
     Clipped = CropRenderElement<WaylandSurfaceRenderElement<R>>,
     Backdrop = Backdrop,
 }
@@ -259,16 +261,10 @@ fn cursor_elements<R>(
         CursorImageStatus::Named(icon) => {
             let image = cursors.get(*icon);
             let loc = (pos - image.hotspot.to_f64()).to_physical(scale);
-            match MemoryRenderBufferRenderElement::from_buffer(
-                renderer,
-                loc,
-                &image.buffer,
-                None,
-                None,
-                None,
-                Kind::Cursor,
-            ) {
-                Ok(element) => elements.push(OutputElement::Memory(element)),
+            match image.texture(renderer) {
+                Ok(buffer) => elements.push(OutputElement::Texture(
+                    TextureRenderElement::from_texture_buffer(loc, buffer, None, None, None, Kind::Cursor),
+                )),
                 Err(err) => tracing::warn!(?err, "cannot import cursor image"),
             }
         }

@@ -16,6 +16,7 @@ use smithay::{
                 memory::{MemoryRenderBuffer, MemoryRenderBufferRenderElement},
                 solid::{SolidColorBuffer, SolidColorRenderElement},
                 surface::{render_elements_from_surface_tree, WaylandSurfaceRenderElement},
+                texture::{TextureBuffer, TextureRenderElement},
                 utils::CropRenderElement,
                 Element, Kind,
             },
@@ -30,6 +31,7 @@ use smithay::{
 
 use super::{rasterize, rasterize_tag, xray_text, Backdrop, LabelSpec, XRAY_ALPHA};
 use crate::{
+    imported::ImportedTexture,
     render::{to_phys, OutputElement},
     state::{ClientIdentity, ClientState, Nexq},
     windows::{content_rect, title_rect, Decor},
@@ -39,7 +41,9 @@ use crate::{
 /// the damage tracker repaints a label only when it changes.
 #[derive(Default)]
 struct WindowDecor {
-    label: Option<(LabelSpec, (i32, i32), MemoryRenderBuffer)>,
+    /// The spec and size (buffer pixels) the label texture shows.
+    label: Option<(LabelSpec, (i32, i32))>,
+    label_texture: ImportedTexture,
     /// The label's spec and what it was made from, so that a frame that changed none of that
     /// (an animation frame) reuses it instead of copying and sanitising the title again.
     spec: Option<(SpecInputs, LabelSpec)>,
@@ -180,29 +184,38 @@ impl WindowDecor {
         &cache.as_ref().expect("set just above").1
     }
 
-    /// The label buffer for `spec` at `size` buffer pixels (`cache` is [`WindowDecor::label`]),
-    /// rasterised again only on a change.
-    fn label(
-        cache: &mut Option<(LabelSpec, (i32, i32), MemoryRenderBuffer)>,
+    /// The label texture for `spec` at `size` buffer pixels in `renderer`, rasterised again
+    /// only on a change.
+    /// (`cache` and `texture` are [`WindowDecor::label`] and [`WindowDecor::label_texture`].)
+    fn label<'a, R>(
+        cache: &mut Option<(LabelSpec, (i32, i32))>,
+        texture: &'a mut ImportedTexture,
+        renderer: &mut R,
         spec: &LabelSpec,
         size: (i32, i32),
         scale: f64,
-    ) -> MemoryRenderBuffer {
-        let current = cache.as_ref().filter(|(s, z, _)| s == spec && *z == size);
-        if let Some((_, _, buffer)) = current {
-            return buffer.clone();
+    ) -> Result<&'a TextureBuffer<R::TextureId>, R::Error>
+    where
+        R: Renderer + ImportMem,
+        R::TextureId: Texture + 'static,
+    {
+        if cache.as_ref().is_none_or(|(s, z)| s != spec || *z != size) {
+            *cache = Some((spec.clone(), size));
+            texture.clear();
         }
-        let pixmap = rasterize(spec, size.0, size.1, scale);
-        let buffer = MemoryRenderBuffer::from_slice(
-            &pixmap.bgra,
-            Fourcc::Argb8888,
-            (pixmap.width, pixmap.height),
-            1,
-            Transform::Normal,
-            Some(vec![Rectangle::from_size((pixmap.width, pixmap.height).into())]),
-        );
-        *cache = Some((spec.clone(), size, buffer.clone()));
-        buffer
+        texture.get(renderer, |renderer| {
+            let pixmap = rasterize(spec, size.0, size.1, scale);
+            TextureBuffer::from_memory(
+                renderer,
+                &pixmap.bgra,
+                Fourcc::Argb8888,
+                (pixmap.width, pixmap.height),
+                false,
+                1,
+                Transform::Normal,
+                Some(vec![Rectangle::from_size((pixmap.width, pixmap.height).into())]),
+            )
+        })
     }
 }
 
@@ -323,11 +336,16 @@ where
         let mut decor_ref = cell.borrow_mut();
         // Fields borrowed apart: the spec stays borrowed while the label and border are made.
         let decor = &mut *decor_ref;
-        let (identity, caps) = client_of(w.window);
+        // Borrowed from the client's state: this runs for every window every frame.
+        let client = toplevel.wl_surface().client();
+        let state = client.as_ref().and_then(|c| c.get_data::<ClientState>());
+        let host = ClientIdentity::default();
+        let identity = state.map_or(&host, |s| &s.identity);
+        let caps = state.map_or_else(CapabilitySet::empty, ClientState::caps);
         let spec = WindowDecor::spec(
             &mut decor.spec,
             w.window,
-            &identity,
+            identity,
             caps,
             w.focused,
             &nexq.config.appearance,
@@ -336,18 +354,24 @@ where
         // 1. The label.
         if let Some(title) = title.filter(|t| t.w > 0 && t.h > 0) {
             let size = phys_rect(title, scale).size;
-            let buffer = WindowDecor::label(&mut decor.label, spec, (size.w, size.h), scale);
-            let location = Point::<f64, Logical>::from((title.x as f64, title.y as f64)).to_physical(scale);
-            match MemoryRenderBufferRenderElement::from_buffer(
+            let label = WindowDecor::label(
+                &mut decor.label,
+                &mut decor.label_texture,
                 renderer,
-                location,
-                &buffer,
-                None,
-                Some(Rectangle::from_size((size.w as f64, size.h as f64).into())),
-                Some((title.w, title.h).into()),
-                Kind::Unspecified,
-            ) {
-                Ok(element) => out.push(OutputElement::Memory(element)),
+                spec,
+                (size.w, size.h),
+                scale,
+            );
+            let location = Point::<f64, Logical>::from((title.x as f64, title.y as f64)).to_physical(scale);
+            match label {
+                Ok(buffer) => out.push(OutputElement::Texture(TextureRenderElement::from_texture_buffer(
+                    location,
+                    buffer,
+                    None,
+                    Some(Rectangle::from_size((size.w as f64, size.h as f64).into())),
+                    Some((title.w, title.h).into()),
+                    Kind::Unspecified,
+                ))),
                 Err(err) => tracing::warn!(?err, "cannot import a window label"),
             }
         }
@@ -356,7 +380,7 @@ where
         let mut tints = 0;
         if nexq.xray {
             let origin = to_phys((w.content.x, w.content.y).into(), scale);
-            decor.xray.push_tag(renderer, &identity, origin, scale, out);
+            decor.xray.push_tag(renderer, identity, origin, scale, out);
         }
 
         // 2. Popups, kept off the visible title bars of lower windows.
