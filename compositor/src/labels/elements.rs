@@ -205,10 +205,12 @@ impl WindowDecor {
         }
         texture.get(renderer, |renderer| {
             let pixmap = rasterize(spec, size.0, size.1, scale);
+            // Labels are opaque (labels/tests.rs checks it): without an alpha channel the
+            // renderer copies them instead of blending them.
             TextureBuffer::from_memory(
                 renderer,
                 &pixmap.bgra,
-                Fourcc::Argb8888,
+                Fourcc::Xrgb8888,
                 (pixmap.width, pixmap.height),
                 false,
                 1,

@@ -218,6 +218,21 @@ fn pixels_have_text_badges_and_the_accent_line() {
     assert_eq!(p.get(399, 23), shade(GREEN, 0.6));
 }
 
+/// Labels are drawn from an Xrgb8888 texture (their alpha is dropped), so every pixel must be
+/// opaque: text, badges and the accent line included, at any scale.
+#[test]
+fn labels_are_opaque_everywhere() {
+    for scale in [1.0, 1.5, 2.0] {
+        let spec = terminal("Some title: ÅÄ", "display.window, display.capture, net.connect");
+        let p = rasterize(&spec, (400.0 * scale) as i32, (24.0 * scale) as i32, scale);
+        let translucent = p.bgra.chunks(4).filter(|px| px[3] != 0xff).count();
+        assert_eq!(
+            translucent, 0,
+            "{translucent} translucent label pixels at scale {scale}"
+        );
+    }
+}
+
 #[test]
 fn forged_titles_render_like_clean_ones() {
     let a = appearance();
