@@ -82,13 +82,62 @@ where
     R: Renderer + ImportAll + ImportMem,
     R::TextureId: Texture + Clone + Send + 'static,
 {
-    let scale = output.current_scale().fractional_scale();
-    let origin = to_phys(output.current_location(), scale);
-    let offset = Point::from((-origin.x, -origin.y));
-    global_elements(renderer, nexq, output, cursors, with_cursor)
-        .into_iter()
-        .map(|e| place(e, offset))
-        .collect()
+    let mut global = Vec::new();
+    global_elements(renderer, nexq, output, cursors, with_cursor, &mut global);
+    let offset = output_offset(output);
+    global.into_iter().map(|e| place(e, offset)).collect()
+}
+
+/// The move from global physical coordinates to `output`'s own.
+fn output_offset(output: &Output) -> Point<i32, Physical> {
+    let origin = to_phys(
+        output.current_location(),
+        output.current_scale().fractional_scale(),
+    );
+    Point::from((-origin.x, -origin.y))
+}
+
+/// The element lists of an output's frames, kept from frame to frame so that each frame reuses
+/// their room: with a few elements per window they are kilobytes, and allocating them anew
+/// each frame showed in profiles (the allocator consolidating its free lists).
+pub struct FrameElements<R: Renderer> {
+    global: Vec<OutputElement<R>>,
+    placed: Vec<PlacedElement<R>>,
+}
+
+impl<R: Renderer> Default for FrameElements<R> {
+    fn default() -> Self {
+        Self {
+            global: Vec::new(),
+            placed: Vec::new(),
+        }
+    }
+}
+
+impl<R> FrameElements<R>
+where
+    R: Renderer + ImportAll + ImportMem,
+    R::TextureId: Texture + Clone + Send + 'static,
+{
+    /// `f` with what `output` shows (as [`output_elements`]); the elements are dropped when `f`
+    /// returns, so that no client buffer is held past its frame.
+    pub fn render_with<T>(
+        &mut self,
+        renderer: &mut R,
+        nexq: &Nexq,
+        output: &Output,
+        cursors: &mut CursorImages,
+        with_cursor: bool,
+        f: impl FnOnce(&mut R, &[PlacedElement<R>]) -> T,
+    ) -> T {
+        global_elements(renderer, nexq, output, cursors, with_cursor, &mut self.global);
+        let offset = output_offset(output);
+        self.placed
+            .extend(self.global.drain(..).map(|e| place(e, offset)));
+        let result = f(renderer, &self.placed);
+        self.placed.clear();
+        result
+    }
 }
 
 /// The pointer's image for a cursor plane: its elements placed with the image's top-left corner
@@ -144,23 +193,23 @@ fn global_elements<R>(
     output: &Output,
     cursors: &mut CursorImages,
     with_cursor: bool,
-) -> Vec<OutputElement<R>>
-where
+    elements: &mut Vec<OutputElement<R>>,
+) where
     R: Renderer + ImportAll + ImportMem,
     R::TextureId: Texture + Clone + Send + 'static,
 {
     let scale = output.current_scale().fractional_scale();
     // About four per window (label, surface, border, a popup or subsurface) and a few more for
-    // the cursor and layers: room made once, not grown element by element each frame.
-    let mut elements: Vec<OutputElement<R>> = Vec::with_capacity(8 + 4 * nexq.windows.len());
+    // the cursor and layers: room made at once, not grown element by element.
+    elements.reserve(8 + 4 * nexq.windows.len());
 
     if with_cursor {
-        cursor_elements(renderer, nexq, cursors, scale, &mut elements);
+        cursor_elements(renderer, nexq, cursors, scale, elements);
     }
 
     if nexq.session_lock.is_locked() {
-        lock_elements(renderer, nexq, output, scale, &mut elements);
-        return elements;
+        lock_elements(renderer, nexq, output, scale, elements);
+        return;
     }
 
     let push_layers = |renderer: &mut R, layer: Layer, elements: &mut Vec<OutputElement<R>>| {
@@ -196,14 +245,13 @@ where
             );
         }
     };
-    push_layers(renderer, Layer::Overlay, &mut elements);
-    push_layers(renderer, Layer::Top, &mut elements);
+    push_layers(renderer, Layer::Overlay, elements);
+    push_layers(renderer, Layer::Top, elements);
 
-    crate::labels::window_elements(renderer, nexq, scale, &mut elements);
+    crate::labels::window_elements(renderer, nexq, scale, elements);
 
-    push_layers(renderer, Layer::Bottom, &mut elements);
-    push_layers(renderer, Layer::Background, &mut elements);
-    elements
+    push_layers(renderer, Layer::Bottom, elements);
+    push_layers(renderer, Layer::Background, elements);
 }
 
 /// The locked session: the output's lock surface over black, nothing else.

@@ -14,7 +14,7 @@ use smithay::{
     utils::{Physical, Rectangle, Size},
 };
 
-use crate::{cursor::CursorImages, redraw::RenderOutcome, render::output_elements, state::Nexq};
+use crate::{cursor::CursorImages, redraw::RenderOutcome, render::FrameElements, state::Nexq};
 
 /// Pixels of a whole output in memory: B,G,R,A bytes per pixel (ARGB8888 little-endian).
 #[derive(Debug, Clone)]
@@ -53,6 +53,7 @@ pub struct Canvas {
     image: pixman::Image<'static, 'static>,
     damage_tracker: OutputDamageTracker,
     cursors: CursorImages,
+    elements: FrameElements<PixmanRenderer>,
     with_cursor: bool,
     /// Damage of the last render, kept for screencopy's copy_with_damage.
     pub last_damage: Vec<Rectangle<i32, Physical>>,
@@ -73,34 +74,35 @@ impl Canvas {
             image,
             damage_tracker: OutputDamageTracker::from_output(output),
             cursors: CursorImages::default(),
+            elements: FrameElements::default(),
             with_cursor,
             last_damage: Vec::new(),
         })
     }
 
     pub fn render(&mut self, nexq: &Nexq, output: &Output) -> anyhow::Result<RenderOutcome> {
-        let elements = output_elements(
+        let clear = nexq.config.appearance.background.to_f32_rgba();
+        let (image, damage_tracker, last_damage) =
+            (&mut self.image, &mut self.damage_tracker, &mut self.last_damage);
+        self.elements.render_with(
             &mut self.renderer,
             nexq,
             output,
             &mut self.cursors,
             self.with_cursor,
-        );
-        let mut framebuffer = self
-            .renderer
-            .bind(&mut self.image)
-            .context("cannot bind the offscreen image")?;
-        let clear = nexq.config.appearance.background.to_f32_rgba();
-        // The image keeps its contents between frames, so its age is always 1.
-        let result = self
-            .damage_tracker
-            .render_output(&mut self.renderer, &mut framebuffer, 1, &elements, clear)
-            .map_err(|err| anyhow::anyhow!("pixman rendering failed: {err:?}"))?;
-        self.last_damage = result.damage.cloned().unwrap_or_default();
-        Ok(RenderOutcome {
-            damaged: result.damage.is_some_and(|d| !d.is_empty()),
-            states: result.states,
-        })
+            |renderer, elements| {
+                let mut framebuffer = renderer.bind(image).context("cannot bind the offscreen image")?;
+                // The image keeps its contents between frames, so its age is always 1.
+                let result = damage_tracker
+                    .render_output(renderer, &mut framebuffer, 1, elements, clear)
+                    .map_err(|err| anyhow::anyhow!("pixman rendering failed: {err:?}"))?;
+                *last_damage = result.damage.cloned().unwrap_or_default();
+                Ok(RenderOutcome {
+                    damaged: result.damage.is_some_and(|d| !d.is_empty()),
+                    states: result.states,
+                })
+            },
+        )
     }
 
     /// Makes the canvas again when it no longer has `output`'s size (a mode change; an output
