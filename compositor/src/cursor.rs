@@ -1,8 +1,6 @@
 //! Cursor images: the default arrow ships in `assets/cursor.png`; the other named shapes of
 //! cursor-shape-v1 are drawn here so that a shape change is visible without a cursor theme.
 
-use std::collections::HashMap;
-
 use smithay::{
     backend::{
         allocator::Fourcc,
@@ -128,26 +126,34 @@ fn draw_shape(icon: CursorIcon) -> (Pixels, Point<i32, Logical>) {
     }
 }
 
-/// Cursor images by shape, created on first use.
+/// Cursor images by shape, created on first use; a session uses a handful, so a list searched
+/// from the front (most recently used first) is quicker than hashing the shape every frame.
 #[derive(Default)]
 pub struct CursorImages {
-    images: HashMap<CursorIcon, CursorImage>,
+    images: Vec<(CursorIcon, CursorImage)>,
 }
 
 impl CursorImages {
     pub fn get(&mut self, icon: CursorIcon) -> &mut CursorImage {
-        self.images.entry(icon).or_insert_with(|| {
-            let (pixels, hotspot) = if icon == CursorIcon::Default {
-                (decode_png(DEFAULT_CURSOR_PNG), Point::from((0, 0)))
-            } else {
-                draw_shape(icon)
-            };
-            CursorImage {
-                pixels,
-                hotspot,
-                texture: ImportedTexture::default(),
-            }
-        })
+        match self.images.iter().position(|(i, _)| *i == icon) {
+            Some(0) => {}
+            Some(at) => self.images[..=at].rotate_right(1),
+            None => self.images.insert(0, (icon, Self::make(icon))),
+        }
+        &mut self.images[0].1
+    }
+
+    fn make(icon: CursorIcon) -> CursorImage {
+        let (pixels, hotspot) = if icon == CursorIcon::Default {
+            (decode_png(DEFAULT_CURSOR_PNG), Point::from((0, 0)))
+        } else {
+            draw_shape(icon)
+        };
+        CursorImage {
+            pixels,
+            hotspot,
+            texture: ImportedTexture::default(),
+        }
     }
 }
 
@@ -171,6 +177,31 @@ mod tests {
         assert!(p.width >= 8 && p.height >= 8);
         let opaque = p.rgba.chunks(4).filter(|px| px[3] == 255).count();
         assert!(opaque > 20, "cursor has only {opaque} opaque pixels");
+    }
+
+    #[test]
+    fn images_are_kept_per_shape_whatever_the_order_of_use() {
+        let mut images = CursorImages::default();
+        let shapes = [
+            CursorIcon::Text,
+            CursorIcon::Default,
+            CursorIcon::Move,
+            CursorIcon::Text,
+        ];
+        for icon in shapes.into_iter().chain(shapes.into_iter().rev()) {
+            let want = if icon == CursorIcon::Default {
+                (decode_png(DEFAULT_CURSOR_PNG), Point::from((0, 0)))
+            } else {
+                draw_shape(icon)
+            };
+            let got = images.get(icon);
+            assert_eq!(
+                (&got.pixels.rgba, got.hotspot),
+                (&want.0.rgba, want.1),
+                "{icon:?}"
+            );
+        }
+        assert_eq!(images.images.len(), 3);
     }
 
     #[test]

@@ -116,12 +116,17 @@ impl CompositorHandler for State {
         // Whether the commit may have changed what `Space::refresh` tracks (which outputs each
         // surface overlaps): anything but a window's lone surface committing in place.
         let mut space_may_change = true;
+        // The window whose toplevel surface this is (a toplevel is the root of its tree).
+        let mut own_window = None;
         if !is_sync_subsurface(surface) {
             let mut root = surface.clone();
             while let Some(parent) = get_parent(&root) {
                 root = parent;
             }
             if let Some(id) = self.nexq.window_id_for_surface(&root) {
+                if root == *surface {
+                    own_window = Some(id);
+                }
                 if let Some(window) = self.nexq.windows.get(&id) {
                     let before = window.geometry().loc;
                     let bbox_before = window.bbox_with_popups();
@@ -138,7 +143,7 @@ impl CompositorHandler for State {
             }
         }
         // A mapped toplevel that commits without a buffer unmaps (xdg-shell).
-        if let Some(id) = self.nexq.window_id_for_surface(surface) {
+        if let Some(id) = own_window {
             let has_buffer = smithay::backend::renderer::utils::with_renderer_surface_state(surface, |s| {
                 s.buffer().is_some()
             });
