@@ -15,12 +15,17 @@ use smithay::{
             utils::{CropRenderElement, Relocate, RelocateRenderElement},
             AsRenderElements, Element, Kind,
         },
+        utils::RendererSurfaceStateUserData,
         ImportAll, ImportMem, Renderer, RendererSuper, Texture,
     },
     input::pointer::CursorImageStatus,
     output::Output,
+    reexports::wayland_server::protocol::wl_surface::WlSurface,
     utils::{Logical, Physical, Point, Rectangle, Scale, Size},
-    wayland::shell::wlr_layer::Layer,
+    wayland::{
+        compositor::{with_surface_tree_downward, SurfaceData, TraversalAction},
+        shell::wlr_layer::Layer,
+    },
 };
 
 use crate::{
@@ -138,6 +143,60 @@ where
         self.placed.clear();
         result
     }
+}
+
+/// The elements of `surface` and its subsurfaces at `location`, in the order and with the
+/// offsets of Smithay's `render_elements_from_surface_tree`, each passed through `wrap` and
+/// pushed onto `out`: made straight into the frame's list instead of a vector of their own
+/// for each window every frame.
+pub(crate) fn push_surface_tree<R>(
+    renderer: &mut R,
+    surface: &WlSurface,
+    location: Point<i32, Physical>,
+    scale: f64,
+    out: &mut Vec<OutputElement<R>>,
+    mut wrap: impl FnMut(WaylandSurfaceRenderElement<R>) -> Option<OutputElement<R>>,
+) where
+    R: Renderer + ImportAll + ImportMem,
+    R::TextureId: Texture + Clone + Send + 'static,
+{
+    let scale = Scale::from(scale);
+    // Where a surface's view puts its content, if it has one to show.
+    let view_at = |states: &SurfaceData, at: &Point<f64, Physical>| {
+        let view = states
+            .data_map
+            .get::<RendererSurfaceStateUserData>()?
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .view()?;
+        Some(*at + view.offset.to_f64().to_physical(scale))
+    };
+    with_surface_tree_downward(
+        surface,
+        location.to_f64(),
+        |_, states, at| match view_at(states, at) {
+            Some(at) => TraversalAction::DoChildren(at),
+            None => TraversalAction::SkipChildren,
+        },
+        |surface, states, at| {
+            let Some(at) = view_at(states, at) else {
+                return;
+            };
+            match WaylandSurfaceRenderElement::from_surface(
+                renderer,
+                surface,
+                states,
+                at,
+                1.0,
+                Kind::Unspecified,
+            ) {
+                Ok(Some(element)) => out.extend(wrap(element)),
+                Ok(None) => {}
+                Err(err) => tracing::warn!(?err, "cannot import a surface"),
+            }
+        },
+        |_, _, _| true,
+    );
 }
 
 /// The pointer's image for a cursor plane: its elements placed with the image's top-left corner

@@ -32,7 +32,7 @@ use smithay::{
 use super::{rasterize, rasterize_tag, xray_text, Backdrop, LabelSpec, XRAY_ALPHA};
 use crate::{
     imported::ImportedTexture,
-    render::{to_phys, OutputElement},
+    render::{push_surface_tree, to_phys, OutputElement},
     state::{ClientIdentity, ClientState, Nexq},
     windows::{content_rect, title_rect, Decor},
 };
@@ -457,26 +457,15 @@ where
             decor.xray.push_tints(tints, &[content], identity.color, out);
         }
         let surfaces_start = out.len();
-        out.extend(
-            render_elements_from_surface_tree::<R, WaylandSurfaceRenderElement<R>>(
-                renderer,
-                toplevel.wl_surface(),
-                render_loc,
-                scale,
-                1.0,
-                Kind::Unspecified,
-            )
-            .into_iter()
-            .filter_map(|e| {
-                // Cropped only where it reaches out of the content: a crop maps every
-                // rectangle list the damage tracker asks the element for, each frame.
-                if content.contains_rect(e.geometry(Scale::from(scale))) {
-                    Some(OutputElement::Surface(e))
-                } else {
-                    CropRenderElement::from_element(e, scale, content).map(OutputElement::Clipped)
-                }
-            }),
-        );
+        push_surface_tree(renderer, toplevel.wl_surface(), render_loc, scale, out, |e| {
+            // Cropped only where it reaches out of the content: a crop maps every rectangle
+            // list the damage tracker asks the element for, each frame.
+            if content.contains_rect(e.geometry(Scale::from(scale))) {
+                Some(OutputElement::Surface(e))
+            } else {
+                CropRenderElement::from_element(e, scale, content).map(OutputElement::Clipped)
+            }
+        });
         let content_opaque = covers_opaquely(&out[surfaces_start..], content, scale);
 
         // 4. The border, behind the whole frame.
