@@ -4,7 +4,10 @@
 use smithay::{
     backend::{
         allocator::Fourcc,
-        renderer::{element::texture::TextureBuffer, ImportMem, Renderer, Texture},
+        renderer::{
+            element::{memory::MemoryRenderBuffer, texture::TextureBuffer},
+            ImportMem, Renderer, Texture,
+        },
     },
     input::pointer::{CursorIcon, CursorImageSurfaceData},
     reexports::wayland_server::protocol::wl_surface::WlSurface,
@@ -21,9 +24,28 @@ pub struct CursorImage {
     pixels: Pixels,
     pub hotspot: Point<i32, Logical>,
     texture: ImportedTexture,
+    /// The pixels as a memory buffer, made on first use: see [`CursorImages::for_planes`].
+    buffer: Option<MemoryRenderBuffer>,
 }
 
 impl CursorImage {
+    /// The image as a memory buffer, whose elements a DRM compositor can copy onto a cursor
+    /// plane (it cannot read a texture's pixels back).
+    pub fn buffer(&mut self) -> &MemoryRenderBuffer {
+        let pixels = &self.pixels;
+        self.buffer.get_or_insert_with(|| {
+            // Abgr8888 in DRM fourcc terms is R,G,B,A byte order in memory, as PNG gives it.
+            MemoryRenderBuffer::from_slice(
+                &pixels.rgba,
+                Fourcc::Abgr8888,
+                (pixels.width as i32, pixels.height as i32),
+                1,
+                Transform::Normal,
+                None,
+            )
+        })
+    }
+
     /// The image's texture in `renderer`, imported on first use.
     pub fn texture<R>(&mut self, renderer: &mut R) -> Result<&TextureBuffer<R::TextureId>, R::Error>
     where
@@ -131,9 +153,21 @@ fn draw_shape(icon: CursorIcon) -> (Pixels, Point<i32, Logical>) {
 #[derive(Default)]
 pub struct CursorImages {
     images: Vec<(CursorIcon, CursorImage)>,
+    /// Whether the cursor is drawn from memory buffers (see [`CursorImages::for_planes`]).
+    pub planes: bool,
 }
 
 impl CursorImages {
+    /// Images drawn from memory buffers, so that a DRM compositor can put the pointer on a
+    /// cursor plane; the default draws them from textures imported once, which is cheaper
+    /// per frame where there is no such plane.
+    pub fn for_planes() -> Self {
+        Self {
+            images: Vec::new(),
+            planes: true,
+        }
+    }
+
     pub fn get(&mut self, icon: CursorIcon) -> &mut CursorImage {
         match self.images.iter().position(|(i, _)| *i == icon) {
             Some(0) => {}
@@ -153,6 +187,7 @@ impl CursorImages {
             pixels,
             hotspot,
             texture: ImportedTexture::default(),
+            buffer: None,
         }
     }
 }

@@ -366,8 +366,24 @@ fn cursor_elements<R>(
     match &nexq.cursor_status {
         CursorImageStatus::Hidden => {}
         CursorImageStatus::Named(icon) => {
+            let planes = cursors.planes;
             let image = cursors.get(*icon);
             let loc = (pos - image.hotspot.to_f64()).to_physical(scale);
+            if planes {
+                match MemoryRenderBufferRenderElement::from_buffer(
+                    renderer,
+                    loc,
+                    image.buffer(),
+                    None,
+                    None,
+                    None,
+                    Kind::Cursor,
+                ) {
+                    Ok(element) => elements.push(OutputElement::Memory(element)),
+                    Err(err) => tracing::warn!(?err, "cannot import cursor image"),
+                }
+                return;
+            }
             match image.texture(renderer) {
                 Ok(buffer) => elements.push(OutputElement::Texture(
                     TextureRenderElement::from_texture_buffer(loc, buffer, None, None, None, Kind::Cursor),

@@ -165,7 +165,7 @@ impl DrmBackend {
             initial,
             active: true,
             redraw_after_flip: false,
-            cursors: CursorImages::default(),
+            cursors: CursorImages::for_planes(),
             captures: Captures::default(),
             frame_count: 0,
         })
