@@ -19,6 +19,9 @@ use crate::imported::ImportedTexture;
 
 const DEFAULT_CURSOR_PNG: &[u8] = include_bytes!("../../assets/cursor.png");
 
+/// Abgr8888 in DRM fourcc terms is R,G,B,A byte order in memory, as PNG gives it.
+const PIXEL_FORMAT: Fourcc = Fourcc::Abgr8888;
+
 /// One cursor shape: its pixels, its hotspot and its texture in the renderer that draws it.
 pub struct CursorImage {
     pixels: Pixels,
@@ -34,11 +37,10 @@ impl CursorImage {
     pub fn buffer(&mut self) -> &MemoryRenderBuffer {
         let pixels = &self.pixels;
         self.buffer.get_or_insert_with(|| {
-            // Abgr8888 in DRM fourcc terms is R,G,B,A byte order in memory, as PNG gives it.
             MemoryRenderBuffer::from_slice(
                 &pixels.rgba,
-                Fourcc::Abgr8888,
-                (pixels.width as i32, pixels.height as i32),
+                PIXEL_FORMAT,
+                pixels.size(),
                 1,
                 Transform::Normal,
                 None,
@@ -54,12 +56,11 @@ impl CursorImage {
     {
         let pixels = &self.pixels;
         self.texture.get(renderer, |renderer| {
-            // Abgr8888 in DRM fourcc terms is R,G,B,A byte order in memory, as PNG gives it.
             TextureBuffer::from_memory(
                 renderer,
                 &pixels.rgba,
-                Fourcc::Abgr8888,
-                (pixels.width as i32, pixels.height as i32),
+                PIXEL_FORMAT,
+                pixels.size(),
                 false,
                 1,
                 Transform::Normal,
@@ -77,6 +78,10 @@ struct Pixels {
 }
 
 impl Pixels {
+    fn size(&self) -> (i32, i32) {
+        (self.width as i32, self.height as i32)
+    }
+
     fn new(width: usize, height: usize) -> Self {
         Self {
             width,
