@@ -6,6 +6,7 @@ pub mod capsules;
 pub mod cli;
 pub mod clipboard;
 pub mod control;
+pub mod culling;
 pub mod cursor;
 pub mod focus;
 pub mod grabs;

@@ -14,7 +14,9 @@ use smithay::{
     utils::{Physical, Rectangle, Size},
 };
 
-use crate::{cursor::CursorImages, redraw::RenderOutcome, render::FrameElements, state::Nexq};
+use crate::{
+    culling::Culling, cursor::CursorImages, redraw::RenderOutcome, render::FrameElements, state::Nexq,
+};
 
 /// Pixels of a whole output in memory: B,G,R,A bytes per pixel (ARGB8888 little-endian).
 #[derive(Debug, Clone)]
@@ -54,6 +56,7 @@ pub struct Canvas {
     damage_tracker: OutputDamageTracker,
     cursors: CursorImages,
     elements: FrameElements<PixmanRenderer>,
+    culling: Culling,
     with_cursor: bool,
     /// Damage of the last render, kept for screencopy's copy_with_damage.
     pub last_damage: Vec<Rectangle<i32, Physical>>,
@@ -75,6 +78,7 @@ impl Canvas {
             damage_tracker: OutputDamageTracker::from_output(output),
             cursors: CursorImages::default(),
             elements: FrameElements::default(),
+            culling: Culling::default(),
             with_cursor,
             last_damage: Vec::new(),
         })
@@ -82,8 +86,13 @@ impl Canvas {
 
     pub fn render(&mut self, nexq: &Nexq, output: &Output) -> anyhow::Result<RenderOutcome> {
         let clear = nexq.config.appearance.background.to_f32_rgba();
-        let (image, damage_tracker, last_damage) =
-            (&mut self.image, &mut self.damage_tracker, &mut self.last_damage);
+        let scale = output.current_scale().fractional_scale().into();
+        let (image, damage_tracker, culling, last_damage) = (
+            &mut self.image,
+            &mut self.damage_tracker,
+            &mut self.culling,
+            &mut self.last_damage,
+        );
         self.elements.render_with(
             &mut self.renderer,
             nexq,
@@ -93,8 +102,9 @@ impl Canvas {
             |renderer, elements| {
                 let mut framebuffer = renderer.bind(image).context("cannot bind the offscreen image")?;
                 // The image keeps its contents between frames, so its age is always 1.
+                let elements = culling.cull(elements, scale);
                 let result = damage_tracker
-                    .render_output(renderer, &mut framebuffer, 1, elements, clear)
+                    .render_output(renderer, &mut framebuffer, 1, &elements, clear)
                     .map_err(|err| anyhow::anyhow!("pixman rendering failed: {err:?}"))?;
                 *last_damage = result.damage.cloned().unwrap_or_default();
                 Ok(RenderOutcome {

@@ -14,6 +14,7 @@ use smithay::{
 
 use crate::{
     backend::canvas::Captures,
+    culling::Culling,
     cursor::CursorImages,
     redraw::RenderOutcome,
     render::output_elements,
@@ -24,6 +25,7 @@ pub struct WinitBackend {
     graphics: WinitGraphicsBackend<GlesRenderer>,
     damage_tracker: OutputDamageTracker,
     cursors: CursorImages,
+    culling: Culling,
     pub captures: Captures,
     pub frame_count: u64,
 }
@@ -55,6 +57,7 @@ impl WinitBackend {
             graphics,
             damage_tracker: OutputDamageTracker::from_output(output),
             cursors: CursorImages::default(),
+            culling: Culling::default(),
             captures: Captures::default(),
             frame_count: 0,
         })
@@ -67,6 +70,8 @@ impl WinitBackend {
             let (renderer, mut framebuffer) = self.graphics.bind().context("cannot bind the winit window")?;
             let output = nexq.outputs.primary();
             let elements = output_elements(renderer, nexq, output, &mut self.cursors, true);
+            let scale = output.current_scale().fractional_scale().into();
+            let elements = self.culling.cull(&elements, scale);
             let result = self
                 .damage_tracker
                 .render_output(renderer, &mut framebuffer, age, &elements, clear)

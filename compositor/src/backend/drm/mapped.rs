@@ -16,7 +16,7 @@ use smithay::{
 };
 
 use super::{cursor_plane::CursorPlane, mapped_buffer::MappedBuffer, scanout::Rendered};
-use crate::render::PlaneCursor;
+use crate::{culling::Culling, render::PlaneCursor};
 
 /// Two mapped dumb buffers, rendered into alternately and flipped onto the CRTC.
 pub struct MappedScanout {
@@ -25,6 +25,7 @@ pub struct MappedScanout {
     /// The buffer rendered into next.
     back: usize,
     damage: OutputDamageTracker,
+    culling: Culling,
     /// Renders so far, to tell each buffer's age.
     renders: u64,
     cursor: Option<CursorPlane>,
@@ -65,6 +66,7 @@ impl MappedScanout {
             buffers,
             back: 0,
             damage: OutputDamageTracker::from_output(output),
+            culling: Culling::default(),
             renders: 0,
             cursor,
             modeset: true,
@@ -93,9 +95,10 @@ impl MappedScanout {
             let mut target = renderer
                 .bind(&mut buffer.image)
                 .context("cannot bind the mapped dumb buffer")?;
+            let elements = self.culling.cull(elements, scale.into());
             let result = self
                 .damage
-                .render_output(renderer, &mut target, age, elements, clear)
+                .render_output(renderer, &mut target, age, &elements, clear)
                 .map_err(|err| anyhow::anyhow!("pixman rendering failed: {err:?}"))?;
             (result.damage.is_some_and(|d| !d.is_empty()), result.states)
         };
