@@ -288,6 +288,7 @@ impl State {
                 frame_timer: Default::default(),
                 pointer_scene_changed: true,
                 space_changed: true,
+                labels_epoch: 0,
                 pending_screencopies: Vec::new(),
                 supervisor,
                 sentry: crate::sentry::Sentry::new(event_loop.handle()),

@@ -57,7 +57,9 @@ use exo_shell::{
 };
 
 use crate::state::ClientIdentity;
-pub use elements::{client_of, lower_title_bars, surface_client, window_elements, window_title, XRayDecor};
+pub use elements::{
+    attach_decor, client_of, lower_title_bars, surface_client, window_elements, window_title, XRayDecor,
+};
 use text::Pixmap;
 
 /// Label text size at scale 1, in pixels of ascent minus descent (about 14 px to the em).

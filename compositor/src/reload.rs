@@ -105,6 +105,7 @@ impl State {
         self.nexq.keyboard_map = None;
         self.nexq.layout.set_placement(config.layout.placement);
         self.nexq.config = config;
+        self.nexq.labels_epoch += 1;
         tracing::info!("config reloaded");
         self.nexq.sync_space();
         self.queue_redraw();

@@ -169,6 +169,9 @@ pub struct Nexq {
     /// A frame was asked for since the last `Space::refresh` (which sends the surfaces' output
     /// enter/leave events): something may have changed what the Space tracks.
     pub space_changed: bool,
+    /// Bumped when a window's title or the appearance changes, so that labels need not
+    /// compare either each frame to know they are unchanged.
+    pub labels_epoch: u64,
     pub pending_screencopies: Vec<PendingScreencopy>,
     pub supervisor: crate::capsules::supervisor::Supervisor,
     /// Sentry: the event hub and log, control connections, the sampler.

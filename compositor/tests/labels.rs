@@ -219,6 +219,48 @@ fn labels_follow_the_output_scale() {
 }
 
 #[test]
+fn a_title_set_after_the_window_maps_is_drawn_on_its_label() {
+    let s = Session::start(&[]);
+    let mut c = Client::connect(&s.socket_path());
+    let win = c.map_toplevel("i", 400, 200, Format::Argb8888, BLUE);
+    let w = window(&s, "i");
+    let before = count(&s.screenshot(), title_bar(&w, 1.0), whiteish);
+    // The label is drawn from a cache; the new title must reach it without any other change.
+    win.toplevel.set_title("WWWW MMMM WWWW MMMM".into());
+    c.roundtrip();
+    window(&s, "WWWW MMMM WWWW MMMM");
+    let after = wait_for(Duration::from_secs(5), "the new title on the label", || {
+        let n = count(&s.screenshot(), title_bar(&w, 1.0), whiteish);
+        (n > before * 4 + 100).then_some(n)
+    });
+    assert!(after > before, "{after} white pixels now, {before} before");
+}
+
+#[test]
+fn a_reloaded_focus_colour_is_drawn_on_an_unchanged_label() {
+    let dir = std::env::temp_dir().join(format!("nexq-labels-{}-reload", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("config.toml");
+    std::fs::write(&config, "[appearance]\nfocused_border = \"#4a90d9\"\n").unwrap();
+    let s = Session::start(&["--config", config.to_str().unwrap()]);
+    let mut c = Client::connect(&s.socket_path());
+    c.map_toplevel("steady", 300, 200, Format::Argb8888, BLUE);
+    let w = window(&s, "steady");
+    assert_eq!(dominant(&s.screenshot(), title_bar(&w, 1.0)), FOCUSED_TITLE);
+    // Nothing about the window changes: only the config, which is reloaded on a write.
+    std::fs::write(&config, "[appearance]\nfocused_border = \"#c80000\"\n").unwrap();
+    wait_for(
+        Duration::from_secs(5),
+        "the new focus colour on the label",
+        || {
+            let [r, g, b] = dominant(&s.screenshot(), title_bar(&w, 1.0));
+            (r > 120 && g < 10 && b < 10).then_some(())
+        },
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn unfocused_windows_keep_their_label_in_the_unfocused_colour() {
     let s = Session::start(&[]);
     let mut c = Client::connect(&s.socket_path());

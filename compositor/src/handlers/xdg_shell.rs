@@ -62,7 +62,9 @@ impl XdgShellHandler for State {
             }
         }
         // Mapped (placed, focused) on its first buffer commit, see handlers/compositor.rs.
-        self.nexq.unmapped.push(Window::new_wayland_window(surface));
+        let window = Window::new_wayland_window(surface);
+        crate::labels::attach_decor(&window);
+        self.nexq.unmapped.push(window);
     }
 
     fn new_popup(&mut self, surface: PopupSurface, _positioner: PositionerState) {
@@ -244,6 +246,7 @@ impl XdgShellHandler for State {
 
     fn title_changed(&mut self, surface: ToplevelSurface) {
         warn_hidden_title(&surface);
+        self.nexq.labels_epoch += 1;
         self.foreign_toplevel_changed(&surface);
         self.queue_redraw();
     }

@@ -51,14 +51,22 @@ struct WindowDecor {
     xray: XRayDecor,
 }
 
-/// Everything a [`LabelSpec`] is made from, the title as the client set it.
+/// Gives a new window its label state, first in its user data: that map is a list searched by
+/// type, and the label state is looked up for every window every frame.
+pub fn attach_decor(window: &Window) {
+    window
+        .user_data()
+        .insert_if_missing(|| RefCell::new(WindowDecor::default()));
+}
+
+/// Everything a [`LabelSpec`] is made from. The title and the appearance are not compared each
+/// frame: a change to either bumps [`Nexq::labels_epoch`].
 #[derive(PartialEq)]
 struct SpecInputs {
     identity: ClientIdentity,
     caps: CapabilitySet,
-    title: String,
     focused: bool,
-    appearance: Appearance,
+    epoch: u64,
 }
 
 /// The X-ray overlay of one surface owner (a window with its popups, or a layer surface): its
@@ -161,23 +169,23 @@ impl WindowDecor {
         caps: CapabilitySet,
         focused: bool,
         appearance: &Appearance,
+        epoch: u64,
     ) -> &'a LabelSpec {
         let unchanged = cache.as_ref().is_some_and(|(inputs, _)| {
-            inputs.caps == caps
+            inputs.epoch == epoch
+                && inputs.caps == caps
                 && inputs.focused == focused
                 && inputs.identity == *identity
-                && inputs.appearance == *appearance
-                && with_window_title(window, |title| title == inputs.title)
         });
         if !unchanged {
-            let title = window_title(window);
-            let spec = LabelSpec::new(identity, caps, &title, focused, appearance);
+            let spec = with_window_title(window, |title| {
+                LabelSpec::new(identity, caps, title, focused, appearance)
+            });
             let inputs = SpecInputs {
                 identity: identity.clone(),
                 caps,
-                title,
                 focused,
-                appearance: appearance.clone(),
+                epoch,
             };
             *cache = Some((inputs, spec));
         }
@@ -323,13 +331,13 @@ where
             continue;
         };
         let title = title_rect(w.frame, w.decor, &nexq.config);
-        // Looked up once per frame (the map is a list searched by type): inserted on a
-        // window's first frame only.
+        // Looked up once per frame (the map is a list searched by type, where
+        // `attach_decor` put it first).
         let user_data = w.window.user_data();
         let cell = match user_data.get::<RefCell<WindowDecor>>() {
             Some(cell) => cell,
             None => {
-                user_data.insert_if_missing(|| RefCell::new(WindowDecor::default()));
+                attach_decor(w.window);
                 user_data
                     .get::<RefCell<WindowDecor>>()
                     .expect("inserted just above")
@@ -351,6 +359,7 @@ where
             caps,
             w.focused,
             &nexq.config.appearance,
+            nexq.labels_epoch,
         );
 
         // 1. The label.
