@@ -96,12 +96,18 @@ fn damage_hidden_by_an_opaque_element_in_front_is_left_out() {
     assert_eq!(scene.pixel(75, 50), [0, 255, 0]);
 }
 
-#[test]
-fn a_hidden_change_is_drawn_when_the_element_in_front_goes() {
+/// A scene whose back element turned green while the front one hid its left half.
+fn hidden_change() -> Scene {
     let mut scene = Scene::new();
     scene.render(true);
     scene.back.update((100, 100), GREEN);
     scene.render(true);
+    scene
+}
+
+#[test]
+fn a_hidden_change_is_drawn_when_the_element_in_front_goes() {
+    let mut scene = hidden_change();
     scene.render(false);
     assert_eq!(scene.pixel(25, 50), [0, 255, 0]);
     assert_eq!(scene.pixel(75, 50), [0, 255, 0]);
@@ -109,10 +115,7 @@ fn a_hidden_change_is_drawn_when_the_element_in_front_goes() {
 
 #[test]
 fn a_hidden_change_shows_through_when_the_element_in_front_turns_translucent() {
-    let mut scene = Scene::new();
-    scene.render(true);
-    scene.back.update((100, 100), GREEN);
-    scene.render(true);
+    let mut scene = hidden_change();
     scene.front.update((50, 100), GLASS);
     scene.render(true);
     let [r, g, b] = scene.pixel(25, 50);
