@@ -27,33 +27,35 @@ type Rect = Rectangle<i32, Physical>;
 pub struct Culling {
     /// Every element's opaque regions in output coordinates, front to back.
     opaque: Vec<Rect>,
-    /// Where each element's regions end in `opaque`.
-    ends: Vec<usize>,
+    /// Each element's geometry and where its regions end in `opaque`.
+    placed: Vec<(Rect, usize)>,
 }
 
 impl Culling {
     /// `elements` (front to back), each reporting only the damage that no opaque region of an
-    /// element before it hides.
+    /// element before it hides. The wrappers are made for `scale`, the output's: they keep each
+    /// element's geometry and opaque regions at it.
     pub fn cull<'a, E: Element>(&'a mut self, elements: &'a [E], scale: Scale<f64>) -> Vec<Culled<'a, E>> {
         self.opaque.clear();
-        self.ends.clear();
+        self.placed.clear();
         for element in elements {
-            let at = element.geometry(scale).loc;
+            let geometry = element.geometry(scale);
             self.opaque.extend(
                 element
                     .opaque_regions(scale)
                     .into_iter()
-                    .map(|r| Rect::new(r.loc + at, r.size)),
+                    .map(|r| Rect::new(r.loc + geometry.loc, r.size)),
             );
-            self.ends.push(self.opaque.len());
+            self.placed.push((geometry, self.opaque.len()));
         }
         let mut start = 0;
         elements
             .iter()
-            .zip(&self.ends)
-            .map(|(element, &end)| {
+            .zip(&self.placed)
+            .map(|(element, &(geometry, end))| {
                 let culled = Culled {
                     element,
+                    geometry,
                     in_front: &self.opaque[..start],
                     own: &self.opaque[start..end],
                 };
@@ -67,6 +69,8 @@ impl Culling {
 /// An element of a frame that reports only the damage nothing opaque in front of it hides.
 pub struct Culled<'a, E> {
     element: &'a E,
+    /// Its geometry at the output's scale, asked for several times per frame by the tracker.
+    geometry: Rect,
     /// The opaque regions of the elements in front, in output coordinates.
     in_front: &'a [Rect],
     /// Its own opaque regions, in output coordinates (computed once, for the tracker too).
@@ -94,13 +98,13 @@ impl<E: Element> Element for Culled<'_, E> {
         self.element.transform()
     }
 
-    fn geometry(&self, scale: Scale<f64>) -> Rect {
-        self.element.geometry(scale)
+    fn geometry(&self, _scale: Scale<f64>) -> Rect {
+        self.geometry
     }
 
     fn damage_since(&self, scale: Scale<f64>, commit: Option<CommitCounter>) -> DamageSet<i32, Physical> {
         let damage = self.element.damage_since(scale, commit);
-        let geometry = self.element.geometry(scale);
+        let geometry = self.geometry;
         let mut hiding = self.in_front.iter().filter(|r| r.overlaps(geometry)).peekable();
         if damage.is_empty() || hiding.peek().is_none() {
             return damage;
@@ -111,8 +115,8 @@ impl<E: Element> Element for Culled<'_, E> {
             .collect()
     }
 
-    fn opaque_regions(&self, scale: Scale<f64>) -> OpaqueRegions<i32, Physical> {
-        let at = self.element.geometry(scale).loc;
+    fn opaque_regions(&self, _scale: Scale<f64>) -> OpaqueRegions<i32, Physical> {
+        let at = self.geometry.loc;
         self.own.iter().map(|r| Rect::new(r.loc - at, r.size)).collect()
     }
 
