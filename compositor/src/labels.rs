@@ -58,7 +58,8 @@ use exo_shell::{
 
 use crate::state::ClientIdentity;
 pub use elements::{
-    attach_decor, client_of, lower_title_bars, surface_client, window_elements, window_title, XRayDecor,
+    attach_decor, client_of, lower_title_bars, remember_geometry, surface_client, window_elements,
+    window_geometry, window_title, XRayDecor,
 };
 use text::Pixmap;
 

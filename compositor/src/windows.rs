@@ -115,6 +115,22 @@ pub fn frame_part(frame: Rect, decor: Decor, config: &Config, x: i32, y: i32) ->
 }
 
 impl Nexq {
+    /// Whether any xdg_popup exists. Finding a window's popups searches its surface's data by
+    /// type, a miss searching all of it, so the paths that run every frame or every commit ask
+    /// this first.
+    pub fn any_popups(&self) -> bool {
+        !self.xdg_shell_state.popup_surfaces().is_empty()
+    }
+
+    /// The box around what `window`'s surfaces and popups draw, relative to its surface.
+    pub fn drawn_box(&self, window: &Window) -> smithay::utils::Rectangle<i32, smithay::utils::Logical> {
+        if self.any_popups() {
+            window.bbox_with_popups()
+        } else {
+            window.bbox()
+        }
+    }
+
     /// How a window is decorated now: fullscreen windows keep a label strip unless their
     /// client holds `display.fullscreen` (host clients too: by the host capabilities).
     pub fn decor_of(&self, id: WindowId) -> Decor {
@@ -243,8 +259,9 @@ impl Nexq {
             x: x.floor() as i32,
             y: y.floor() as i32,
         };
-        let mut drawn = window.bbox_with_popups();
-        drawn.loc += smithay::utils::Point::from((content.x, content.y)) - window.geometry().loc;
+        let mut drawn = self.drawn_box(window);
+        drawn.loc +=
+            smithay::utils::Point::from((content.x, content.y)) - crate::labels::window_geometry(window).loc;
         frame.contains(p) || drawn.contains((p.x, p.y))
     }
 

@@ -311,6 +311,40 @@ fn an_oversized_buffer_cannot_paint_over_the_title_bar() {
 }
 
 #[test]
+fn a_window_geometry_moved_after_mapping_moves_what_the_content_shows() {
+    let s = Session::start(&[]);
+    let mut c = Client::connect(&s.socket_path());
+    let win = c.create_toplevel("moved geometry");
+    c.initial_configure(&win);
+    // A 200x200 blue buffer with a green band over its top 50 rows; the geometry starts at the
+    // top, so the band is on the content.
+    let _band = c.subsurface(&win.surface, (0, 0), (200, 50), GREEN);
+    win.xdg_surface.set_window_geometry(0, 0, 200, 150);
+    let buffer = c.shm_buffer(200, 200, Format::Argb8888, BLUE);
+    c.attach_commit(&win.surface, Some(&buffer));
+    c.roundtrip();
+    let w = window(&s, "moved geometry");
+    wait_for(Duration::from_secs(5), "the band on the content", || {
+        let img = s.screenshot();
+        (count(&img, content(&w), |p| p == rgb(GREEN)) == 200 * 50).then_some(())
+    });
+
+    // The geometry moves 50 px down, past the band, in a commit with no new buffer: the
+    // content now shows the blue below the band, and the band is above it, cropped away.
+    win.xdg_surface.set_window_geometry(0, 50, 200, 150);
+    win.surface.commit();
+    c.roundtrip();
+    let w = window(&s, "moved geometry");
+    assert_eq!((w.width, w.height), (200, 150));
+    let img = wait_for(Duration::from_secs(5), "the band off the screen", || {
+        let img = s.screenshot();
+        let everywhere = (0, 0, img.width as i32, img.height as i32);
+        (count(&img, everywhere, |p| p == rgb(GREEN)) == 0).then_some(img)
+    });
+    assert_eq!(count(&img, content(&w), |p| p == rgb(BLUE)), 200 * 150);
+}
+
+#[test]
 fn a_subsurface_above_the_content_is_cropped_below_the_title_bar() {
     let s = Session::start(&[]);
     let mut c = Client::connect(&s.socket_path());

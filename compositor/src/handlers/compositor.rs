@@ -128,11 +128,11 @@ impl CompositorHandler for State {
                     own_window = Some(id);
                 }
                 if let Some(window) = self.nexq.windows.get(&id) {
-                    let before = window.geometry().loc;
-                    let bbox_before = window.bbox_with_popups();
+                    let before = crate::labels::window_geometry(window).loc;
+                    let bbox_before = self.nexq.drawn_box(window);
                     window.on_commit();
-                    let shift = window.geometry().loc - before;
-                    let in_place = shift.x == 0 && shift.y == 0 && window.bbox_with_popups() == bbox_before;
+                    let shift = crate::labels::remember_geometry(window).loc - before;
+                    let in_place = shift.x == 0 && shift.y == 0 && self.nexq.drawn_box(window) == bbox_before;
                     if in_place {
                         let at = self.nexq.pointer.current_location();
                         pointer_may_change = self.nexq.covers(id, at.x, at.y);
@@ -183,6 +183,7 @@ impl State {
         };
         let window = self.nexq.unmapped[pos].clone();
         window.on_commit();
+        crate::labels::remember_geometry(&window);
         let Some(toplevel) = window.toplevel() else { return };
         let initial_sent = with_states(surface, |states| {
             states

@@ -41,6 +41,10 @@ use crate::{
 /// the damage tracker repaints a label only when it changes.
 #[derive(Default)]
 struct WindowDecor {
+    /// The window's geometry as of its last commit (see [`remember_geometry`]). It places the
+    /// window's surfaces every frame, and `Window::geometry` takes two locks and searches the
+    /// surface's cached state each time it is asked.
+    geometry: Option<Rectangle<i32, Logical>>,
     /// The spec and size (buffer pixels) the label texture shows.
     label: Option<(LabelSpec, (i32, i32))>,
     label_texture: ImportedTexture,
@@ -57,6 +61,30 @@ pub fn attach_decor(window: &Window) {
     window
         .user_data()
         .insert_if_missing(|| RefCell::new(WindowDecor::default()));
+}
+
+/// `window`'s geometry, kept for the frames that follow: call it after every
+/// `Window::on_commit`, the only place a window's geometry changes.
+pub fn remember_geometry(window: &Window) -> Rectangle<i32, Logical> {
+    let geometry = window.geometry();
+    if let Some(mut decor) = window
+        .user_data()
+        .get::<RefCell<WindowDecor>>()
+        .and_then(|cell| cell.try_borrow_mut().ok())
+    {
+        decor.geometry = Some(geometry);
+    }
+    geometry
+}
+
+/// `window`'s geometry as [`remember_geometry`] last saw it (as `Window::geometry` when it has
+/// not yet).
+pub fn window_geometry(window: &Window) -> Rectangle<i32, Logical> {
+    window
+        .user_data()
+        .get::<RefCell<WindowDecor>>()
+        .and_then(|cell| cell.try_borrow().ok().and_then(|decor| decor.geometry))
+        .unwrap_or_else(|| window.geometry())
 }
 
 /// Everything a [`LabelSpec`] is made from. The title and the appearance are not compared each
@@ -346,6 +374,7 @@ where
         let mut decor_ref = cell.borrow_mut();
         // Fields borrowed apart: the spec stays borrowed while the label and border are made.
         let decor = &mut *decor_ref;
+        let geometry = decor.geometry.unwrap_or_else(|| w.window.geometry());
         // Borrowed from the client's state: this runs for every window every frame.
         let client = toplevel.wl_surface().client();
         let state = client.as_ref().and_then(|c| c.get_data::<ClientState>());
@@ -396,10 +425,15 @@ where
 
         // 2. Popups, kept off the visible title bars of lower windows.
         let render_loc = to_phys(
-            Point::<i32, Logical>::from((w.content.x, w.content.y)) - w.window.geometry().loc,
+            Point::<i32, Logical>::from((w.content.x, w.content.y)) - geometry.loc,
             scale,
         );
-        let mut popups = PopupManager::popups_for_surface(toplevel.wl_surface()).peekable();
+        let mut popups = nexq
+            .any_popups()
+            .then(|| PopupManager::popups_for_surface(toplevel.wl_surface()))
+            .into_iter()
+            .flatten()
+            .peekable();
         // Computed only for windows with popups: this runs every frame.
         let protected: Vec<_> = match popups.peek() {
             Some(_) => lower_title_bars(&frames, i, &nexq.config)
@@ -409,8 +443,8 @@ where
             None => Vec::new(),
         };
         for (popup, offset) in popups {
-            let loc = render_loc
-                + (w.window.geometry().loc + offset - popup.geometry().loc).to_physical_precise_round(scale);
+            let loc =
+                render_loc + (geometry.loc + offset - popup.geometry().loc).to_physical_precise_round(scale);
             let tree = |renderer: &mut R| {
                 render_elements_from_surface_tree::<R, WaylandSurfaceRenderElement<R>>(
                     renderer,
