@@ -209,13 +209,9 @@ impl State {
 
     fn send_frame_callbacks(&self, output: &Output, now: Duration) {
         let on_output = |_: &_, _: &_| Some(output.clone());
-        let popups = self.nexq.any_popups();
         for window in self.nexq.space.elements() {
-            // `Window::send_frame` looks the window's popups up; without any, its surfaces do.
-            match window.toplevel().filter(|_| !popups) {
-                Some(toplevel) => {
-                    send_frames_surface_tree(toplevel.wl_surface(), output, now, None, on_output)
-                }
+            match self.nexq.lone_tree(window) {
+                Some(surface) => send_frames_surface_tree(surface, output, now, None, on_output),
                 None => window.send_frame(output, now, None, on_output),
             }
         }
@@ -240,15 +236,11 @@ impl State {
         let mut feedback = OutputPresentationFeedback::new(output);
         let on_output = |_: &_, _: &_| Some(output.clone());
         let flags = |surface: &_, _: &_| surface_presentation_feedback_flags_from_states(surface, states);
-        let popups = self.nexq.any_popups();
         for window in self.nexq.space.elements() {
-            match window.toplevel().filter(|_| !popups) {
-                Some(toplevel) => take_presentation_feedback_surface_tree(
-                    toplevel.wl_surface(),
-                    &mut feedback,
-                    on_output,
-                    flags,
-                ),
+            match self.nexq.lone_tree(window) {
+                Some(surface) => {
+                    take_presentation_feedback_surface_tree(surface, &mut feedback, on_output, flags)
+                }
                 None => window.take_presentation_feedback(&mut feedback, on_output, flags),
             }
         }

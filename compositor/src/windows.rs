@@ -122,6 +122,15 @@ impl Nexq {
         !self.xdg_shell_state.popup_surfaces().is_empty()
     }
 
+    /// `window`'s toplevel surface when no popup exists: its surface tree is then all the
+    /// window draws, and walking it saves the popup lookup that `Window`'s own walks make.
+    pub fn lone_tree<'w>(&self, window: &'w Window) -> Option<&'w WlSurface> {
+        window
+            .toplevel()
+            .filter(|_| !self.any_popups())
+            .map(|t| t.wl_surface())
+    }
+
     /// The box around what `window`'s surfaces and popups draw, relative to its surface.
     pub fn drawn_box(&self, window: &Window) -> smithay::utils::Rectangle<i32, smithay::utils::Logical> {
         if self.any_popups() {
