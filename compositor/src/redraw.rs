@@ -10,8 +10,8 @@ use std::time::Duration;
 use smithay::{
     backend::renderer::element::RenderElementStates,
     desktop::utils::{
-        send_frames_surface_tree, surface_presentation_feedback_flags_from_states,
-        take_presentation_feedback_surface_tree, OutputPresentationFeedback,
+        surface_presentation_feedback_flags_from_states, take_presentation_feedback_surface_tree,
+        OutputPresentationFeedback,
     },
     input::pointer::CursorImageStatus,
     output::Output,
@@ -21,8 +21,12 @@ use smithay::{
             RegistrationToken,
         },
         wayland_protocols::wp::presentation_time::server::wp_presentation_feedback,
+        wayland_server::protocol::wl_surface::WlSurface,
     },
-    wayland::presentation::Refresh,
+    wayland::{
+        compositor::{with_surface_tree_downward, SurfaceAttributes, TraversalAction},
+        presentation::Refresh,
+    },
 };
 
 use crate::state::State;
@@ -211,7 +215,7 @@ impl State {
         let on_output = |_: &_, _: &_| Some(output.clone());
         for window in self.nexq.space.elements() {
             match self.nexq.lone_tree(window) {
-                Some(surface) => send_frames_surface_tree(surface, output, now, None, on_output),
+                Some(surface) => send_frames(surface, now),
                 None => window.send_frame(output, now, None, on_output),
             }
         }
@@ -219,10 +223,10 @@ impl State {
             layer.send_frame(output, now, None, on_output);
         }
         for lock_surface in self.nexq.session_lock.surfaces() {
-            send_frames_surface_tree(lock_surface.wl_surface(), output, now, None, on_output);
+            send_frames(lock_surface.wl_surface(), now);
         }
         if let CursorImageStatus::Surface(surface) = &self.nexq.cursor_status {
-            send_frames_surface_tree(surface, output, now, None, on_output);
+            send_frames(surface, now);
         }
     }
 
@@ -258,4 +262,26 @@ impl State {
             wp_presentation_feedback::Kind::empty(),
         );
     }
+}
+
+/// Answers the frame callbacks of `surface` and its subsurfaces with `now`.
+///
+/// Smithay's `send_frames_surface_tree` does the same, after consulting a throttling state and
+/// a primary scan-out output that it keeps in each surface's data map (a list searched by type,
+/// twice per surface per frame). Every surface given here is on the output being drawn, where
+/// that check always passes, so only the answering is kept.
+fn send_frames(surface: &WlSurface, now: Duration) {
+    let time = now.as_millis() as u32;
+    with_surface_tree_downward(
+        surface,
+        (),
+        |_, _, _| TraversalAction::DoChildren(()),
+        |_, states, _| {
+            let mut attributes = states.cached_state.get::<SurfaceAttributes>();
+            for callback in attributes.current().frame_callbacks.drain(..) {
+                callback.done(time);
+            }
+        },
+        |_, _, _| true,
+    );
 }

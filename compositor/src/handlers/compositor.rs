@@ -2,7 +2,9 @@
 //! are where windows get mapped and where oversized buffers are refused.
 
 use smithay::{
-    backend::renderer::utils::on_commit_buffer_handler,
+    backend::renderer::utils::{
+        on_commit_buffer_handler, RendererSurfaceState, RendererSurfaceStateUserData,
+    },
     delegate_shm, delegate_single_pixel_buffer, delegate_viewporter,
     desktop::PopupKind,
     reexports::wayland_server::{
@@ -65,12 +67,27 @@ impl CompositorHandler for State {
             post_no_memory(&self.nexq.display_handle, &client, &err.to_string());
             return;
         }
+        // Smithay's renderer state goes first in the surface's data map, a list searched by type
+        // from its start: every frame and every commit look it up several times, and
+        // `on_commit_buffer_handler` would add it at the first commit, behind the shell's entries.
+        with_states(surface, |states| {
+            states
+                .data_map
+                .insert_if_missing_threadsafe(|| RendererSurfaceStateUserData::new(Default::default()))
+        });
         add_destruction_hook(surface, |state: &mut State, surface| {
             if let Some(client) = surface.client() {
                 if let Some(data) = client.get_data::<ClientState>() {
                     data.limits.remove_surface();
                 }
             }
+            // What `on_commit_buffer_handler` does for the state it inserts itself: the
+            // buffer is let go and the textures freed now, not when the surface's data drops.
+            with_states(surface, |states| {
+                if let Some(data) = states.data_map.get::<RendererSurfaceStateUserData>() {
+                    *data.lock().unwrap_or_else(|e| e.into_inner()) = RendererSurfaceState::default();
+                }
+            });
             state.touch_surface_destroyed(surface);
         });
     }
