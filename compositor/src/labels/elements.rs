@@ -24,7 +24,7 @@ use smithay::{
         },
     },
     desktop::{PopupManager, Window},
-    reexports::wayland_server::Resource,
+    reexports::wayland_server::{Client, Resource},
     utils::{Logical, Physical, Point, Rectangle, Scale, Transform},
     wayland::{compositor::with_states, shell::xdg::XdgToplevelSurfaceData},
 };
@@ -45,12 +45,19 @@ struct WindowDecor {
     /// window's surfaces every frame, and `Window::geometry` takes two locks and searches the
     /// surface's cached state each time it is asked.
     geometry: Option<Rectangle<i32, Logical>>,
-    /// The spec and size (buffer pixels) the label texture shows.
-    label: Option<(LabelSpec, (i32, i32))>,
+    /// The client that made the window, whose identity the label shows. A toplevel never
+    /// changes hands; kept so that frames do not ask the protocol state for it every time.
+    owner: Option<Client>,
+    /// The generation of the spec (see `spec_generation`) and the size (buffer pixels) the
+    /// label texture shows.
+    label: Option<(u64, (i32, i32))>,
     label_texture: ImportedTexture,
     /// The label's spec and what it was made from, so that a frame that changed none of that
     /// (an animation frame) reuses it instead of copying and sanitising the title again.
     spec: Option<(SpecInputs, LabelSpec)>,
+    /// Bumped whenever `spec` is made again: the texture is compared with that, not with every
+    /// field of the spec.
+    spec_generation: u64,
     border: SolidColorBuffer,
     xray: XRayDecor,
 }
@@ -58,9 +65,12 @@ struct WindowDecor {
 /// Gives a new window its label state, first in its user data: that map is a list searched by
 /// type, and the label state is looked up for every window every frame.
 pub fn attach_decor(window: &Window) {
-    window
-        .user_data()
-        .insert_if_missing(|| RefCell::new(WindowDecor::default()));
+    window.user_data().insert_if_missing(|| {
+        RefCell::new(WindowDecor {
+            owner: window.toplevel().and_then(|t| t.wl_surface().client()),
+            ..WindowDecor::default()
+        })
+    });
 }
 
 /// `window`'s geometry, kept for the frames that follow: call it after every
@@ -189,9 +199,11 @@ impl XRayDecor {
 
 impl WindowDecor {
     /// The label spec of `window` as it is now (`cache` is [`WindowDecor::spec`]): made again
-    /// only when one of its inputs changed.
+    /// only when one of its inputs changed, and `generation` bumped when it then differs.
+    #[allow(clippy::too_many_arguments)]
     fn spec<'a>(
         cache: &'a mut Option<(SpecInputs, LabelSpec)>,
+        generation: &mut u64,
         window: &Window,
         identity: &ClientIdentity,
         caps: CapabilitySet,
@@ -215,19 +227,22 @@ impl WindowDecor {
                 focused,
                 epoch,
             };
+            if cache.as_ref().is_none_or(|(_, old)| *old != spec) {
+                *generation += 1;
+            }
             *cache = Some((inputs, spec));
         }
         &cache.as_ref().expect("set just above").1
     }
 
-    /// The label texture for `spec` at `size` buffer pixels in `renderer`, rasterised again
-    /// only on a change.
+    /// The label texture for `spec` (of `generation`) at `size` buffer pixels in `renderer`,
+    /// rasterised again only on a change.
     /// (`cache` and `texture` are [`WindowDecor::label`] and [`WindowDecor::label_texture`].)
     fn label<'a, R>(
-        cache: &mut Option<(LabelSpec, (i32, i32))>,
+        cache: &mut Option<(u64, (i32, i32))>,
         texture: &'a mut ImportedTexture,
         renderer: &mut R,
-        spec: &LabelSpec,
+        (spec, generation): (&LabelSpec, u64),
         size: (i32, i32),
         scale: f64,
     ) -> Result<&'a TextureBuffer<R::TextureId>, R::Error>
@@ -235,8 +250,8 @@ impl WindowDecor {
         R: Renderer + ImportMem,
         R::TextureId: Texture + 'static,
     {
-        if cache.as_ref().is_none_or(|(s, z)| s != spec || *z != size) {
-            *cache = Some((spec.clone(), size));
+        if *cache != Some((generation, size)) {
+            *cache = Some((generation, size));
             texture.clear();
         }
         texture.get(renderer, |renderer| {
@@ -376,13 +391,13 @@ where
         let decor = &mut *decor_ref;
         let geometry = decor.geometry.unwrap_or_else(|| w.window.geometry());
         // Borrowed from the client's state: this runs for every window every frame.
-        let client = toplevel.wl_surface().client();
-        let state = client.as_ref().and_then(|c| c.get_data::<ClientState>());
+        let state = decor.owner.as_ref().and_then(|c| c.get_data::<ClientState>());
         let host = ClientIdentity::default();
         let identity = state.map_or(&host, |s| &s.identity);
         let caps = state.map_or_else(CapabilitySet::empty, ClientState::caps);
         let spec = WindowDecor::spec(
             &mut decor.spec,
+            &mut decor.spec_generation,
             w.window,
             identity,
             caps,
@@ -398,7 +413,7 @@ where
                 &mut decor.label,
                 &mut decor.label_texture,
                 renderer,
-                spec,
+                (spec, decor.spec_generation),
                 (size.w, size.h),
                 scale,
             );
