@@ -55,8 +55,8 @@ struct WindowDecor {
     /// The label's spec and what it was made from, so that a frame that changed none of that
     /// (an animation frame) reuses it instead of copying and sanitising the title again.
     spec: Option<(SpecInputs, LabelSpec)>,
-    /// Bumped whenever `spec` is made again: the texture is compared with that, not with every
-    /// field of the spec.
+    /// Bumped when `spec` is made again and differs from the one before: the texture cache
+    /// compares this number, not every field of the spec.
     spec_generation: u64,
     border: SolidColorBuffer,
     xray: XRayDecor,
