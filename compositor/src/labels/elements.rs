@@ -48,16 +48,15 @@ struct WindowDecor {
     /// The client that made the window, whose identity the label shows. A toplevel never
     /// changes hands; kept so that frames do not ask the protocol state for it every time.
     owner: Option<Client>,
-    /// The generation of the spec (see `spec_generation`) and the size (buffer pixels) the
-    /// label texture shows.
+    /// The generation of the spec (see `spec`) and the size (buffer pixels) the label texture
+    /// shows.
     label: Option<(u64, (i32, i32))>,
     label_texture: ImportedTexture,
     /// The label's spec and what it was made from, so that a frame that changed none of that
-    /// (an animation frame) reuses it instead of copying and sanitising the title again.
-    spec: Option<(SpecInputs, LabelSpec)>,
-    /// Bumped when `spec` is made again and differs from the one before: the texture cache
-    /// compares this number, not every field of the spec.
-    spec_generation: u64,
+    /// (an animation frame) reuses it instead of copying and sanitising the title again; with
+    /// its generation, bumped when a spec made again differs from the one before, which the
+    /// texture cache compares instead of every field of the spec.
+    spec: Option<(SpecInputs, LabelSpec, u64)>,
     border: SolidColorBuffer,
     xray: XRayDecor,
 }
@@ -198,20 +197,18 @@ impl XRayDecor {
 }
 
 impl WindowDecor {
-    /// The label spec of `window` as it is now (`cache` is [`WindowDecor::spec`]): made again
-    /// only when one of its inputs changed, and `generation` bumped when it then differs.
-    #[allow(clippy::too_many_arguments)]
+    /// The label spec of `window` as it is now and its generation (`cache` is
+    /// [`WindowDecor::spec`]): made again only when one of its inputs changed.
     fn spec<'a>(
-        cache: &'a mut Option<(SpecInputs, LabelSpec)>,
-        generation: &mut u64,
+        cache: &'a mut Option<(SpecInputs, LabelSpec, u64)>,
         window: &Window,
         identity: &ClientIdentity,
         caps: CapabilitySet,
         focused: bool,
         appearance: &Appearance,
         epoch: u64,
-    ) -> &'a LabelSpec {
-        let unchanged = cache.as_ref().is_some_and(|(inputs, _)| {
+    ) -> (&'a LabelSpec, u64) {
+        let unchanged = cache.as_ref().is_some_and(|(inputs, _, _)| {
             inputs.epoch == epoch
                 && inputs.caps == caps
                 && inputs.focused == focused
@@ -227,12 +224,15 @@ impl WindowDecor {
                 focused,
                 epoch,
             };
-            if cache.as_ref().is_none_or(|(_, old)| *old != spec) {
-                *generation += 1;
-            }
-            *cache = Some((inputs, spec));
+            let generation = match cache {
+                Some((_, old, generation)) if *old == spec => *generation,
+                Some((_, _, generation)) => *generation + 1,
+                None => 0,
+            };
+            *cache = Some((inputs, spec, generation));
         }
-        &cache.as_ref().expect("set just above").1
+        let (_, spec, generation) = cache.as_ref().expect("set just above");
+        (spec, *generation)
     }
 
     /// The label texture for `spec` (of `generation`) at `size` buffer pixels in `renderer`,
@@ -242,7 +242,8 @@ impl WindowDecor {
         cache: &mut Option<(u64, (i32, i32))>,
         texture: &'a mut ImportedTexture,
         renderer: &mut R,
-        (spec, generation): (&LabelSpec, u64),
+        spec: &LabelSpec,
+        generation: u64,
         size: (i32, i32),
         scale: f64,
     ) -> Result<&'a TextureBuffer<R::TextureId>, R::Error>
@@ -395,9 +396,8 @@ where
         let host = ClientIdentity::default();
         let identity = state.map_or(&host, |s| &s.identity);
         let caps = state.map_or_else(CapabilitySet::empty, ClientState::caps);
-        let spec = WindowDecor::spec(
+        let (spec, generation) = WindowDecor::spec(
             &mut decor.spec,
-            &mut decor.spec_generation,
             w.window,
             identity,
             caps,
@@ -413,7 +413,8 @@ where
                 &mut decor.label,
                 &mut decor.label_texture,
                 renderer,
-                (spec, decor.spec_generation),
+                spec,
+                generation,
                 (size.w, size.h),
                 scale,
             );
