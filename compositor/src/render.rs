@@ -30,7 +30,7 @@ use smithay::{
 
 use crate::{
     cursor::CursorImages,
-    labels::{Backdrop, XRayDecor},
+    labels::{Backdrop, FramedWindow, XRayDecor},
     state::Nexq,
 };
 
@@ -42,6 +42,7 @@ smithay::backend::renderer::element::render_elements! {
     Texture = TextureRenderElement<<R as RendererSuper>::TextureId>,
     Clipped = CropRenderElement<WaylandSurfaceRenderElement<R>>,
     Backdrop = Backdrop,
+    Framed = FramedWindow<R>,
 }
 
 pub(crate) fn to_phys(p: Point<i32, Logical>, scale: f64) -> Point<i32, smithay::utils::Physical> {
@@ -149,13 +150,13 @@ where
 /// offsets of Smithay's `render_elements_from_surface_tree`, each passed through `wrap` and
 /// pushed onto `out`: made straight into the frame's list instead of a vector of their own
 /// for each window every frame.
-pub(crate) fn push_surface_tree<R>(
+pub(crate) fn push_surface_tree<R, E>(
     renderer: &mut R,
     surface: &WlSurface,
     location: Point<i32, Physical>,
     scale: f64,
-    out: &mut Vec<OutputElement<R>>,
-    mut wrap: impl FnMut(WaylandSurfaceRenderElement<R>) -> Option<OutputElement<R>>,
+    out: &mut Vec<E>,
+    mut wrap: impl FnMut(WaylandSurfaceRenderElement<R>) -> Option<E>,
 ) where
     R: Renderer + ImportAll + ImportMem,
     R::TextureId: Texture + Clone + Send + 'static,

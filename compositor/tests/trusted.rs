@@ -345,6 +345,11 @@ fn x_ray_shows_the_owner_of_windows_popups_and_layer_surfaces() {
     all(&off, popup_outside, rgb(MAGENTA));
     all(&off, panel, rgb(GREEN));
     assert_eq!(count(&off, (h.x, h.y, 40, 22), |p| p == HOST), 0);
+    // The capsule's window, drawn as one element again, shows its content where its tag was.
+    assert_ne!(
+        dominant(&off, (ledger.x, ledger.y, 40, 22)),
+        capsule_rgb("ledger")
+    );
 }
 
 fn button(s: &Session, state: ButtonState) {

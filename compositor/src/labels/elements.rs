@@ -29,7 +29,10 @@ use smithay::{
     wayland::{compositor::with_states, shell::xdg::XdgToplevelSurfaceData},
 };
 
-use super::{rasterize, rasterize_tag, xray_text, Backdrop, LabelSpec, XRAY_ALPHA};
+use super::{
+    framed::{FrameParts, FrameTracker},
+    rasterize, rasterize_tag, xray_text, Backdrop, LabelSpec, XRAY_ALPHA,
+};
 use crate::{
     imported::ImportedTexture,
     render::{push_surface_tree, to_phys, OutputElement},
@@ -59,6 +62,8 @@ struct WindowDecor {
     spec: Option<(SpecInputs, LabelSpec, u64)>,
     border: SolidColorBuffer,
     xray: XRayDecor,
+    /// The window as one element, when it is drawn as one (see `framed`).
+    frame: FrameTracker,
 }
 
 /// Gives a new window its label state, first in its user data: that map is a list searched by
@@ -407,7 +412,7 @@ where
         );
 
         // 1. The label.
-        if let Some(title) = title.filter(|t| t.w > 0 && t.h > 0) {
+        let label = title.filter(|t| t.w > 0 && t.h > 0).and_then(|title| {
             let size = phys_rect(title, scale).size;
             let label = WindowDecor::label(
                 &mut decor.label,
@@ -420,26 +425,20 @@ where
             );
             let location = Point::<f64, Logical>::from((title.x as f64, title.y as f64)).to_physical(scale);
             match label {
-                Ok(buffer) => out.push(OutputElement::Texture(TextureRenderElement::from_texture_buffer(
+                Ok(buffer) => Some(TextureRenderElement::from_texture_buffer(
                     location,
                     buffer,
                     None,
                     Some(Rectangle::from_size((size.w as f64, size.h as f64).into())),
                     Some((title.w, title.h).into()),
                     Kind::Unspecified,
-                ))),
-                Err(err) => tracing::warn!(?err, "cannot import a window label"),
+                )),
+                Err(err) => {
+                    tracing::warn!(?err, "cannot import a window label");
+                    None
+                }
             }
-        }
-        // X-ray: the owner's tag on the content's corner, and (below) tints over the popups
-        // and the content, each just above what it tints so higher windows still hide it.
-        let mut tints = 0;
-        if nexq.xray {
-            let origin = to_phys((w.content.x, w.content.y).into(), scale);
-            decor.xray.push_tag(renderer, identity, origin, scale, out);
-        }
-
-        // 2. Popups, kept off the visible title bars of lower windows.
+        });
         let render_loc = to_phys(
             Point::<i32, Logical>::from((w.content.x, w.content.y)) - geometry.loc,
             scale,
@@ -450,6 +449,44 @@ where
             .into_iter()
             .flatten()
             .peekable();
+        let content = phys_rect(w.content, scale);
+
+        // A framed window with nothing between its label and its surfaces is one element
+        // (`framed`).
+        if w.decor == Decor::Frame && !nexq.xray && popups.peek().is_none() {
+            let mut surfaces = Vec::new();
+            push_surface_tree(
+                renderer,
+                toplevel.wl_surface(),
+                render_loc,
+                scale,
+                &mut surfaces,
+                Some,
+            );
+            let content_opaque = covers_opaquely(&surfaces, content, scale);
+            let element = decor.frame.element(FrameParts {
+                frame: phys_rect(w.frame, scale),
+                scale,
+                border: spec.colors.border.to_f32_rgba(),
+                label: label.map(|l| (l, generation)),
+                content,
+                content_opaque,
+                surfaces,
+            });
+            out.push(OutputElement::Framed(element));
+            continue;
+        }
+        out.extend(label.map(OutputElement::Texture));
+
+        // X-ray: the owner's tag on the content's corner, and (below) tints over the popups
+        // and the content, each just above what it tints so higher windows still hide it.
+        let mut tints = 0;
+        if nexq.xray {
+            let origin = to_phys((w.content.x, w.content.y).into(), scale);
+            decor.xray.push_tag(renderer, identity, origin, scale, out);
+        }
+
+        // 2. Popups, kept off the visible title bars of lower windows.
         // Computed only for windows with popups: this runs every frame.
         let protected: Vec<_> = match popups.peek() {
             Some(_) => lower_title_bars(&frames, i, &nexq.config)
@@ -511,7 +548,6 @@ where
         }
 
         // 3. The window's own surfaces, cropped to its content.
-        let content = phys_rect(w.content, scale);
         if nexq.xray {
             decor.xray.push_tints(tints, &[content], identity.color, out);
         }
@@ -545,11 +581,7 @@ where
 }
 
 /// Whether the opaque regions of `elements` (a window's surfaces) cover all of `content`.
-fn covers_opaquely<R>(elements: &[OutputElement<R>], content: Rectangle<i32, Physical>, scale: f64) -> bool
-where
-    R: Renderer + ImportAll + ImportMem,
-    R::TextureId: Texture + Clone + Send + 'static,
-{
+fn covers_opaquely(elements: &[impl Element], content: Rectangle<i32, Physical>, scale: f64) -> bool {
     let scale = Scale::from(scale);
     let opaque = elements.iter().flat_map(|e| {
         let at = e.geometry(scale).loc;
