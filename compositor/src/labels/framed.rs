@@ -31,6 +31,10 @@ type Rect = Rectangle<i32, Physical>;
 /// the whole window.
 const DAMAGE_HISTORY: usize = 4;
 
+/// How many scales a [`FrameTracker`] keeps a history for (one per output scale the window is
+/// drawn at); an output at yet another scale drops the oldest.
+const SCALES: usize = 4;
+
 /// One framed window (see the module docs). Rectangles are physical, in the coordinates the
 /// window was made in.
 pub struct FramedWindow<R: Renderer> {
@@ -56,28 +60,36 @@ struct Layout {
     content_opaque: bool,
     label: Option<(Rect, u64)>,
     border: [u32; 4],
-    scale: u64,
 }
 
 /// What the frames made of one window so far showed, kept in the window's label state: the
-/// source of each [`FramedWindow`]'s id and damage.
+/// source of each [`FramedWindow`]'s id and damage, one history per scale (outputs at different
+/// scales see different pixels, and each output's damage tracker sees only its own scale's id).
+#[derive(Default)]
 pub struct FrameTracker {
+    histories: Vec<History>,
+}
+
+/// The frames of one window at one scale.
+struct History {
+    scale: u64,
     id: Id,
     damage: DamageBag<i32, Physical>,
     layout: Option<Layout>,
-    /// Each surface's id, place (relative to the frame) and commit in the last frame.
-    surfaces: Vec<(Id, Rect, CommitCounter)>,
+    /// Each surface in the last frame: what changes its picture without damaging it (its id,
+    /// its place relative to the frame, the part of its buffer shown and its transform), and
+    /// its commit.
+    surfaces: Vec<(Shown, CommitCounter)>,
 }
 
-impl Default for FrameTracker {
-    fn default() -> Self {
-        Self {
-            id: Id::new(),
-            damage: DamageBag::new(DAMAGE_HISTORY),
-            layout: None,
-            surfaces: Vec::new(),
-        }
-    }
+/// What a surface element shows, other than its buffer's contents: where (relative to the
+/// frame), the part of its buffer, and how it is turned.
+#[derive(PartialEq)]
+struct Shown {
+    id: Id,
+    at: Rect,
+    src: Rectangle<f64, Buffer>,
+    transform: Transform,
 }
 
 /// The parts of a [`FramedWindow`] other than its id and damage.
@@ -109,7 +121,25 @@ impl FrameTracker {
             content_opaque,
             surfaces,
         } = parts;
+        let key = scale.to_bits();
         let scale = Scale::from(scale);
+        let i = match self.histories.iter().position(|h| h.scale == key) {
+            Some(i) => i,
+            None => {
+                if self.histories.len() == SCALES {
+                    self.histories.remove(0);
+                }
+                self.histories.push(History {
+                    scale: key,
+                    id: Id::new(),
+                    damage: DamageBag::new(DAMAGE_HISTORY),
+                    layout: None,
+                    surfaces: Vec::new(),
+                });
+                self.histories.len() - 1
+            }
+        };
+        let history = &mut self.histories[i];
         let relative = |r: Rect| Rect::new(r.loc - frame.loc, r.size);
         let layout = Layout {
             size: (frame.size.w, frame.size.h),
@@ -119,20 +149,20 @@ impl FrameTracker {
                 .as_ref()
                 .map(|(l, generation)| (relative(l.geometry(scale)), *generation)),
             border: border.map(f32::to_bits),
-            scale: scale.x.to_bits(),
         };
         let placed = |e: &WaylandSurfaceRenderElement<R>| relative(e.geometry(scale));
-        let same = self.layout == Some(layout)
-            && self.surfaces.len() == surfaces.len()
-            && self
-                .surfaces
-                .iter()
-                .zip(&surfaces)
-                .all(|((id, at, _), e)| id == e.id() && *at == placed(e));
+        let same = history.layout == Some(layout)
+            && history.surfaces.len() == surfaces.len()
+            && history.surfaces.iter().zip(&surfaces).all(|((shown, _), e)| {
+                shown.id == *e.id()
+                    && shown.at == placed(e)
+                    && shown.src == e.src()
+                    && shown.transform == e.transform()
+            });
         if same {
             let content = layout.content;
             let mut changed = Vec::new();
-            for ((_, at, commit), e) in self.surfaces.iter().zip(&surfaces) {
+            for ((Shown { at, .. }, commit), e) in history.surfaces.iter().zip(&surfaces) {
                 if e.current_commit() == *commit {
                     continue;
                 }
@@ -142,20 +172,24 @@ impl FrameTracker {
                         .filter_map(|d| Rect::new(d.loc + at.loc, d.size).intersection(content)),
                 );
             }
-            self.damage.add(changed);
+            history.damage.add(changed);
         } else {
-            self.damage.add([Rect::from_size(frame.size)]);
-            self.layout = Some(layout);
+            history.damage.add([Rect::from_size(frame.size)]);
+            history.layout = Some(layout);
         }
-        self.surfaces.clear();
-        self.surfaces.extend(
-            surfaces
-                .iter()
-                .map(|e| (e.id().clone(), placed(e), e.current_commit())),
-        );
+        history.surfaces.clear();
+        history.surfaces.extend(surfaces.iter().map(|e| {
+            let shown = Shown {
+                id: e.id().clone(),
+                at: placed(e),
+                src: e.src(),
+                transform: e.transform(),
+            };
+            (shown, e.current_commit())
+        }));
         FramedWindow {
-            id: self.id.clone(),
-            damage: self.damage.snapshot(),
+            id: history.id.clone(),
+            damage: history.damage.snapshot(),
             frame,
             scale,
             border: border.into(),
