@@ -561,6 +561,66 @@ fn layer_shell_exclusive_zone_and_keyboard() {
     );
 }
 
+/// A `2 * half` x `half` XRGB8888 shm buffer: its left half `left`, its right half `right`.
+fn two_colour_buffer(
+    c: &Client,
+    half: i32,
+    left: u32,
+    right: u32,
+) -> wayland_client::protocol::wl_buffer::WlBuffer {
+    use std::{io::Write, os::fd::AsFd};
+    let (width, height) = (2 * half, half);
+    let row: Vec<u8> = (0..width)
+        .flat_map(|x| if x < half { left } else { right }.to_le_bytes())
+        .collect();
+    let fd =
+        rustix::fs::memfd_create(c"nexq-two-colours", rustix::fs::MemfdFlags::CLOEXEC).expect("memfd_create");
+    let mut file = std::fs::File::from(fd);
+    file.write_all(&row.repeat(height as usize))
+        .expect("fill the buffer");
+    let pool = c.shm.create_pool(file.as_fd(), width * height * 4, &c.qh, ());
+    let buffer = pool.create_buffer(0, width, height, width * 4, Format::Xrgb8888, &c.qh, ());
+    pool.destroy();
+    buffer
+}
+
+#[test]
+fn a_viewport_source_moved_without_a_new_buffer_is_drawn() {
+    let session = Session::start(&[]);
+    let mut c = connect(&session);
+    let viewporter: WpViewporter = c.bind(1..=1);
+    let win = c.create_toplevel("viewport-source");
+    let viewport = viewporter.get_viewport(&win.surface, &c.qh, ());
+    viewport.set_source(0.0, 0.0, 100.0, 100.0);
+    c.initial_configure(&win);
+    let buffer = two_colour_buffer(&c, 100, 0xff_ff_00_00, 0xff_00_00_ff);
+    c.attach_commit(&win.surface, Some(&buffer));
+    c.roundtrip();
+    let info = window(&session, "viewport-source");
+    assert_eq!(
+        (info.width, info.height),
+        (100, 100),
+        "the source's size is the size"
+    );
+    assert_filled(
+        &session.screenshot(),
+        0xff_ff_00_00,
+        (info.x, info.y, 100, 100),
+        "left half",
+    );
+    // The same buffer, the same size: only the part of the buffer shown changes, and the
+    // client damages nothing.
+    viewport.set_source(100.0, 0.0, 100.0, 100.0);
+    win.surface.commit();
+    c.roundtrip();
+    assert_filled(
+        &session.screenshot(),
+        0xff_00_00_ff,
+        (info.x, info.y, 100, 100),
+        "right half",
+    );
+}
+
 #[test]
 fn single_pixel_buffer_scaled_by_viewporter() {
     let session = Session::start(&[]);
