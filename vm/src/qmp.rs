@@ -50,7 +50,16 @@ impl Qmp {
             writer,
             events: Vec::new(),
         };
-        let greeting = qmp.read_message()?;
+        // Events can come first: the socket serves one client at a time, and an event QEMU
+        // sends while it has not yet seen the previous client go (a RESUME right after boot,
+        // seen in a boot test) reaches the new one ahead of its greeting.
+        let greeting = loop {
+            let message = qmp.read_message()?;
+            if message.get("event").is_none() {
+                break message;
+            }
+            qmp.events.push(message);
+        };
         if greeting.get("QMP").is_none() {
             bail!("{}: not a QMP greeting: {greeting}", socket.display());
         }
@@ -192,5 +201,63 @@ mod tests {
             json!({ "filename": "/o/shot-1.png", "format": "png", "device": "gpu", "head": 1 })
         );
         assert_eq!(a["head"].as_u64(), Some(1), "head must be a JSON number: {a}");
+    }
+
+    /// A fresh socket path for the test `name` of this process.
+    fn socket_path(name: &str) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("exo-vm-qmp-{}-{name}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        path
+    }
+
+    /// Plays QEMU's side of a connection: writes `lines` in turn, each after reading one line
+    /// from the client when `await_request` is set for it.
+    fn peer(socket: &Path, lines: Vec<(&'static str, bool)>) -> std::thread::JoinHandle<()> {
+        let listener = std::os::unix::net::UnixListener::bind(socket).expect("bind the socket");
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().expect("accept");
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut writer = stream;
+            for (line, await_request) in lines {
+                if await_request {
+                    let mut request = String::new();
+                    reader.read_line(&mut request).expect("read a request");
+                }
+                writeln!(writer, "{line}").expect("write");
+            }
+        })
+    }
+
+    #[test]
+    fn an_event_ahead_of_the_greeting_is_kept_and_the_greeting_still_read() {
+        let socket = socket_path("event-first");
+        let qemu = peer(
+            &socket,
+            vec![
+                (
+                    r#"{"event":"RESUME","timestamp":{"seconds":1,"microseconds":2}}"#,
+                    false,
+                ),
+                (r#"{"QMP":{"version":{},"capabilities":[]}}"#, false),
+                (r#"{"return":{}}"#, true),
+            ],
+        );
+        let qmp = Qmp::connect(&socket, Duration::from_secs(5)).expect("connect");
+        assert_eq!(qmp.events.len(), 1);
+        assert_eq!(qmp.events[0]["event"], "RESUME");
+        qemu.join().expect("peer");
+        let _ = std::fs::remove_file(&socket);
+    }
+
+    #[test]
+    fn a_peer_that_is_not_qmp_is_named() {
+        let socket = socket_path("not-qmp");
+        let qemu = peer(&socket, vec![(r#"{"hello":1}"#, false)]);
+        let err = Qmp::connect(&socket, Duration::from_secs(5))
+            .err()
+            .expect("not QMP");
+        assert!(err.to_string().contains("not a QMP greeting"), "{err:#}");
+        qemu.join().expect("peer");
+        let _ = std::fs::remove_file(&socket);
     }
 }
