@@ -561,29 +561,6 @@ fn layer_shell_exclusive_zone_and_keyboard() {
     );
 }
 
-/// A `2 * half` x `half` XRGB8888 shm buffer: its left half `left`, its right half `right`.
-fn two_colour_buffer(
-    c: &Client,
-    half: i32,
-    left: u32,
-    right: u32,
-) -> wayland_client::protocol::wl_buffer::WlBuffer {
-    use std::{io::Write, os::fd::AsFd};
-    let (width, height) = (2 * half, half);
-    let row: Vec<u8> = (0..width)
-        .flat_map(|x| if x < half { left } else { right }.to_le_bytes())
-        .collect();
-    let fd =
-        rustix::fs::memfd_create(c"nexq-two-colours", rustix::fs::MemfdFlags::CLOEXEC).expect("memfd_create");
-    let mut file = std::fs::File::from(fd);
-    file.write_all(&row.repeat(height as usize))
-        .expect("fill the buffer");
-    let pool = c.shm.create_pool(file.as_fd(), width * height * 4, &c.qh, ());
-    let buffer = pool.create_buffer(0, width, height, width * 4, Format::Xrgb8888, &c.qh, ());
-    pool.destroy();
-    buffer
-}
-
 #[test]
 fn a_viewport_source_moved_without_a_new_buffer_is_drawn() {
     let session = Session::start(&[]);
@@ -593,7 +570,14 @@ fn a_viewport_source_moved_without_a_new_buffer_is_drawn() {
     let viewport = viewporter.get_viewport(&win.surface, &c.qh, ());
     viewport.set_source(0.0, 0.0, 100.0, 100.0);
     c.initial_configure(&win);
-    let buffer = two_colour_buffer(&c, 100, 0xff_ff_00_00, 0xff_00_00_ff);
+    // Left half red, right half blue.
+    let buffer = c.shm_buffer_with(200, 100, Format::Xrgb8888, |x, _| {
+        if x < 100 {
+            0xff_ff_00_00
+        } else {
+            0xff_00_00_ff
+        }
+    });
     c.attach_commit(&win.surface, Some(&buffer));
     c.roundtrip();
     let info = window(&session, "viewport-source");

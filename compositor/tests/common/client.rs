@@ -309,12 +309,27 @@ impl Client {
     /// A `width`x`height` shm buffer of one colour. `pixel` is the 32-bit value of the format
     /// (0xAARRGGBB for ARGB8888/XRGB8888), stored little-endian as wl_shm requires.
     pub fn shm_buffer(&self, width: i32, height: i32, format: wl_shm::Format, pixel: u32) -> WlBuffer {
+        self.shm_buffer_with(width, height, format, |_, _| pixel)
+    }
+
+    /// A `width`x`height` shm buffer whose pixel at (x, y) is `pixel_at(x, y)`, as
+    /// [`Client::shm_buffer`].
+    pub fn shm_buffer_with(
+        &self,
+        width: i32,
+        height: i32,
+        format: wl_shm::Format,
+        pixel_at: impl Fn(i32, i32) -> u32,
+    ) -> WlBuffer {
         let stride = width * 4;
         let size = (stride * height) as usize;
         let fd = rustix::fs::memfd_create(c"nexq-test-buffer", rustix::fs::MemfdFlags::CLOEXEC)
             .expect("memfd_create");
         let mut file = std::fs::File::from(fd);
-        let bytes = pixel.to_le_bytes().repeat(size / 4);
+        let bytes: Vec<u8> = (0..height)
+            .flat_map(|y| (0..width).map(move |x| (x, y)))
+            .flat_map(|(x, y)| pixel_at(x, y).to_le_bytes())
+            .collect();
         file.write_all(&bytes).expect("fill shm buffer");
         let pool: WlShmPool = self.shm.create_pool(file.as_fd(), size as i32, &self.qh, ());
         let buffer = pool.create_buffer(0, width, height, stride, format, &self.qh, ());
