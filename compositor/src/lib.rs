@@ -23,6 +23,7 @@ pub mod protocols;
 pub mod redraw;
 pub mod reload;
 pub mod render;
+pub mod replaced;
 pub mod run;
 pub mod screencopy_queue;
 pub mod sentry;

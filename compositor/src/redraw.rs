@@ -137,7 +137,11 @@ impl State {
         if std::mem::take(&mut self.nexq.pointer_scene_changed) {
             self.refresh_pointer_focus();
         }
-        let outcome = match self.backend.render(&mut self.nexq) {
+        let outcome = self.backend.render(&mut self.nexq);
+        // The buffers replaced since the last frame: their releases go out with this frame's
+        // callbacks, in one write per client (`replaced`), whatever this render did.
+        self.nexq.replaced_buffers.release();
+        let outcome = match outcome {
             Ok(outcome) => outcome,
             Err(err) => {
                 tracing::warn!(%err, "rendering failed");

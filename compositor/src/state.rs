@@ -163,6 +163,8 @@ pub struct Nexq {
     pub redraw: RedrawState,
     /// The armed frame timer (see `redraw`).
     pub frame_timer: crate::redraw::FrameTimer,
+    /// Buffers replaced by commits since the last frame, released with it (see `replaced`).
+    pub replaced_buffers: crate::replaced::ReplacedBuffers,
     /// Something other than a window's in-place commit changed the scene since the last frame,
     /// so the next frame refreshes the pointer focus (commits refresh it themselves).
     pub pointer_scene_changed: bool,

@@ -605,6 +605,61 @@ fn a_viewport_source_moved_without_a_new_buffer_is_drawn() {
     );
 }
 
+/// A commit that replaces a buffer does not release the old one by itself: the release goes out
+/// with the next frame, in the same write as its callbacks. A wl_display.sync sent in the same
+/// write as the commit is answered first; the release follows, and the frame callback after it.
+#[test]
+fn a_replaced_buffer_is_released_with_the_next_frame() {
+    let session = Session::start(&[]);
+    let mut c = connect(&session);
+    let win = c.create_toplevel("replaced-buffer");
+    c.initial_configure(&win);
+    let first = c.shm_buffer(64, 64, Format::Xrgb8888, 0xff_ff_00_00);
+    c.attach_commit(&win.surface, Some(&first));
+    c.roundtrip();
+    let second = c.shm_buffer(64, 64, Format::Xrgb8888, 0xff_00_00_ff);
+    let mark = c.mark();
+    // attach, damage, frame, commit and sync in one write: the compositor reads them together.
+    win.surface.attach(Some(&second), 0, 0);
+    win.surface.damage_buffer(0, 0, 64, 64);
+    let frame = win.surface.frame(&c.qh, ());
+    win.surface.commit();
+    let sync = c.conn.display().sync(&c.qh, ());
+    let position = |c: &Client, what: &dyn Fn(&Event) -> bool| c.events_since(mark).iter().position(what);
+    let done = |id: wayland_client::backend::ObjectId| {
+        move |e: &Event| e.object == id && matches!(e.kind, Ev::Callback(_))
+    };
+    let released = |id: wayland_client::backend::ObjectId| {
+        move |e: &Event| e.object == id && matches!(e.kind, Ev::Buffer(_))
+    };
+    c.wait_event(mark, "the frame callback", |e| done(frame.id())(e).then_some(()));
+    let at_sync = position(&c, &done(sync.id())).expect("the sync was answered");
+    let at_frame = position(&c, &done(frame.id())).expect("the frame callback");
+    let at_release = position(&c, &released(first.id()));
+    assert!(
+        at_release.is_some_and(|at| at_sync < at && at < at_frame),
+        "the first buffer is released after the sync's answer and before the frame callback \
+         (sync {at_sync}, release {at_release:?}, frame {at_frame}): {:?}",
+        c.events_since(mark)
+    );
+    assert_eq!(
+        position(&c, &released(second.id())),
+        None,
+        "the buffer on screen is not released"
+    );
+    assert_filled(
+        &session.screenshot(),
+        0xff_00_00_ff,
+        (
+            window(&session, "replaced-buffer").x,
+            window(&session, "replaced-buffer").y,
+            64,
+            64,
+        ),
+        "the second buffer is shown",
+    );
+}
+
 #[test]
 fn single_pixel_buffer_scaled_by_viewporter() {
     let session = Session::start(&[]);

@@ -124,6 +124,8 @@ impl CompositorHandler for State {
                 return;
             }
         }
+        // The buffer this commit replaces is released with the next frame (`replaced`).
+        self.nexq.replaced_buffers.hold(surface);
         on_commit_buffer_handler::<Self>(surface);
 
         // Whether this commit may have changed what is under the pointer: anything but a
