@@ -660,6 +660,78 @@ fn a_replaced_buffer_is_released_with_the_next_frame() {
     );
 }
 
+/// A buffer replaced and then attached again before the next frame (A, B, A) is on screen: it is
+/// not released with that frame, only once a later commit replaces it. B is released with the
+/// frame.
+#[test]
+fn a_buffer_attached_again_before_the_frame_is_not_released_while_shown() {
+    let session = Session::start(&[]);
+    let mut c = connect(&session);
+    let win = c.create_toplevel("attached-again");
+    c.initial_configure(&win);
+    let red = c.shm_buffer(64, 64, Format::Xrgb8888, 0xff_ff_00_00);
+    let blue = c.shm_buffer(64, 64, Format::Xrgb8888, 0xff_00_00_ff);
+    let green = c.shm_buffer(64, 64, Format::Xrgb8888, 0xff_00_ff_00);
+    c.attach_commit(&win.surface, Some(&red));
+    c.roundtrip();
+    let released = |c: &Client, mark: usize, buffer: &wayland_client::protocol::wl_buffer::WlBuffer| {
+        c.events_since(mark)
+            .iter()
+            .filter(|e| e.object == buffer.id() && matches!(e.kind, Ev::Buffer(_)))
+            .count()
+    };
+    let mark = c.mark();
+    // Red, blue and red again, all before a frame is drawn.
+    for buffer in [&blue, &red] {
+        win.surface.attach(Some(buffer), 0, 0);
+        win.surface.damage_buffer(0, 0, 64, 64);
+        win.surface.commit();
+    }
+    let frame = win.surface.frame(&c.qh, ());
+    win.surface.commit();
+    c.wait_event(mark, "the frame callback", |e| {
+        (e.object == frame.id() && matches!(e.kind, Ev::Callback(_))).then_some(())
+    });
+    // One more frame, so that anything released with the first has arrived.
+    let frame = win.surface.frame(&c.qh, ());
+    win.surface.commit();
+    c.wait_event(mark, "the second frame callback", |e| {
+        (e.object == frame.id() && matches!(e.kind, Ev::Callback(_))).then_some(())
+    });
+    assert_eq!(
+        released(&c, mark, &red),
+        0,
+        "red is on screen: {:?}",
+        c.events_since(mark)
+    );
+    assert_eq!(
+        released(&c, mark, &blue),
+        1,
+        "blue was replaced: {:?}",
+        c.events_since(mark)
+    );
+    let info = window(&session, "attached-again");
+    assert_filled(
+        &session.screenshot(),
+        0xff_ff_00_00,
+        (info.x, info.y, 64, 64),
+        "red is shown",
+    );
+    // Green replaces red: red's two attachments are released with the next frame.
+    let mark = c.mark();
+    let frame = win.surface.frame(&c.qh, ());
+    c.attach_commit(&win.surface, Some(&green));
+    c.wait_event(mark, "the frame callback after green", |e| {
+        (e.object == frame.id() && matches!(e.kind, Ev::Callback(_))).then_some(())
+    });
+    assert_eq!(
+        released(&c, mark, &red),
+        2,
+        "red, attached twice, is released twice once replaced"
+    );
+    assert_eq!(released(&c, mark, &green), 0, "green is on screen");
+}
+
 #[test]
 fn single_pixel_buffer_scaled_by_viewporter() {
     let session = Session::start(&[]);
