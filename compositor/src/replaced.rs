@@ -5,31 +5,38 @@
 //! more wake-up of the client, for every client in every frame of an animation. Held until the
 //! next frame is drawn, it goes out with that frame's callbacks in one write.
 //!
-//! A client gets one release per buffer it attached, as before, at most one refresh interval
-//! later: every commit asks for a frame ([`crate::redraw`]). A buffer is never released while a
-//! surface shows it. Smithay keeps one reference per attachment, so when a commit attaches a
-//! buffer that is held again (A, then B, then A before a frame), the held reference is kept
-//! until no surface that attached it shows it any more; only then are both released.
+//! A client gets one release per attachment, as before, at most one refresh interval later:
+//! every commit asks for a frame ([`crate::redraw`]). Smithay keeps one reference per
+//! attachment, and dropping one sends its release. So when a commit attaches a held buffer
+//! again (A, then B, then A before a frame), the held reference is kept until no surface whose
+//! commit attached it again shows it: A is not released while it is back on screen. A client
+//! that keeps doing this without waiting for releases gets its oldest releases early, once
+//! [`MAX_COPIES`] are held for one buffer; only its own window can show the damage.
+
+use std::collections::HashMap;
 
 use smithay::{
     backend::renderer::utils::{with_renderer_surface_state, Buffer, RendererSurfaceStateUserData},
-    reexports::wayland_server::{
-        protocol::{wl_buffer::WlBuffer, wl_surface::WlSurface},
-        Resource,
-    },
+    reexports::wayland_server::{backend::ObjectId, protocol::wl_surface::WlSurface, Resource},
     wayland::compositor::{with_states, BufferAssignment, SurfaceAttributes},
 };
 
-/// The buffers replaced since the last frame, each kept alive (and so not released) until then.
+/// The most references to one buffer held at once.
+pub const MAX_COPIES: usize = 16;
+
+/// The buffers replaced since the last frame, each kept alive (and so not released) until then,
+/// by buffer.
 #[derive(Debug, Default)]
 pub struct ReplacedBuffers {
-    held: Vec<Held>,
+    held: HashMap<ObjectId, Held>,
 }
 
 #[derive(Debug)]
 struct Held {
-    buffer: Buffer,
-    /// The surfaces that attached this buffer again while it was held (almost always none).
+    /// Smithay's references to the buffer, one per attachment replaced, oldest first.
+    copies: Vec<Buffer>,
+    /// The surfaces whose commits attached the buffer again while it was held (almost always
+    /// none).
     shown_on: Vec<WlSurface>,
 }
 
@@ -45,7 +52,7 @@ impl ReplacedBuffers {
                 .buffer
                 .as_ref()?
             {
-                BufferAssignment::NewBuffer(buffer) => Some(buffer.clone()),
+                BufferAssignment::NewBuffer(buffer) => Some(buffer.id()),
                 BufferAssignment::Removed => None,
             };
             let renderer = states.data_map.get::<RendererSurfaceStateUserData>()?;
@@ -54,34 +61,36 @@ impl ReplacedBuffers {
         }) else {
             return;
         };
-        if let Some(attached) = attached {
-            for held in self.held.iter_mut().filter(|held| held.buffer == attached) {
-                if !held.shown_on.contains(surface) {
-                    held.shown_on.push(surface.clone());
-                }
+        if let Some(held) = attached.and_then(|id| self.held.get_mut(&id)) {
+            if !held.shown_on.contains(surface) {
+                held.shown_on.push(surface.clone());
             }
         }
         if let Some(buffer) = shown {
-            self.held.push(Held {
-                buffer,
+            let held = self.held.entry(buffer.id()).or_insert_with(|| Held {
+                copies: Vec::new(),
                 shown_on: Vec::new(),
             });
+            if held.copies.len() == MAX_COPIES {
+                held.copies.remove(0);
+            }
+            held.copies.push(buffer);
         }
     }
 
     /// Lets go of the held buffers once a frame is drawn, which releases those no surface shows
     /// any more. One that a surface attached again stays held while that surface shows it.
     pub fn release(&mut self) {
-        self.held.retain_mut(|held| {
-            held.shown_on.retain(|surface| shows(surface, &held.buffer));
+        self.held.retain(|_, held| {
+            held.shown_on.retain(|surface| shows(surface, &held.copies[0]));
             !held.shown_on.is_empty()
         });
     }
 }
 
 /// Whether `surface` is alive and shows `buffer` now.
-fn shows(surface: &WlSurface, buffer: &WlBuffer) -> bool {
+fn shows(surface: &WlSurface, buffer: &Buffer) -> bool {
     surface.is_alive()
-        && with_renderer_surface_state(surface, |state| state.buffer().is_some_and(|b| b == buffer))
+        && with_renderer_surface_state(surface, |state| state.buffer().is_some_and(|b| **b == **buffer))
             .unwrap_or(false)
 }

@@ -732,6 +732,56 @@ fn a_buffer_attached_again_before_the_frame_is_not_released_while_shown() {
     assert_eq!(released(&c, mark, &green), 0, "green is on screen");
 }
 
+/// A client that flips between two buffers many times before a frame, attaching each again
+/// without waiting for its release, still gets one release per attachment, and the compositor
+/// holds no more than `MAX_COPIES` references to one buffer: the oldest are released early.
+#[test]
+fn buffers_flipped_many_times_before_a_frame_are_held_a_bounded_number_of_times() {
+    const FLIPS: usize = 200;
+    let mut session = Session::start(&[]);
+    let mut c = connect(&session);
+    let win = c.create_toplevel("flipped");
+    c.initial_configure(&win);
+    let red = c.shm_buffer(64, 64, Format::Xrgb8888, 0xff_ff_00_00);
+    let blue = c.shm_buffer(64, 64, Format::Xrgb8888, 0xff_00_00_ff);
+    c.attach_commit(&win.surface, Some(&red));
+    c.roundtrip();
+    let mark = c.mark();
+    for _ in 0..FLIPS {
+        for buffer in [&blue, &red] {
+            win.surface.attach(Some(buffer), 0, 0);
+            win.surface.damage_buffer(0, 0, 64, 64);
+            win.surface.commit();
+        }
+    }
+    let frame = win.surface.frame(&c.qh, ());
+    win.surface.commit();
+    c.wait_event(mark, "the frame callback", |e| {
+        (e.object == frame.id() && matches!(e.kind, Ev::Callback(_))).then_some(())
+    });
+    c.roundtrip();
+    let released = |c: &Client, buffer: &wayland_client::protocol::wl_buffer::WlBuffer| {
+        c.events_since(mark)
+            .iter()
+            .filter(|e| e.object == buffer.id() && matches!(e.kind, Ev::Buffer(_)))
+            .count()
+    };
+    assert_eq!(released(&c, &blue), FLIPS, "every blue attachment was replaced");
+    assert_eq!(
+        released(&c, &red),
+        FLIPS - nexquelium::replaced::MAX_COPIES,
+        "red is on screen: all but the newest MAX_COPIES of its replaced attachments are released"
+    );
+    let info = window(&session, "flipped");
+    assert_filled(
+        &session.screenshot(),
+        0xff_ff_00_00,
+        (info.x, info.y, 64, 64),
+        "red is shown",
+    );
+    session.assert_alive();
+}
+
 #[test]
 fn single_pixel_buffer_scaled_by_viewporter() {
     let session = Session::start(&[]);
