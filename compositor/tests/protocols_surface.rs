@@ -14,8 +14,8 @@ use exo_shell::control::WindowInfo;
 use std::time::Duration;
 use wayland_client::{
     protocol::{
-        wl_keyboard, wl_output::WlOutput, wl_shm::Format, wl_subcompositor::WlSubcompositor, wl_surface,
-        wl_surface::WlSurface,
+        wl_buffer::WlBuffer, wl_callback::WlCallback, wl_keyboard, wl_output::WlOutput, wl_shm::Format,
+        wl_subcompositor::WlSubcompositor, wl_surface, wl_surface::WlSurface,
     },
     Proxy,
 };
@@ -605,18 +605,55 @@ fn a_viewport_source_moved_without_a_new_buffer_is_drawn() {
     );
 }
 
+/// A toplevel titled `title` showing a 64x64 buffer of `pixel`, mapped and drawn.
+fn window_showing(session: &Session, title: &str, pixel: u32) -> (Client, Toplevel, WlBuffer) {
+    let mut c = connect(session);
+    let win = c.create_toplevel(title);
+    c.initial_configure(&win);
+    let buffer = c.shm_buffer(64, 64, Format::Xrgb8888, pixel);
+    c.attach_commit(&win.surface, Some(&buffer));
+    c.roundtrip();
+    (c, win, buffer)
+}
+
+/// Attaches `buffer`, damages all of it and commits, without flushing.
+fn attach_queued(surface: &WlSurface, buffer: &WlBuffer) {
+    surface.attach(Some(buffer), 0, 0);
+    surface.damage_buffer(0, 0, 64, 64);
+    surface.commit();
+}
+
+/// Whether `e` is the event `callback` is done with.
+fn is_done(e: &Event, callback: &WlCallback) -> bool {
+    e.object == callback.id() && matches!(e.kind, Ev::Callback(_))
+}
+
+/// Waits (from `mark`) until `callback` is done.
+fn wait_done(c: &mut Client, mark: usize, callback: &WlCallback, what: &str) {
+    c.wait_event(mark, what, |e| is_done(e, callback).then_some(()));
+}
+
+/// The wl_buffer.release events `buffer` got since `mark`.
+fn releases(c: &Client, mark: usize, buffer: &WlBuffer) -> usize {
+    c.events_since(mark)
+        .iter()
+        .filter(|e| e.object == buffer.id() && matches!(e.kind, Ev::Buffer(_)))
+        .count()
+}
+
+/// Asserts that `title`'s 64x64 content is filled with `pixel`.
+fn assert_shows(session: &Session, title: &str, pixel: u32, what: &str) {
+    let info = window(session, title);
+    assert_filled(&session.screenshot(), pixel, (info.x, info.y, 64, 64), what);
+}
+
 /// A commit that replaces a buffer does not release the old one by itself: the release goes out
 /// with the next frame, in the same write as its callbacks. A wl_display.sync sent in the same
 /// write as the commit is answered first; the release follows, and the frame callback after it.
 #[test]
 fn a_replaced_buffer_is_released_with_the_next_frame() {
     let session = Session::start(&[]);
-    let mut c = connect(&session);
-    let win = c.create_toplevel("replaced-buffer");
-    c.initial_configure(&win);
-    let first = c.shm_buffer(64, 64, Format::Xrgb8888, 0xff_ff_00_00);
-    c.attach_commit(&win.surface, Some(&first));
-    c.roundtrip();
+    let (mut c, win, first) = window_showing(&session, "replaced-buffer", 0xff_ff_00_00);
     let second = c.shm_buffer(64, 64, Format::Xrgb8888, 0xff_00_00_ff);
     let mark = c.mark();
     // attach, damage, frame, commit and sync in one write: the compositor reads them together.
@@ -625,37 +662,26 @@ fn a_replaced_buffer_is_released_with_the_next_frame() {
     let frame = win.surface.frame(&c.qh, ());
     win.surface.commit();
     let sync = c.conn.display().sync(&c.qh, ());
-    let position = |c: &Client, what: &dyn Fn(&Event) -> bool| c.events_since(mark).iter().position(what);
-    let done = |id: wayland_client::backend::ObjectId| {
-        move |e: &Event| e.object == id && matches!(e.kind, Ev::Callback(_))
-    };
-    let released = |id: wayland_client::backend::ObjectId| {
-        move |e: &Event| e.object == id && matches!(e.kind, Ev::Buffer(_))
-    };
-    c.wait_event(mark, "the frame callback", |e| done(frame.id())(e).then_some(()));
-    let at_sync = position(&c, &done(sync.id())).expect("the sync was answered");
-    let at_frame = position(&c, &done(frame.id())).expect("the frame callback");
-    let at_release = position(&c, &released(first.id()));
+    wait_done(&mut c, mark, &frame, "the frame callback");
+    let events = c.events_since(mark);
+    let at = |what: &dyn Fn(&Event) -> bool| events.iter().position(what);
+    let at_sync = at(&|e| is_done(e, &sync)).expect("the sync was answered");
+    let at_frame = at(&|e| is_done(e, &frame)).expect("the frame callback");
+    let at_release = at(&|e| e.object == first.id() && matches!(e.kind, Ev::Buffer(_)));
     assert!(
         at_release.is_some_and(|at| at_sync < at && at < at_frame),
         "the first buffer is released after the sync's answer and before the frame callback \
-         (sync {at_sync}, release {at_release:?}, frame {at_frame}): {:?}",
-        c.events_since(mark)
+         (sync {at_sync}, release {at_release:?}, frame {at_frame}): {events:?}"
     );
     assert_eq!(
-        position(&c, &released(second.id())),
-        None,
+        releases(&c, mark, &second),
+        0,
         "the buffer on screen is not released"
     );
-    assert_filled(
-        &session.screenshot(),
+    assert_shows(
+        &session,
+        "replaced-buffer",
         0xff_00_00_ff,
-        (
-            window(&session, "replaced-buffer").x,
-            window(&session, "replaced-buffer").y,
-            64,
-            64,
-        ),
         "the second buffer is shown",
     );
 }
@@ -666,70 +692,44 @@ fn a_replaced_buffer_is_released_with_the_next_frame() {
 #[test]
 fn a_buffer_attached_again_before_the_frame_is_not_released_while_shown() {
     let session = Session::start(&[]);
-    let mut c = connect(&session);
-    let win = c.create_toplevel("attached-again");
-    c.initial_configure(&win);
-    let red = c.shm_buffer(64, 64, Format::Xrgb8888, 0xff_ff_00_00);
+    let (mut c, win, red) = window_showing(&session, "attached-again", 0xff_ff_00_00);
     let blue = c.shm_buffer(64, 64, Format::Xrgb8888, 0xff_00_00_ff);
     let green = c.shm_buffer(64, 64, Format::Xrgb8888, 0xff_00_ff_00);
-    c.attach_commit(&win.surface, Some(&red));
-    c.roundtrip();
-    let released = |c: &Client, mark: usize, buffer: &wayland_client::protocol::wl_buffer::WlBuffer| {
-        c.events_since(mark)
-            .iter()
-            .filter(|e| e.object == buffer.id() && matches!(e.kind, Ev::Buffer(_)))
-            .count()
-    };
     let mark = c.mark();
     // Red, blue and red again, all before a frame is drawn.
-    for buffer in [&blue, &red] {
-        win.surface.attach(Some(buffer), 0, 0);
-        win.surface.damage_buffer(0, 0, 64, 64);
-        win.surface.commit();
-    }
+    attach_queued(&win.surface, &blue);
+    attach_queued(&win.surface, &red);
     let frame = win.surface.frame(&c.qh, ());
     win.surface.commit();
-    c.wait_event(mark, "the frame callback", |e| {
-        (e.object == frame.id() && matches!(e.kind, Ev::Callback(_))).then_some(())
-    });
+    wait_done(&mut c, mark, &frame, "the frame callback");
     // One more frame, so that anything released with the first has arrived.
     let frame = win.surface.frame(&c.qh, ());
     win.surface.commit();
-    c.wait_event(mark, "the second frame callback", |e| {
-        (e.object == frame.id() && matches!(e.kind, Ev::Callback(_))).then_some(())
-    });
+    wait_done(&mut c, mark, &frame, "the second frame callback");
     assert_eq!(
-        released(&c, mark, &red),
+        releases(&c, mark, &red),
         0,
         "red is on screen: {:?}",
         c.events_since(mark)
     );
     assert_eq!(
-        released(&c, mark, &blue),
+        releases(&c, mark, &blue),
         1,
         "blue was replaced: {:?}",
         c.events_since(mark)
     );
-    let info = window(&session, "attached-again");
-    assert_filled(
-        &session.screenshot(),
-        0xff_ff_00_00,
-        (info.x, info.y, 64, 64),
-        "red is shown",
-    );
+    assert_shows(&session, "attached-again", 0xff_ff_00_00, "red is shown");
     // Green replaces red: red's two attachments are released with the next frame.
     let mark = c.mark();
     let frame = win.surface.frame(&c.qh, ());
     c.attach_commit(&win.surface, Some(&green));
-    c.wait_event(mark, "the frame callback after green", |e| {
-        (e.object == frame.id() && matches!(e.kind, Ev::Callback(_))).then_some(())
-    });
+    wait_done(&mut c, mark, &frame, "the frame callback after green");
     assert_eq!(
-        released(&c, mark, &red),
+        releases(&c, mark, &red),
         2,
         "red, attached twice, is released twice once replaced"
     );
-    assert_eq!(released(&c, mark, &green), 0, "green is on screen");
+    assert_eq!(releases(&c, mark, &green), 0, "green is on screen");
 }
 
 /// A client that flips between two buffers many times before a frame, attaching each again
@@ -739,46 +739,28 @@ fn a_buffer_attached_again_before_the_frame_is_not_released_while_shown() {
 fn buffers_flipped_many_times_before_a_frame_are_held_a_bounded_number_of_times() {
     const FLIPS: usize = 200;
     let mut session = Session::start(&[]);
-    let mut c = connect(&session);
-    let win = c.create_toplevel("flipped");
-    c.initial_configure(&win);
-    let red = c.shm_buffer(64, 64, Format::Xrgb8888, 0xff_ff_00_00);
+    let (mut c, win, red) = window_showing(&session, "flipped", 0xff_ff_00_00);
     let blue = c.shm_buffer(64, 64, Format::Xrgb8888, 0xff_00_00_ff);
-    c.attach_commit(&win.surface, Some(&red));
-    c.roundtrip();
     let mark = c.mark();
     for _ in 0..FLIPS {
-        for buffer in [&blue, &red] {
-            win.surface.attach(Some(buffer), 0, 0);
-            win.surface.damage_buffer(0, 0, 64, 64);
-            win.surface.commit();
-        }
+        attach_queued(&win.surface, &blue);
+        attach_queued(&win.surface, &red);
     }
     let frame = win.surface.frame(&c.qh, ());
     win.surface.commit();
-    c.wait_event(mark, "the frame callback", |e| {
-        (e.object == frame.id() && matches!(e.kind, Ev::Callback(_))).then_some(())
-    });
+    wait_done(&mut c, mark, &frame, "the frame callback");
     c.roundtrip();
-    let released = |c: &Client, buffer: &wayland_client::protocol::wl_buffer::WlBuffer| {
-        c.events_since(mark)
-            .iter()
-            .filter(|e| e.object == buffer.id() && matches!(e.kind, Ev::Buffer(_)))
-            .count()
-    };
-    assert_eq!(released(&c, &blue), FLIPS, "every blue attachment was replaced");
     assert_eq!(
-        released(&c, &red),
+        releases(&c, mark, &blue),
+        FLIPS,
+        "every blue attachment was replaced"
+    );
+    assert_eq!(
+        releases(&c, mark, &red),
         FLIPS - nexquelium::replaced::MAX_COPIES,
         "red is on screen: all but the newest MAX_COPIES of its replaced attachments are released"
     );
-    let info = window(&session, "flipped");
-    assert_filled(
-        &session.screenshot(),
-        0xff_ff_00_00,
-        (info.x, info.y, 64, 64),
-        "red is shown",
-    );
+    assert_shows(&session, "flipped", 0xff_ff_00_00, "red is shown");
     session.assert_alive();
 }
 
