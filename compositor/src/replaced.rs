@@ -78,6 +78,17 @@ impl ReplacedBuffers {
         }
     }
 
+    /// Lets go at once of a buffer its client destroyed (or lost by disconnecting): a release
+    /// would reach no one, and holding it would keep its pool mapped until the next frame.
+    pub fn forget(&mut self, buffer: &ObjectId) {
+        self.held.remove(buffer);
+    }
+
+    /// Whether `buffer` is held.
+    pub fn holds(&self, buffer: &ObjectId) -> bool {
+        self.held.contains_key(buffer)
+    }
+
     /// Lets go of the held buffers once a frame is drawn, which releases those no surface shows
     /// any more. One that a surface attached again stays held while that surface shows it.
     pub fn release(&mut self) {

@@ -29,6 +29,7 @@ use crate::{
 
 impl BufferHandler for State {
     fn buffer_destroyed(&mut self, buffer: &WlBuffer) {
+        self.nexq.replaced_buffers.forget(&buffer.id());
         // The client is still known while it is connected (its limits go with it otherwise).
         if let Some(data) = buffer.client().as_ref().and_then(|c| c.get_data::<ClientState>()) {
             data.limits.remove_shm_buffer(&buffer.id());
