@@ -5,13 +5,14 @@
 //! more wake-up of the client, for every client in every frame of an animation. Held until the
 //! next frame is drawn, it goes out with that frame's callbacks in one write.
 //!
-//! A client gets one release per attachment, as before, at most one refresh interval later:
-//! every commit asks for a frame ([`crate::redraw`]). Smithay keeps one reference per
-//! attachment, and dropping one sends its release. So when a commit attaches a held buffer
-//! again (A, then B, then A before a frame), the held reference is kept until no surface whose
-//! commit attached it again shows it: A is not released while it is back on screen. A client
-//! that keeps doing this without waiting for releases gets its oldest releases early, once
-//! [`MAX_COPIES`] are held for one buffer; only its own window can show the damage.
+//! A client gets the releases it got before, at most one refresh interval later: every commit
+//! asks for a frame ([`crate::redraw`]). Smithay keeps one reference per attachment of a buffer
+//! other than the one shown, and dropping one sends its release. So when a commit attaches a
+//! held buffer again (A, then B, then A before a frame), the held reference is kept until no
+//! surface whose commit attached it again shows it: A is not released with the frame while it
+//! is back on screen. A client that keeps doing this without waiting for releases gets its
+//! oldest releases early, once [`MAX_COPIES`] are held for one buffer; only its own window can
+//! show the damage.
 
 use std::collections::HashMap;
 
@@ -61,12 +62,13 @@ impl ReplacedBuffers {
         }) else {
             return;
         };
-        if let Some(held) = attached.and_then(|id| self.held.get_mut(&id)) {
+        if let Some(held) = attached.as_ref().and_then(|id| self.held.get_mut(id)) {
             if !held.shown_on.contains(surface) {
                 held.shown_on.push(surface.clone());
             }
         }
-        if let Some(buffer) = shown {
+        // A commit of the buffer the surface already shows makes no new reference: nothing to hold.
+        if let Some(buffer) = shown.filter(|shown| attached.as_ref() != Some(&shown.id())) {
             let held = self.held.entry(buffer.id()).or_insert_with(|| Held {
                 copies: Vec::new(),
                 shown_on: Vec::new(),
