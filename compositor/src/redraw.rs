@@ -3,9 +3,11 @@
 //! next one back for a refresh interval (the frame timer). A redraw that changed nothing does
 //! not: the next commit is rendered at once, so a new window's first buffer is not kept waiting
 //! behind the empty commit that preceded it; frame callbacks are still sent at most once per
-//! interval, so a client committing without damage cannot make the compositor spin.
+//! interval, so a client committing without damage cannot make the compositor spin. While frames
+//! keep coming, the timer ticks on a fixed grid ([`next_tick`]), so a 60 Hz output gets 60 frames a
+//! second and not one less for every 60 × the time a frame takes to render.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use smithay::{
     backend::renderer::element::RenderElementStates,
@@ -180,7 +182,7 @@ impl State {
         }
         self.cancel_frame_timer();
         let timer = Timer::from_duration(interval);
-        let inserted = self.nexq.loop_handle.insert_source(timer, |_, _, state| {
+        let inserted = self.nexq.loop_handle.insert_source(timer, |due, _, state| {
             // While it runs, the timer is not cancelled by token: `rearm` decides its fate.
             let token = state.nexq.frame_timer.token.take();
             state.nexq.frame_timer.firing = true;
@@ -193,7 +195,7 @@ impl State {
             match timer.rearm.take() {
                 Some(interval) => {
                     timer.token = token;
-                    TimeoutAction::ToDuration(interval)
+                    TimeoutAction::ToInstant(next_tick(due, interval, Instant::now()))
                 }
                 None => TimeoutAction::Drop,
             }
@@ -268,6 +270,21 @@ impl State {
     }
 }
 
+/// When a frame timer that was due at `due` and is kept armed fires next: one `interval` after
+/// `due`, not after `now`. Re-armed from `now` (after the frame has been rendered, and after the
+/// loop's own latency in waking up), the timer ran slow: 58.8 frames a second on a 60 Hz output.
+/// A timer that has fallen a whole interval or more behind (a long frame, a stalled loop) goes on
+/// from the next tick still ahead of `now`, instead of firing at once for each tick it missed.
+pub fn next_tick(due: Instant, interval: Duration, now: Instant) -> Instant {
+    let next = due + interval;
+    if next > now || interval.is_zero() {
+        return next.max(now);
+    }
+    let missed = (now - due).as_nanos() / interval.as_nanos();
+    let ahead = interval.as_nanos().saturating_mul(missed + 1);
+    due + Duration::from_nanos(u64::try_from(ahead).unwrap_or(u64::MAX))
+}
+
 /// Answers the frame callbacks of `surface` and its subsurfaces with `now`.
 ///
 /// Smithay's `send_frames_surface_tree` does the same, after consulting a throttling state and
@@ -288,4 +305,54 @@ fn send_frames(surface: &WlSurface, now: Duration) {
         },
         |_, _, _| true,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HZ60: Duration = Duration::from_nanos(16_666_667);
+
+    #[test]
+    fn a_timer_on_time_or_late_within_an_interval_keeps_the_grid() {
+        let due = Instant::now();
+        for late in [
+            Duration::ZERO,
+            Duration::from_micros(350),
+            Duration::from_millis(16),
+        ] {
+            assert_eq!(next_tick(due, HZ60, due + late), due + HZ60, "late by {late:?}");
+        }
+    }
+
+    #[test]
+    fn sixty_ticks_of_a_60hz_timer_take_one_second_whatever_each_frame_costs() {
+        let start = Instant::now();
+        let mut due = start;
+        for _ in 0..60 {
+            // Each frame is rendered and the timer handled 0.4 ms after it was due.
+            due = next_tick(due, HZ60, due + Duration::from_micros(400));
+        }
+        let took = due - start;
+        assert!(
+            took.abs_diff(Duration::from_secs(1)) < Duration::from_micros(1),
+            "{took:?}"
+        );
+    }
+
+    #[test]
+    fn a_timer_that_fell_behind_skips_to_the_next_tick_ahead() {
+        let due = Instant::now();
+        let now = due + HZ60 * 5 / 2;
+        assert_eq!(next_tick(due, HZ60, now), due + HZ60 * 3);
+        // Exactly on a later tick: that tick has come, the next one is ahead.
+        assert_eq!(next_tick(due, HZ60, due + HZ60 * 2), due + HZ60 * 3);
+    }
+
+    #[test]
+    fn a_zero_interval_never_goes_back_in_time() {
+        let due = Instant::now();
+        let now = due + Duration::from_millis(3);
+        assert_eq!(next_tick(due, Duration::ZERO, now), now);
+    }
 }

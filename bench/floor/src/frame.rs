@@ -147,10 +147,11 @@ impl Floor {
     fn arm_timer(&mut self) {
         let armed = self
             .loop_handle
-            .insert_source(Timer::from_duration(INTERVAL), |_, _, floor| {
+            .insert_source(Timer::from_duration(INTERVAL), |due, _, floor| {
                 if floor.redraw == (Redraw::Waiting { queued: true }) {
                     floor.render();
-                    TimeoutAction::ToDuration(INTERVAL)
+                    // On Nexquelium's grid: one interval after the tick, not after the render.
+                    TimeoutAction::ToInstant((due + INTERVAL).max(std::time::Instant::now()))
                 } else {
                     floor.redraw = Redraw::Idle;
                     TimeoutAction::Drop
