@@ -4,8 +4,8 @@
 //! not: the next commit is rendered at once, so a new window's first buffer is not kept waiting
 //! behind the empty commit that preceded it; frame callbacks are still sent at most once per
 //! interval, so a client committing without damage cannot make the compositor spin. While frames
-//! keep coming, the timer ticks on a fixed grid ([`next_tick`]), so a 60 Hz output gets 60 frames a
-//! second and not one less for every 60 × the time a frame takes to render.
+//! keep coming, the timer ticks on a fixed grid ([`next_tick`]): one frame per interval, not one
+//! per interval + render time + the loop's wake-up latency.
 
 use std::time::{Duration, Instant};
 
@@ -53,8 +53,8 @@ pub struct FrameTimer {
     token: Option<RegistrationToken>,
     /// Its callback is running.
     firing: bool,
-    /// Set while it runs when the frame it rendered re-arms it: the timer fires again after
-    /// this long.
+    /// Set while it runs when the frame it rendered re-arms it: the timer is kept, on a grid
+    /// of this interval ([`next_tick`]).
     rearm: Option<Duration>,
 }
 
@@ -173,8 +173,8 @@ impl State {
     }
 
     /// (Re)arms the frame timer: when it fires, a queued redraw runs, else the loop goes idle.
-    /// Armed from the timer's own callback (the redraw it runs), the timer is kept and told to
-    /// fire again after `interval`, instead of being removed from the loop and made anew.
+    /// Armed from the timer's own callback (the redraw it runs), the timer is kept and fires
+    /// again at the next tick of its grid, instead of being removed from the loop and made anew.
     fn arm_frame_timer(&mut self, interval: Duration) {
         if self.nexq.frame_timer.firing {
             self.nexq.frame_timer.rearm = Some(interval);
@@ -182,30 +182,38 @@ impl State {
         }
         self.cancel_frame_timer();
         let timer = Timer::from_duration(interval);
-        let inserted = self.nexq.loop_handle.insert_source(timer, |due, _, state| {
-            // While it runs, the timer is not cancelled by token: `rearm` decides its fate.
-            let token = state.nexq.frame_timer.token.take();
-            state.nexq.frame_timer.firing = true;
-            match state.nexq.redraw {
-                RedrawState::WaitingForFrame { queued: true, .. } => state.redraw(),
-                _ => state.nexq.redraw = RedrawState::Idle,
-            }
-            let timer = &mut state.nexq.frame_timer;
-            timer.firing = false;
-            match timer.rearm.take() {
-                Some(interval) => {
-                    timer.token = token;
-                    TimeoutAction::ToInstant(next_tick(due, interval, Instant::now()))
-                }
-                None => TimeoutAction::Drop,
-            }
-        });
+        let inserted = self
+            .nexq
+            .loop_handle
+            .insert_source(timer, |due, _, state| state.frame_timer_fired(due));
         match inserted {
             Ok(token) => self.nexq.frame_timer.token = Some(token),
             Err(err) => {
                 tracing::warn!(%err, "cannot arm frame timer");
                 self.nexq.redraw = RedrawState::Idle;
             }
+        }
+    }
+
+    /// The frame timer, due at `due`, fires: a queued redraw runs, and the timer is kept for the
+    /// next tick of its grid after now ([`next_tick`]) if that redraw re-armed it, else dropped.
+    /// (Public so that tests can call it with a chosen `due`.)
+    pub fn frame_timer_fired(&mut self, due: Instant) -> TimeoutAction {
+        // While it runs, the timer is not cancelled by token: `rearm` decides its fate.
+        let token = self.nexq.frame_timer.token.take();
+        self.nexq.frame_timer.firing = true;
+        match self.nexq.redraw {
+            RedrawState::WaitingForFrame { queued: true, .. } => self.redraw(),
+            _ => self.nexq.redraw = RedrawState::Idle,
+        }
+        let timer = &mut self.nexq.frame_timer;
+        timer.firing = false;
+        match timer.rearm.take() {
+            Some(interval) => {
+                timer.token = token;
+                TimeoutAction::ToInstant(next_tick(due, interval, Instant::now()))
+            }
+            None => TimeoutAction::Drop,
         }
     }
 
@@ -274,15 +282,18 @@ impl State {
 /// `due`, not after `now`. Re-armed from `now` (after the frame has been rendered, and after the
 /// loop's own latency in waking up), the timer ran slow: 58.8 frames a second on a 60 Hz output.
 /// A timer that has fallen a whole interval or more behind (a long frame, a stalled loop) goes on
-/// from the next tick still ahead of `now`, instead of firing at once for each tick it missed.
+/// from the next tick after `now`, instead of firing at once for each tick it missed.
+///
+/// `interval` is never zero ([`crate::state::Nexq::frame_interval`] comes from a positive
+/// refresh rate); a zero one gives `now`, so nothing goes back in time or panics.
 pub fn next_tick(due: Instant, interval: Duration, now: Instant) -> Instant {
     let next = due + interval;
     if next > now || interval.is_zero() {
         return next.max(now);
     }
-    let missed = (now - due).as_nanos() / interval.as_nanos();
-    let ahead = interval.as_nanos().saturating_mul(missed + 1);
-    due + Duration::from_nanos(u64::try_from(ahead).unwrap_or(u64::MAX))
+    // Behind by `now - due`: the next tick is what is left of the current interval from now.
+    let into_interval = (now - due).as_nanos() % interval.as_nanos();
+    now + (interval - Duration::from_nanos(into_interval as u64))
 }
 
 /// Answers the frame callbacks of `surface` and its subsurfaces with `now`.
@@ -326,7 +337,7 @@ mod tests {
     }
 
     #[test]
-    fn sixty_ticks_of_a_60hz_timer_take_one_second_whatever_each_frame_costs() {
+    fn sixty_ticks_of_a_60hz_timer_take_one_second_when_each_frame_costs_0_4_ms() {
         let start = Instant::now();
         let mut due = start;
         for _ in 0..60 {
@@ -346,11 +357,25 @@ mod tests {
         let now = due + HZ60 * 5 / 2;
         assert_eq!(next_tick(due, HZ60, now), due + HZ60 * 3);
         // Exactly on a later tick: that tick has come, the next one is ahead.
+        assert_eq!(next_tick(due, HZ60, due + HZ60), due + HZ60 * 2);
         assert_eq!(next_tick(due, HZ60, due + HZ60 * 2), due + HZ60 * 3);
     }
 
     #[test]
-    fn a_zero_interval_never_goes_back_in_time() {
+    fn frames_of_varying_cost_keep_the_grid_and_a_stall_skips_whole_ticks() {
+        let start = Instant::now();
+        let mut due = start;
+        // Late by 0.1 ms, by 16 ms, by 40 ms (a stall: two ticks are missed), then by 1 ms.
+        for (late_us, ticks) in [(100, 1), (16_000, 1), (40_000, 3), (1_000, 1)] {
+            let next = next_tick(due, HZ60, due + Duration::from_micros(late_us));
+            assert_eq!(next, due + HZ60 * ticks, "late by {late_us} µs");
+            due = next;
+        }
+        assert_eq!(due, start + HZ60 * 6);
+    }
+
+    #[test]
+    fn a_zero_interval_does_not_panic_or_go_back_in_time() {
         let due = Instant::now();
         let now = due + Duration::from_millis(3);
         assert_eq!(next_tick(due, Duration::ZERO, now), now);
