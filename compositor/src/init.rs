@@ -286,6 +286,7 @@ impl State {
                 outputs: placed,
                 redraw: RedrawState::Idle,
                 frame_timer: Default::default(),
+                failed_renders: Default::default(),
                 replaced_buffers: Default::default(),
                 pointer_scene_changed: true,
                 space_changed: true,

@@ -5,7 +5,9 @@
 //! behind the empty commit that preceded it; frame callbacks are still sent at most once per
 //! interval, so a client committing without damage cannot make the compositor spin. While frames
 //! keep coming, the timer ticks on a fixed grid ([`next_tick`]): one frame per interval, not one
-//! per interval + render time + the loop's wake-up latency.
+//! per interval + render time + the loop's wake-up latency. A render that fails is tried again
+//! on the timer, backing off while it keeps failing ([`FailedRenders`]); a backend that shows
+//! nothing for now (a VT switched away) stops the frames until it asks for one again.
 
 use std::time::{Duration, Instant};
 
@@ -63,12 +65,17 @@ pub struct FrameTimer {
 pub struct RenderOutcome {
     pub damaged: bool,
     pub states: RenderElementStates,
+    /// The backend shows nothing for now (its session is paused: the VT was switched away), so
+    /// no frame callbacks go out and the frame timer stops until it resumes and asks for a
+    /// redraw, as wlroots and Weston stop their frames while away.
+    pub paused: bool,
 }
 
 impl RenderOutcome {
     /// Adds one output's outcome to the frame's.
     pub fn merge(&mut self, other: RenderOutcome) {
         self.damaged |= other.damaged;
+        self.paused |= other.paused;
         if self.states.states.is_empty() {
             // The first (often the only) output's states: taken, not copied entry by entry.
             self.states = other.states;
@@ -145,13 +152,17 @@ impl State {
         self.nexq.replaced_buffers.release();
         let outcome = match outcome {
             Ok(outcome) => outcome,
-            Err(err) => {
-                tracing::warn!(%err, "rendering failed");
-                self.cancel_frame_timer();
-                self.nexq.redraw = RedrawState::Idle;
-                return;
-            }
+            Err(err) => return self.render_failed(&err),
         };
+        let failed_before = self.nexq.failed_renders.succeeded();
+        if failed_before > 0 {
+            tracing::info!("rendering works again after {failed_before} failed frames");
+        }
+        if outcome.paused {
+            self.cancel_frame_timer();
+            self.nexq.redraw = RedrawState::Idle;
+            return;
+        }
         if !outcome.damaged && !always_finish {
             // Nothing new to show: the armed timer finishes this frame.
             return;
@@ -170,6 +181,25 @@ impl State {
             changed: outcome.damaged,
         };
         self.arm_frame_timer(interval);
+    }
+
+    /// A render failed: it is tried again on the frame timer, one interval later, and later
+    /// still while the failures go on ([`FailedRenders`]), so that clients waiting for a frame
+    /// callback get one as soon as a frame can be shown, without a failing backend being tried
+    /// sixty times a second. Only the first failure of a run is logged as a warning.
+    fn render_failed(&mut self, err: &anyhow::Error) {
+        let wait = self.nexq.failed_renders.failed(self.nexq.frame_interval());
+        if self.nexq.failed_renders.count() == 1 {
+            tracing::warn!("rendering failed (trying again on the next frames): {err:#}");
+        } else {
+            tracing::debug!("rendering failed again (next try in {wait:?}): {err:#}");
+        }
+        // `changed`: a commit meanwhile waits for the retry instead of rendering at once.
+        self.nexq.redraw = RedrawState::WaitingForFrame {
+            queued: true,
+            changed: true,
+        };
+        self.arm_frame_timer(wait);
     }
 
     /// (Re)arms the frame timer: when it fires, a queued redraw runs, else the loop goes idle.
@@ -278,6 +308,38 @@ impl State {
     }
 }
 
+/// The renders that failed in a row, and how long to wait before the next try.
+#[derive(Debug, Default)]
+pub struct FailedRenders {
+    count: u32,
+}
+
+/// The longest wait between two tries of a render that keeps failing.
+pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(1);
+
+impl FailedRenders {
+    /// Counts a failed render and returns the wait before the next try: one frame `interval`
+    /// after the first failure, doubled for each further one, at most [`MAX_RETRY_WAIT`] (and
+    /// never under `interval`).
+    pub fn failed(&mut self, interval: Duration) -> Duration {
+        self.count = self.count.saturating_add(1);
+        let doublings = (self.count - 1).min(16);
+        interval
+            .saturating_mul(1 << doublings)
+            .min(MAX_RETRY_WAIT)
+            .max(interval)
+    }
+
+    /// A render worked: the count starts again; returns how many had failed before it.
+    pub fn succeeded(&mut self) -> u32 {
+        std::mem::take(&mut self.count)
+    }
+
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+}
+
 /// When a frame timer that was due at `due` and is kept armed fires next: one `interval` after
 /// `due`, not after `now`. Re-armed from `now` (after the frame has been rendered, and after the
 /// loop's own latency in waking up), the timer ran slow: 58.8 frames a second on a 60 Hz output.
@@ -372,6 +434,29 @@ mod tests {
             due = next;
         }
         assert_eq!(due, start + HZ60 * 6);
+    }
+
+    #[test]
+    fn failed_renders_wait_one_interval_then_twice_as_long_up_to_a_second_and_start_again() {
+        let mut failed = FailedRenders::default();
+        let waits: Vec<Duration> = (0..8).map(|_| failed.failed(HZ60)).collect();
+        assert_eq!(&waits[..4], &[HZ60, HZ60 * 2, HZ60 * 4, HZ60 * 8]);
+        assert_eq!(waits[6], MAX_RETRY_WAIT, "{waits:?}");
+        assert_eq!(waits[7], MAX_RETRY_WAIT);
+        assert_eq!(failed.succeeded(), 8);
+        assert_eq!(
+            failed.failed(HZ60),
+            HZ60,
+            "a new run of failures starts at one interval"
+        );
+        // Thousands of failures in a row: no overflow, still capped; a slow output waits its
+        // own interval at least.
+        for _ in 0..5000 {
+            failed.failed(HZ60);
+        }
+        assert_eq!(failed.failed(HZ60), MAX_RETRY_WAIT);
+        let slow = Duration::from_secs(2);
+        assert_eq!(FailedRenders::default().failed(slow), slow);
     }
 
     #[test]

@@ -163,6 +163,8 @@ pub struct Nexq {
     pub redraw: RedrawState,
     /// The armed frame timer (see `redraw`).
     pub frame_timer: crate::redraw::FrameTimer,
+    /// Renders that failed in a row; each failure is tried again on the frame timer.
+    pub failed_renders: crate::redraw::FailedRenders,
     /// Buffers replaced by commits since the last frame, released with it (see `replaced`).
     pub replaced_buffers: crate::replaced::ReplacedBuffers,
     /// Something other than a window's in-place commit changed the scene since the last frame,

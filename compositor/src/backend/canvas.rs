@@ -110,6 +110,7 @@ impl Canvas {
                 Ok(RenderOutcome {
                     damaged: result.damage.is_some_and(|d| !d.is_empty()),
                     states: result.states,
+                    ..Default::default()
                 })
             },
         )

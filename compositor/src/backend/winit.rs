@@ -85,7 +85,11 @@ impl WinitBackend {
                 .context("cannot present the frame")?;
             self.frame_count += 1;
         }
-        Ok(RenderOutcome { damaged, states })
+        Ok(RenderOutcome {
+            damaged,
+            states,
+            ..Default::default()
+        })
     }
 }
 

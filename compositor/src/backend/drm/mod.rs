@@ -249,6 +249,7 @@ impl DrmBackend {
         let mut outcome = RenderOutcome::default();
         self.captures.retain(nexq);
         if !self.active {
+            outcome.paused = true;
             return Ok(outcome);
         }
         let clear = nexq.config.appearance.background.to_f32_rgba();
@@ -269,6 +270,7 @@ impl DrmBackend {
             outcome.merge(RenderOutcome {
                 damaged: rendered.damaged,
                 states: rendered.states,
+                ..Default::default()
             });
         }
         if outcome.damaged {
