@@ -41,6 +41,14 @@ fn shell_mods(m: &ModifiersState) -> Modifiers {
     }
 }
 
+/// The virtual terminal a keysym switches to: XF86Switch_VT_1 to _12 (what Ctrl+Alt+F1 to F12
+/// give in the usual keymaps).
+fn vt_of(sym: u32) -> Option<i32> {
+    (keysyms::KEY_XF86Switch_VT_1..=keysyms::KEY_XF86Switch_VT_12)
+        .contains(&sym)
+        .then(|| (sym - keysyms::KEY_XF86Switch_VT_1 + 1) as i32)
+}
+
 impl State {
     pub fn now_ms(&self) -> u32 {
         let t: std::time::Duration = self.nexq.clock.now().into();
@@ -317,8 +325,9 @@ impl State {
                     .raw_latin_sym_or_raw_current_sym()
                     .unwrap_or(keysyms::KEY_NoSymbol.into());
                 let name = smithay::input::keyboard::xkb::keysym_get_name(sym);
-                // Ctrl+Alt+F<n> on a console: the keymap gives XF86Switch_VT_<n>.
-                if let Some(vt) = name.strip_prefix("XF86Switch_VT_").and_then(|n| n.parse().ok()) {
+                // Ctrl+Alt+F<n> on a console: the keymap gives XF86Switch_VT_<n>, with the
+                // modifiers applied (the raw symbol of that key is F<n>).
+                if let Some(vt) = vt_of(handle.modified_sym().raw()) {
                     if let crate::backend::Backend::Drm(drm) = &mut state.backend {
                         state.nexq.suppressed_keys.push(code);
                         drm.change_vt(vt);
@@ -604,4 +613,37 @@ fn confine_point(
         .map(clamp)
         .filter(|p| inside(*p))
         .min_by(|a, b| distance(a).total_cmp(&distance(b)))
+}
+
+#[cfg(test)]
+mod tests {
+    use smithay::input::keyboard::xkb;
+
+    use super::*;
+
+    /// The keysym of evdev key `code` in the US layout, with Ctrl and Alt held or not.
+    fn us_sym(code: u32, ctrl_alt: bool) -> u32 {
+        let context = xkb::Context::new(xkb::CONTEXT_NO_FLAGS);
+        let keymap =
+            xkb::Keymap::new_from_names(&context, "", "", "us", "", None, xkb::KEYMAP_COMPILE_NO_FLAGS)
+                .expect("the US keymap (xkb-data)");
+        let mut state = xkb::State::new(&keymap);
+        if ctrl_alt {
+            let mods = (1 << keymap.mod_get_index(xkb::MOD_NAME_CTRL))
+                | (1 << keymap.mod_get_index(xkb::MOD_NAME_ALT));
+            state.update_mask(mods, 0, 0, 0, 0, 0);
+        }
+        state.key_get_one_sym((code + 8).into()).raw()
+    }
+
+    #[test]
+    fn ctrl_alt_f2_switches_to_vt_2_and_f2_alone_does_not() {
+        const KEY_F2: u32 = 60;
+        const KEY_F12: u32 = 88;
+        assert_eq!(vt_of(us_sym(KEY_F2, true)), Some(2));
+        assert_eq!(vt_of(us_sym(KEY_F12, true)), Some(12));
+        // The symbol without the modifiers (what key bindings are matched on) is F2.
+        assert_eq!(vt_of(us_sym(KEY_F2, false)), None);
+        assert_eq!(vt_of(keysyms::KEY_F2), None);
+    }
 }

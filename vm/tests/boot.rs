@@ -232,7 +232,7 @@ fn hello_runs_as_the_first_program_and_the_machine_powers_off() {
 /// a terminal opened and used with the keyboard, sent to the second monitor and back, a window
 /// dragged with the mouse, Nexquelium killed and brought back by exo-init, and a clean power-off.
 #[test]
-fn virtio_gpu_session_boots_to_the_dashboard_takes_input_survives_a_crash_and_powers_off() {
+fn virtio_gpu_session_boots_to_the_dashboard_takes_input_switches_vts_survives_a_crash_and_powers_off() {
     let _one = one_vm_at_a_time();
     require_program("tesseract");
     let mut opts = boot_options("virtio");
@@ -314,6 +314,33 @@ fn virtio_gpu_session_boots_to_the_dashboard_takes_input_survives_a_crash_and_po
         "the window did not move: its label was at ({lx:.0},{ly:.0}), now ({ax:.0},{ay:.0}); see {}",
         vm.options().out.join("moved.png").display()
     );
+
+    // 3b. VT switch: Ctrl+Alt+F2 pauses the session (libseat takes the DRM device and input
+    // back, the kernel console shows VT 2, no window is drawn); Ctrl+Alt+F1, handled there by the
+    // kernel's keymap, resumes it: the outputs are lit again and the terminal is drawn again.
+    let before = vm.serial_len();
+    vm.key("ctrl-alt-f2").expect("Ctrl+Alt+F2");
+    if let Err(err) = vm.wait_for_serial_after(before, "session paused", Duration::from_secs(30)) {
+        panic!("{err:#}\n--- serial console ---\n{}", console_tail(&vm));
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let away = shot(&mut vm, "vt2");
+        if find_in_windows(&away, "[terminal]").is_none() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "VT 2 still shows the session: {}",
+            away.path.display()
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    vm.key("ctrl-alt-f1").expect("Ctrl+Alt+F1");
+    if let Err(err) = vm.wait_for_serial_after(before, "session active again", Duration::from_secs(30)) {
+        panic!("{err:#}\n--- serial console ---\n{}", console_tail(&vm));
+    }
+    wait_for_label(&mut vm, "vt1-back", "[terminal]", Duration::from_secs(60));
 
     // 4. Fault: Nexquelium killed inside the guest; exo-init restarts it, the dashboard is back.
     let before = vm.serial_len();
