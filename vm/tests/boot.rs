@@ -318,6 +318,16 @@ fn virtio_gpu_session_boots_to_the_dashboard_takes_input_switches_vts_survives_a
     // 3b. VT switch: Ctrl+Alt+F2 pauses the session (libseat takes the DRM device and input
     // back, the kernel console shows VT 2, no window is drawn); Ctrl+Alt+F1, handled there by the
     // kernel's keymap, resumes it: the outputs are lit again and the terminal is drawn again.
+    // Meanwhile the terminal prints without end, so it asks for a frame after each one: while
+    // the session shows, the compositor wakes for each; while it is paused, no frame callback
+    // goes out, so the terminal stops committing and the compositor barely wakes.
+    vm.type_text("while :; do echo tick; done\n")
+        .expect("type into the terminal");
+    let drawing = wakeups_per_second(&mut vm);
+    assert!(
+        drawing >= 30.0,
+        "only {drawing:.1} compositor wakeups a second while the terminal prints"
+    );
     let before = vm.serial_len();
     vm.key("ctrl-alt-f2").expect("Ctrl+Alt+F2");
     if let Err(err) = vm.wait_for_serial_after(before, "session paused", Duration::from_secs(30)) {
@@ -336,10 +346,18 @@ fn virtio_gpu_session_boots_to_the_dashboard_takes_input_switches_vts_survives_a
         );
         std::thread::sleep(Duration::from_secs(1));
     }
+    let away = wakeups_per_second(&mut vm);
+    assert!(
+        away <= 10.0,
+        "{away:.1} compositor wakeups a second while the session is paused \
+         ({drawing:.1} while it showed)"
+    );
+    eprintln!("compositor wakeups per s with a terminal printing: {drawing:.1} shown, {away:.1} on VT 2");
     vm.key("ctrl-alt-f1").expect("Ctrl+Alt+F1");
     if let Err(err) = vm.wait_for_serial_after(before, "session active again", Duration::from_secs(30)) {
         panic!("{err:#}\n--- serial console ---\n{}", console_tail(&vm));
     }
+    vm.key("ctrl-c").expect("Ctrl+C to the terminal");
     wait_for_label(&mut vm, "vt1-back", "[terminal]", Duration::from_secs(60));
 
     // 4. Fault: Nexquelium killed inside the guest; exo-init restarts it, the dashboard is back.
@@ -376,6 +394,31 @@ const ARROW: u32 = 20;
 fn pointer_drawn_at(image: &Image, (x, y): (u32, u32)) -> bool {
     let flat = image.rgb(x - 60, y);
     image.count(flat, x, y, ARROW, ARROW) != (ARROW * ARROW) as usize
+}
+
+/// The compositor's context switches so far (all its threads), through the fault channel.
+fn nexquelium_switches(vm: &mut Vm) -> u64 {
+    let before = vm.serial_len();
+    vm.send_fault_line("nexquelium-switches")
+        .expect("write to the fault channel");
+    if let Err(err) = vm.wait_for_serial_after(before, "exo-switches: ", Duration::from_secs(30)) {
+        panic!("{err:#}\n--- serial console ---\n{}", console_tail(vm));
+    }
+    let text = vm.serial_text();
+    let from = usize::try_from(before).expect("serial offset").min(text.len());
+    text[from..]
+        .lines()
+        .find_map(|l| l.trim_end_matches('\r').strip_prefix("exo-switches: "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no count after `exo-switches: `:\n{}", console_tail(vm)))
+}
+
+/// The compositor's wakeups (context switches) per second over four seconds.
+fn wakeups_per_second(vm: &mut Vm) -> f64 {
+    let (first, from) = (nexquelium_switches(vm), Instant::now());
+    std::thread::sleep(Duration::from_secs(4));
+    let last = nexquelium_switches(vm);
+    last.saturating_sub(first) as f64 / from.elapsed().as_secs_f64()
 }
 
 /// The kernel's atomic state (debugfs `dri/0/state`), through the test image's fault channel.

@@ -99,12 +99,14 @@ pub const FAULT_SH_PATH: &str = "/usr/libexec/exosphere/fault.sh";
 /// The fault injector: dash only (no coreutils in the image). Reads lines from the second
 /// serial port; `kill-nexquelium` sends SIGKILL to every process named nexquelium,
 /// `plane-state` copies the kernel's atomic DRM state (which framebuffer each plane shows,
-/// where) to the console.
+/// where) to the console; `nexquelium-switches` prints the context switches (wakeups) of the
+/// compositor's threads so far.
 pub const FAULT_SH: &str = r#"#!/bin/sh
 # Exosphere TEST image only: fault injection over the second serial port (ttyS1).
 # Commands, one per line:
 #   kill-nexquelium   SIGKILL the compositor (exo-init must restart it)
 #   plane-state       print the kernel's DRM plane state (debugfs) on the console
+#   nexquelium-switches  print the compositor's context switches so far (all threads)
 # Without a second serial port (QEMU started without one) there is nothing to listen to.
 if ! { true </dev/ttyS1; } 2>/dev/null; then
   echo "exo-fault: /dev/ttyS1 is not there; fault injection is off" >/dev/console
@@ -129,6 +131,22 @@ while read -r cmd; do
       done </sys/kernel/debug/dri/0/state >/dev/console 2>&1 ||
         echo "exo-fault: cannot read /sys/kernel/debug/dri/0/state" >/dev/console
       echo "exo-plane: end" >/dev/console
+      ;;
+    nexquelium-switches)
+      n=0
+      for d in /proc/[0-9]*; do
+        comm=
+        read -r comm <"$d/comm" 2>/dev/null || continue
+        [ "$comm" = nexquelium ] || continue
+        for t in "$d"/task/*; do
+          while read -r key value; do
+            case "$key" in
+              voluntary_ctxt_switches:|nonvoluntary_ctxt_switches:) n=$((n + value)) ;;
+            esac
+          done <"$t/status"
+        done
+      done
+      echo "exo-switches: $n" >/dev/console
       ;;
     "") ;;
     *) echo "exo-fault: unknown command: $cmd" >/dev/console ;;
