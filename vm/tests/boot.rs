@@ -324,9 +324,11 @@ fn virtio_gpu_session_boots_to_the_dashboard_takes_input_switches_vts_survives_a
     vm.type_text("while :; do echo tick; done\n")
         .expect("type into the terminal");
     let drawing = wakeups_per_second(&mut vm);
+    // Involuntary switches are mostly TCG's CPU contention; the voluntary ones are the
+    // compositor waking for the terminal's frames.
     assert!(
-        drawing >= 30.0,
-        "only {drawing:.1} compositor wakeups a second while the terminal prints"
+        drawing.voluntary >= 20.0,
+        "only {drawing:.1?} compositor wakeups a second while the terminal prints"
     );
     let before = vm.serial_len();
     vm.key("ctrl-alt-f2").expect("Ctrl+Alt+F2");
@@ -348,11 +350,11 @@ fn virtio_gpu_session_boots_to_the_dashboard_takes_input_switches_vts_survives_a
     }
     let away = wakeups_per_second(&mut vm);
     assert!(
-        away <= 10.0,
-        "{away:.1} compositor wakeups a second while the session is paused \
-         ({drawing:.1} while it showed)"
+        away.total() <= 10.0,
+        "{away:.1?} compositor wakeups a second while the session is paused \
+         ({drawing:.1?} while it showed)"
     );
-    eprintln!("compositor wakeups per s with a terminal printing: {drawing:.1} shown, {away:.1} on VT 2");
+    eprintln!("compositor wakeups per s with a terminal printing: {drawing:.1?} shown, {away:.1?} on VT 2");
     vm.key("ctrl-alt-f1").expect("Ctrl+Alt+F1");
     if let Err(err) = vm.wait_for_serial_after(before, "session active again", Duration::from_secs(30)) {
         panic!("{err:#}\n--- serial console ---\n{}", console_tail(&vm));
@@ -396,8 +398,9 @@ fn pointer_drawn_at(image: &Image, (x, y): (u32, u32)) -> bool {
     image.count(flat, x, y, ARROW, ARROW) != (ARROW * ARROW) as usize
 }
 
-/// The compositor's context switches so far (all its threads), through the fault channel.
-fn nexquelium_switches(vm: &mut Vm) -> u64 {
+/// The compositor's context switches so far (all its threads), voluntary and involuntary,
+/// through the fault channel.
+fn nexquelium_switches(vm: &mut Vm) -> (u64, u64) {
     let before = vm.serial_len();
     vm.send_fault_line("nexquelium-switches")
         .expect("write to the fault channel");
@@ -409,16 +412,37 @@ fn nexquelium_switches(vm: &mut Vm) -> u64 {
     text[from..]
         .lines()
         .find_map(|l| l.trim_end_matches('\r').strip_prefix("exo-switches: "))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no count after `exo-switches: `:\n{}", console_tail(vm)))
+        .and_then(|counts| {
+            let (v, n) = counts.trim().split_once(' ')?;
+            Some((v.parse().ok()?, n.parse().ok()?))
+        })
+        .unwrap_or_else(|| panic!("no counts after `exo-switches: `:\n{}", console_tail(vm)))
 }
 
-/// The compositor's wakeups (context switches) per second over four seconds.
-fn wakeups_per_second(vm: &mut Vm) -> f64 {
+/// The compositor's wakeups (context switches, voluntary and involuntary) per second over four
+/// seconds.
+fn wakeups_per_second(vm: &mut Vm) -> Wakeups {
     let (first, from) = (nexquelium_switches(vm), Instant::now());
     std::thread::sleep(Duration::from_secs(4));
     let last = nexquelium_switches(vm);
-    last.saturating_sub(first) as f64 / from.elapsed().as_secs_f64()
+    let secs = from.elapsed().as_secs_f64();
+    Wakeups {
+        voluntary: last.0.saturating_sub(first.0) as f64 / secs,
+        involuntary: last.1.saturating_sub(first.1) as f64 / secs,
+    }
+}
+
+/// Context switches per second.
+#[derive(Debug)]
+struct Wakeups {
+    voluntary: f64,
+    involuntary: f64,
+}
+
+impl Wakeups {
+    fn total(&self) -> f64 {
+        self.voluntary + self.involuntary
+    }
 }
 
 /// The kernel's atomic state (debugfs `dri/0/state`), through the test image's fault channel.

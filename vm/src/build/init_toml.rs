@@ -99,14 +99,15 @@ pub const FAULT_SH_PATH: &str = "/usr/libexec/exosphere/fault.sh";
 /// The fault injector: dash only (no coreutils in the image). Reads lines from the second
 /// serial port; `kill-nexquelium` sends SIGKILL to every process named nexquelium,
 /// `plane-state` copies the kernel's atomic DRM state (which framebuffer each plane shows,
-/// where) to the console; `nexquelium-switches` prints the context switches (wakeups) of the
-/// compositor's threads so far.
+/// where) to the console; `nexquelium-switches` prints the voluntary and involuntary context
+/// switches of the compositor's threads so far.
 pub const FAULT_SH: &str = r#"#!/bin/sh
 # Exosphere TEST image only: fault injection over the second serial port (ttyS1).
 # Commands, one per line:
 #   kill-nexquelium   SIGKILL the compositor (exo-init must restart it)
 #   plane-state       print the kernel's DRM plane state (debugfs) on the console
-#   nexquelium-switches  print the compositor's context switches so far (all threads)
+#   nexquelium-switches  print the compositor's voluntary and involuntary context
+#                        switches so far (all threads)
 # Without a second serial port (QEMU started without one) there is nothing to listen to.
 if ! { true </dev/ttyS1; } 2>/dev/null; then
   echo "exo-fault: /dev/ttyS1 is not there; fault injection is off" >/dev/console
@@ -133,7 +134,7 @@ while read -r cmd; do
       echo "exo-plane: end" >/dev/console
       ;;
     nexquelium-switches)
-      n=0
+      v=0 n=0
       for d in /proc/[0-9]*; do
         comm=
         read -r comm <"$d/comm" 2>/dev/null || continue
@@ -141,12 +142,13 @@ while read -r cmd; do
         for t in "$d"/task/*; do
           while read -r key value; do
             case "$key" in
-              voluntary_ctxt_switches:|nonvoluntary_ctxt_switches:) n=$((n + value)) ;;
+              voluntary_ctxt_switches:) v=$((v + value)) ;;
+              nonvoluntary_ctxt_switches:) n=$((n + value)) ;;
             esac
           done <"$t/status"
         done
       done
-      echo "exo-switches: $n" >/dev/console
+      echo "exo-switches: $v $n" >/dev/console
       ;;
     "") ;;
     *) echo "exo-fault: unknown command: $cmd" >/dev/console ;;
