@@ -330,6 +330,13 @@ fn virtio_gpu_session_boots_to_the_dashboard_takes_input_switches_vts_survives_a
         drawing.voluntary >= 20.0,
         "only {drawing:.1?} compositor wakeups a second while the terminal prints"
     );
+    // The second monitor, empty now, shows the background; VT 2 does not.
+    let background = shot_head(&mut vm, "second-before-vt", 1).rgb(10, 10);
+    assert_ne!(
+        background,
+        [0, 0, 0],
+        "the background is black: the check below would pass unlit"
+    );
     let before = vm.serial_len();
     vm.key("ctrl-alt-f2").expect("Ctrl+Alt+F2");
     if let Err(err) = vm.wait_for_serial_after(before, "session paused", Duration::from_secs(30)) {
@@ -359,8 +366,32 @@ fn virtio_gpu_session_boots_to_the_dashboard_takes_input_switches_vts_survives_a
     if let Err(err) = vm.wait_for_serial_after(before, "session active again", Duration::from_secs(30)) {
         panic!("{err:#}\n--- serial console ---\n{}", console_tail(&vm));
     }
-    vm.key("ctrl-c").expect("Ctrl+C to the terminal");
     wait_for_label(&mut vm, "vt1-back", "[terminal]", Duration::from_secs(60));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let second = shot_head(&mut vm, "second-after-vt", 1);
+        if second.rgb(10, 10) == background {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second monitor is not lit again after the VT switch: {}",
+            second.path.display()
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    // The keyboard works again: Ctrl+C stops the loop, and a new command is typed and run.
+    vm.key("ctrl-c").expect("Ctrl+C to the terminal");
+    // The output differs from the line typed: it shows the shell ran the command. The moved
+    // window's last rows are below the screen: blank lines lift the output into view.
+    vm.type_text("v=okay; echo resumed$v; echo; echo; echo\n")
+        .expect("type into the terminal");
+    wait_for_words(
+        &mut vm,
+        "typed-after-vt",
+        &["resumedokay"],
+        Duration::from_secs(60),
+    );
 
     // 4. Fault: Nexquelium killed inside the guest; exo-init restarts it, the dashboard is back.
     let before = vm.serial_len();
