@@ -42,9 +42,10 @@ pub enum RedrawState {
     Idle,
     /// A redraw runs as soon as the event loop is idle.
     Queued,
-    /// A frame was just rendered and the frame timer is armed; when it fires, a redraw runs if
-    /// one was `queued`. `changed`: that frame changed the screen (else a redraw asked for
-    /// meanwhile is tried at once, see [`State::early_redraw`]).
+    /// A frame was just rendered (or failed to render, and is `queued` to be tried again) and
+    /// the frame timer is armed; when it fires, a redraw runs if one was `queued`. `changed`:
+    /// that frame changed the screen, or failed (else a redraw asked for meanwhile is tried at
+    /// once, see [`State::early_redraw`]).
     WaitingForFrame { queued: bool, changed: bool },
 }
 
@@ -154,14 +155,17 @@ impl State {
             Ok(outcome) => outcome,
             Err(err) => return self.render_failed(&err),
         };
-        let failed_before = self.nexq.failed_renders.succeeded();
-        if failed_before > 0 {
-            tracing::info!("rendering works again after {failed_before} failed frames");
-        }
         if outcome.paused {
+            // Nothing of the session is on screen: a lock asked for meanwhile holds already,
+            // and the first frame after the resume is drawn locked.
+            self.session_lock_frame_rendered();
             self.cancel_frame_timer();
             self.nexq.redraw = RedrawState::Idle;
             return;
+        }
+        let failed_before = self.nexq.failed_renders.succeeded();
+        if failed_before > 0 {
+            tracing::info!("rendering works again after {failed_before} failed frames");
         }
         if !outcome.damaged && !always_finish {
             // Nothing new to show: the armed timer finishes this frame.
@@ -323,11 +327,7 @@ impl FailedRenders {
     /// never under `interval`).
     pub fn failed(&mut self, interval: Duration) -> Duration {
         self.count = self.count.saturating_add(1);
-        let doublings = (self.count - 1).min(16);
-        interval
-            .saturating_mul(1 << doublings)
-            .min(MAX_RETRY_WAIT)
-            .max(interval)
+        exo_shell::backoff::doubling(interval, self.count - 1, MAX_RETRY_WAIT).max(interval)
     }
 
     /// A render worked: the count starts again; returns how many had failed before it.

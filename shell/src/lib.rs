@@ -4,6 +4,7 @@
 //! socket protocol, and the `exoctl` client. Everything here is plain data and
 //! functions, tested without a display.
 
+pub mod backoff;
 pub mod capability;
 pub mod capsule;
 pub mod config;

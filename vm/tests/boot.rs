@@ -230,7 +230,8 @@ fn hello_runs_as_the_first_program_and_the_machine_powers_off() {
 
 /// One boot on virtio-gpu with two monitors for the graphical checks: the dashboard on screen,
 /// a terminal opened and used with the keyboard, sent to the second monitor and back, a window
-/// dragged with the mouse, Nexquelium killed and brought back by exo-init, and a clean power-off.
+/// dragged with the mouse, a switch to VT 2 (the compositor stays asleep there) and back,
+/// Nexquelium killed and brought back by exo-init, and a clean power-off.
 #[test]
 fn virtio_gpu_session_boots_to_the_dashboard_takes_input_switches_vts_survives_a_crash_and_powers_off() {
     let _one = one_vm_at_a_time();
@@ -344,14 +345,16 @@ fn virtio_gpu_session_boots_to_the_dashboard_takes_input_switches_vts_survives_a
     }
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
+        let second = shot_head(&mut vm, "vt2-second", 1);
         let away = shot(&mut vm, "vt2");
-        if find_in_windows(&away, "[terminal]").is_none() {
+        if second.rgb(10, 10) != background && find_in_windows(&away, "[terminal]").is_none() {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "VT 2 still shows the session: {}",
-            away.path.display()
+            "VT 2 still shows the session: {} {}",
+            away.path.display(),
+            second.path.display()
         );
         std::thread::sleep(Duration::from_secs(1));
     }
@@ -435,19 +438,29 @@ fn nexquelium_switches(vm: &mut Vm) -> (u64, u64) {
     let before = vm.serial_len();
     vm.send_fault_line("nexquelium-switches")
         .expect("write to the fault channel");
-    if let Err(err) = vm.wait_for_serial_after(before, "exo-switches: ", Duration::from_secs(30)) {
-        panic!("{err:#}\n--- serial console ---\n{}", console_tail(vm));
+    let from = usize::try_from(before).expect("serial offset");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        // The whole line, up to its closing word: the serial port may deliver it in pieces.
+        let text = vm.serial_text();
+        let counts = String::from_utf8_lossy(&text.as_bytes()[from.min(text.len())..])
+            .lines()
+            .filter_map(|l| l.trim_end_matches('\r').strip_prefix("exo-switches: "))
+            .find_map(|l| {
+                let mut words = l.split(' ');
+                let counts = (words.next()?.parse().ok()?, words.next()?.parse().ok()?);
+                (words.next() == Some("end")).then_some(counts)
+            });
+        if let Some(counts) = counts {
+            return counts;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no `exo-switches: V N end` line within 30 s:\n{}",
+            console_tail(vm)
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
-    let text = vm.serial_text();
-    let from = usize::try_from(before).expect("serial offset").min(text.len());
-    text[from..]
-        .lines()
-        .find_map(|l| l.trim_end_matches('\r').strip_prefix("exo-switches: "))
-        .and_then(|counts| {
-            let (v, n) = counts.trim().split_once(' ')?;
-            Some((v.parse().ok()?, n.parse().ok()?))
-        })
-        .unwrap_or_else(|| panic!("no counts after `exo-switches: `:\n{}", console_tail(vm)))
 }
 
 /// The compositor's wakeups (context switches, voluntary and involuntary) per second over four

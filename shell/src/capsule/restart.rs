@@ -263,9 +263,7 @@ impl RestartTracker {
 
 /// The delay before restart number `attempt` (0-based) since the last reset.
 pub fn backoff(attempt: u32) -> Duration {
-    // 0.2 s × 2^8 = 51.2 s already passes the cap; avoid overflowing the shift.
-    let factor = 1u32 << attempt.min(16);
-    INITIAL_BACKOFF.saturating_mul(factor).min(MAX_BACKOFF)
+    crate::backoff::doubling(INITIAL_BACKOFF, attempt, MAX_BACKOFF)
 }
 
 #[cfg(test)]

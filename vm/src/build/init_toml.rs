@@ -100,30 +100,36 @@ pub const FAULT_SH_PATH: &str = "/usr/libexec/exosphere/fault.sh";
 /// serial port; `kill-nexquelium` sends SIGKILL to every process named nexquelium,
 /// `plane-state` copies the kernel's atomic DRM state (which framebuffer each plane shows,
 /// where) to the console; `nexquelium-switches` prints the voluntary and involuntary context
-/// switches of the compositor's threads so far.
+/// switches of the compositor's threads so far (and those of libseat's seatd child, also named
+/// nexquelium).
 pub const FAULT_SH: &str = r#"#!/bin/sh
 # Exosphere TEST image only: fault injection over the second serial port (ttyS1).
 # Commands, one per line:
 #   kill-nexquelium   SIGKILL the compositor (exo-init must restart it)
 #   plane-state       print the kernel's DRM plane state (debugfs) on the console
-#   nexquelium-switches  print the compositor's voluntary and involuntary context
-#                        switches so far (all threads)
+#   nexquelium-switches  print the voluntary and involuntary context switches so far
+#                        of every thread of every process named nexquelium, then "end"
 # Without a second serial port (QEMU started without one) there is nothing to listen to.
 if ! { true </dev/ttyS1; } 2>/dev/null; then
   echo "exo-fault: /dev/ttyS1 is not there; fault injection is off" >/dev/console
   exit 0
 fi
+# The /proc directories of the processes named nexquelium (the compositor, and the seatd
+# child libseat's builtin backend forks), one per line.
+nexquelium_procs() {
+  for d in /proc/[0-9]*; do
+    comm=
+    read -r comm 2>/dev/null <"$d/comm" || continue
+    [ "$comm" = nexquelium ] && echo "$d"
+  done
+}
 exec </dev/ttyS1
 while read -r cmd; do
   case "$cmd" in
     kill-nexquelium)
-      for d in /proc/[0-9]*; do
-        comm=
-        read -r comm <"$d/comm" 2>/dev/null || continue
-        if [ "$comm" = nexquelium ]; then
-          pid=${d#/proc/}
-          kill -KILL "$pid" && echo "exo-fault: killed nexquelium $pid" >/dev/console
-        fi
+      for d in $(nexquelium_procs); do
+        pid=${d#/proc/}
+        kill -KILL "$pid" && echo "exo-fault: killed nexquelium $pid" >/dev/console
       done
       ;;
     plane-state)
@@ -135,20 +141,18 @@ while read -r cmd; do
       ;;
     nexquelium-switches)
       v=0 n=0
-      for d in /proc/[0-9]*; do
-        comm=
-        read -r comm <"$d/comm" 2>/dev/null || continue
-        [ "$comm" = nexquelium ] || continue
+      for d in $(nexquelium_procs); do
         for t in "$d"/task/*; do
-          while read -r key value; do
+          { while read -r key value; do
             case "$key" in
               voluntary_ctxt_switches:) v=$((v + value)) ;;
               nonvoluntary_ctxt_switches:) n=$((n + value)) ;;
             esac
-          done <"$t/status"
+          done; } 2>/dev/null <"$t/status"
         done
       done
-      echo "exo-switches: $v $n" >/dev/console
+      # One line, ended by a word of its own: the serial port may cut it in two.
+      echo "exo-switches: $v $n end" >/dev/console
       ;;
     "") ;;
     *) echo "exo-fault: unknown command: $cmd" >/dev/console ;;
