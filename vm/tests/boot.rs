@@ -120,6 +120,24 @@ fn shot_head(vm: &mut Vm, name: &str, head: u32) -> Image {
     Image::load(&path)
 }
 
+/// Take screendumps of monitor `head` until one `shows` what is expected (`what`), or panic
+/// after 30 s naming the last one.
+fn wait_for_shot(vm: &mut Vm, name: &str, head: u32, what: &str, shows: impl Fn(&Image) -> bool) -> Image {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let image = shot_head(vm, name, head);
+        if shows(&image) {
+            return image;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no screendump showed {what} within 30 s; the last: {}",
+            image.path.display()
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
 /// Take screenshots until OCR finds every word (lower case) on one, or panic after `timeout`.
 /// OCR takes seconds of CPU: the guest is paused (QMP stop) while it reads.
 fn wait_for_words(vm: &mut Vm, name: &str, wanted: &[&str], timeout: Duration) -> Image {
@@ -252,19 +270,13 @@ fn virtio_gpu_session_boots_to_the_dashboard_takes_input_switches_vts_survives_a
     );
     // Smithay's DRM compositor has no GBM device for a cursor plane: the arrow is in the frame.
     vm.pointer_px(FLAT.0, FLAT.1).expect("pointer to the flat spot");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let image = shot(&mut vm, "pointer-in-frame");
-        if pointer_drawn_at(&image, FLAT) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the pointer at {FLAT:?} is not drawn into the frame: {}",
-            image.path.display()
-        );
-        std::thread::sleep(Duration::from_secs(1));
-    }
+    wait_for_shot(
+        &mut vm,
+        "pointer-in-frame",
+        0,
+        &format!("the pointer at {FLAT:?} drawn into the frame"),
+        |image| pointer_drawn_at(image, FLAT),
+    );
 
     // 2. Keyboard: hide the dashboard, open the terminal capsule, type into it.
     vm.key("super-d").expect("Super+D");
@@ -343,21 +355,16 @@ fn virtio_gpu_session_boots_to_the_dashboard_takes_input_switches_vts_survives_a
     if let Err(err) = vm.wait_for_serial_after(before, "session paused", Duration::from_secs(30)) {
         panic!("{err:#}\n--- serial console ---\n{}", console_tail(&vm));
     }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let second = shot_head(&mut vm, "vt2-second", 1);
-        let away = shot(&mut vm, "vt2");
-        if second.rgb(10, 10) != background && find_in_windows(&away, "[terminal]").is_none() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "VT 2 still shows the session: {} {}",
-            away.path.display(),
-            second.path.display()
-        );
-        std::thread::sleep(Duration::from_secs(1));
-    }
+    wait_for_shot(
+        &mut vm,
+        "vt2-second",
+        1,
+        "VT 2 on the second monitor, without the background",
+        |image| image.rgb(10, 10) != background,
+    );
+    wait_for_shot(&mut vm, "vt2", 0, "VT 2 without the terminal", |image| {
+        find_in_windows(image, "[terminal]").is_none()
+    });
     let away = wakeups_per_second(&mut vm);
     assert!(
         away.total() <= 10.0,
@@ -370,19 +377,13 @@ fn virtio_gpu_session_boots_to_the_dashboard_takes_input_switches_vts_survives_a
         panic!("{err:#}\n--- serial console ---\n{}", console_tail(&vm));
     }
     wait_for_label(&mut vm, "vt1-back", "[terminal]", Duration::from_secs(60));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let second = shot_head(&mut vm, "second-after-vt", 1);
-        if second.rgb(10, 10) == background {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the second monitor is not lit again after the VT switch: {}",
-            second.path.display()
-        );
-        std::thread::sleep(Duration::from_secs(1));
-    }
+    wait_for_shot(
+        &mut vm,
+        "second-after-vt",
+        1,
+        "the second monitor lit again with the background",
+        |image| image.rgb(10, 10) == background,
+    );
     // The keyboard works again: Ctrl+C stops the loop, and a new command is typed and run.
     vm.key("ctrl-c").expect("Ctrl+C to the terminal");
     // The output differs from the line typed: it shows the shell ran the command. The moved
