@@ -98,7 +98,13 @@ fn boot_options(name: &str) -> VmOptions {
 }
 
 fn wait_serial(vm: &mut Vm, needle: &str, timeout: Duration) -> Duration {
-    match vm.wait_for_serial(needle, timeout) {
+    wait_serial_after(vm, 0, needle, timeout)
+}
+
+/// Like [`wait_serial`], searching only from byte `offset` of the serial log (taken with
+/// `vm.serial_len()` before provoking what prints `needle`); panics with the console's end.
+fn wait_serial_after(vm: &mut Vm, offset: u64, needle: &str, timeout: Duration) -> Duration {
+    match vm.wait_for_serial_after(offset, needle, timeout) {
         Ok(at) => at,
         Err(err) => panic!("{err:#}\n--- serial console ---\n{}", console_tail(vm)),
     }
@@ -352,9 +358,7 @@ fn virtio_gpu_session_boots_to_the_dashboard_takes_input_switches_vts_survives_a
     );
     let before = vm.serial_len();
     vm.key("ctrl-alt-f2").expect("Ctrl+Alt+F2");
-    if let Err(err) = vm.wait_for_serial_after(before, "session paused", Duration::from_secs(30)) {
-        panic!("{err:#}\n--- serial console ---\n{}", console_tail(&vm));
-    }
+    wait_serial_after(&mut vm, before, "session paused", Duration::from_secs(30));
     wait_for_shot(
         &mut vm,
         "vt2-second",
@@ -373,9 +377,7 @@ fn virtio_gpu_session_boots_to_the_dashboard_takes_input_switches_vts_survives_a
     );
     eprintln!("compositor wakeups per s with a terminal printing: {drawing:.1?} shown, {away:.1?} on VT 2");
     vm.key("ctrl-alt-f1").expect("Ctrl+Alt+F1");
-    if let Err(err) = vm.wait_for_serial_after(before, "session active again", Duration::from_secs(30)) {
-        panic!("{err:#}\n--- serial console ---\n{}", console_tail(&vm));
-    }
+    wait_serial_after(&mut vm, before, "session active again", Duration::from_secs(30));
     wait_for_label(&mut vm, "vt1-back", "[terminal]", Duration::from_secs(60));
     wait_for_shot(
         &mut vm,
@@ -403,13 +405,11 @@ fn virtio_gpu_session_boots_to_the_dashboard_takes_input_switches_vts_survives_a
     vm.send_fault_line("kill-nexquelium")
         .expect("write to the fault channel");
     wait_serial(&mut vm, "exo-fault: killed nexquelium", Duration::from_secs(60));
-    match vm.wait_for_serial_after(before, DASHBOARD_MAPPED, BOOT) {
-        Ok(_) => record(
-            "SIGKILLed Nexquelium back to the dashboard (QEMU TCG)",
-            killed_at.elapsed(),
-        ),
-        Err(err) => panic!("{err:#}\n--- serial console ---\n{}", console_tail(&vm)),
-    }
+    wait_serial_after(&mut vm, before, DASHBOARD_MAPPED, BOOT);
+    record(
+        "SIGKILLed Nexquelium back to the dashboard (QEMU TCG)",
+        killed_at.elapsed(),
+    );
     wait_for_words(
         &mut vm,
         "restarted",
@@ -495,9 +495,7 @@ fn plane_state(vm: &mut Vm) -> String {
     let before = vm.serial_len();
     vm.send_fault_line("plane-state")
         .expect("write to the fault channel");
-    if let Err(err) = vm.wait_for_serial_after(before, "exo-plane: end", Duration::from_secs(60)) {
-        panic!("{err:#}\n--- serial console ---\n{}", console_tail(vm));
-    }
+    wait_serial_after(vm, before, "exo-plane: end", Duration::from_secs(60));
     let text = vm.serial_text();
     let from = usize::try_from(before).expect("serial offset").min(text.len());
     text[from..]
