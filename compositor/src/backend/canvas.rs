@@ -5,15 +5,13 @@ use std::{collections::HashMap, path::Path};
 
 use anyhow::Context;
 use smithay::{
-    backend::{
-        allocator::Fourcc,
-        renderer::{damage::OutputDamageTracker, pixman::PixmanRenderer, Bind, Offscreen},
-    },
+    backend::renderer::{damage::OutputDamageTracker, pixman::PixmanRenderer, Bind},
     output::Output,
     reexports::pixman,
-    utils::{Physical, Rectangle, Size},
+    utils::{Physical, Rectangle},
 };
 
+use super::huge_pages::HugePageMemory;
 use crate::{
     culling::Culling, cursor::CursorImages, redraw::RenderOutcome, render::FrameElements, state::Nexq,
 };
@@ -53,6 +51,8 @@ impl CpuFrame {
 pub struct Canvas {
     renderer: PixmanRenderer,
     image: pixman::Image<'static, 'static>,
+    /// The image's pixels; declared after `image`, so dropped after it.
+    _pixels: HugePageMemory,
     damage_tracker: OutputDamageTracker,
     cursors: CursorImages,
     elements: FrameElements<PixmanRenderer>,
@@ -64,17 +64,13 @@ pub struct Canvas {
 
 impl Canvas {
     pub fn new(output: &Output, with_cursor: bool) -> anyhow::Result<Self> {
-        let mut renderer = PixmanRenderer::new().context("cannot create the pixman renderer")?;
+        let renderer = PixmanRenderer::new().context("cannot create the pixman renderer")?;
         let size = output.current_mode().context("the output has no mode")?.size;
-        let image = Offscreen::<pixman::Image<'static, 'static>>::create_buffer(
-            &mut renderer,
-            Fourcc::Argb8888,
-            Size::from((size.w, size.h)),
-        )
-        .context("cannot allocate the offscreen image")?;
+        let (image, pixels) = canvas_image(size.w, size.h)?;
         Ok(Self {
             renderer,
             image,
+            _pixels: pixels,
             damage_tracker: OutputDamageTracker::from_output(output),
             cursors: CursorImages::default(),
             elements: FrameElements::default(),
@@ -147,6 +143,37 @@ impl Canvas {
     pub fn read(&self) -> CpuFrame {
         self.view().to_owned()
     }
+}
+
+/// An ARGB8888 pixman image of `width` x `height` over zeroed memory in huge pages (see
+/// [`HugePageMemory`]); the image must be dropped before the memory.
+fn canvas_image(
+    width: i32,
+    height: i32,
+) -> anyhow::Result<(pixman::Image<'static, 'static>, HugePageMemory)> {
+    let too_large = || anyhow::anyhow!("a {width}x{height} canvas is beyond pixman's 2 GiB");
+    let (w, h) = (usize::try_from(width)?, usize::try_from(height)?);
+    let stride = w.checked_mul(4).ok_or_else(too_large)?;
+    let len = stride
+        .checked_mul(h)
+        .filter(|&len| len <= i32::MAX as usize)
+        .ok_or_else(too_large)?;
+    let mut pixels = HugePageMemory::new(len)
+        .with_context(|| format!("cannot allocate {len} bytes for a {width}x{height} canvas"))?;
+    // SAFETY: `pixels` holds `stride * h` zeroed bytes aligned for u32, and the caller keeps it
+    // alive for as long as the image.
+    let image = unsafe {
+        pixman::Image::from_raw_mut(
+            pixman::FormatCode::A8R8G8B8,
+            w,
+            h,
+            pixels.as_mut_ptr().cast(),
+            stride,
+            false,
+        )
+    }
+    .map_err(|_| anyhow::anyhow!("pixman cannot make a {width}x{height} canvas"))?;
+    Ok((image, pixels))
 }
 
 /// A [`CpuFrame`]'s pixels borrowed from where they were drawn (no copy).

@@ -4,6 +4,7 @@
 pub mod canvas;
 pub mod drm;
 pub mod headless;
+mod huge_pages;
 #[cfg(feature = "winit")]
 pub mod winit;
 
