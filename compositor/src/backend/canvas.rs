@@ -152,7 +152,8 @@ fn canvas_image(
     height: i32,
 ) -> anyhow::Result<(pixman::Image<'static, 'static>, HugePageMemory)> {
     let too_large = || anyhow::anyhow!("a {width}x{height} canvas is beyond pixman's 2 GiB");
-    let (w, h) = (usize::try_from(width)?, usize::try_from(height)?);
+    let side = |n: i32| usize::try_from(n).with_context(|| format!("a {width}x{height} canvas"));
+    let (w, h) = (side(width)?, side(height)?);
     let stride = w.checked_mul(4).ok_or_else(too_large)?;
     let len = stride
         .checked_mul(h)

@@ -4,8 +4,9 @@
 //! A frame that copies one window touches one page of the canvas per row of the window (a
 //! 1280-pixel row is 5 KiB), and after the 16 ms between frames those pages' translations are
 //! gone from the TLB; in a virtual machine each miss walks both the guest's and the host's page
-//! tables. In huge pages a 1280x720 canvas is two translations instead of about 900. Where the kernel does not
-//! offer huge pages (`transparent_hugepage` set to `never`) the memory is ordinary pages.
+//! tables. In huge pages a 1280x720 canvas is two translations instead of about 900. Where the
+//! kernel does not offer huge pages (`transparent_hugepage` set to `never`) the memory is
+//! ordinary pages. docs/benchmarks.md has the measurements.
 
 use std::{io, ptr::NonNull};
 
