@@ -7,6 +7,7 @@ use std::os::unix::fs::{chown, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -144,8 +145,7 @@ impl Running {
     /// Signals its process group (the compositor and what it spawned; started with
     /// `process_group(0)`).
     fn signal(&self, sig: i32) {
-        // SAFETY: signals our own child's process group.
-        unsafe { libc::kill(-(self.child.id() as i32), sig) };
+        signal_group(self.child.id() as i32, sig);
     }
 
     /// SIGSTOP: a paused compositor uses no CPU and does not wake up while another is measured.
@@ -158,8 +158,15 @@ impl Running {
         self.signal(libc::SIGCONT);
     }
 
-    /// SIGTERM to its process group (resumed, should it be paused), SIGKILL after 3 s.
-    pub fn stop(mut self) {
+    /// Stops it (dropping it does the same; see the `Drop` impl).
+    pub fn stop(self) {}
+}
+
+impl Drop for Running {
+    /// SIGTERM to its process group (resumed, should it be paused), SIGKILL after 3 s. On every
+    /// path out, an error's included: a compositor must not outlive the run, least of all a
+    /// paused one.
+    fn drop(&mut self) {
         self.signal(libc::SIGTERM);
         self.resume();
         let deadline = Instant::now() + Duration::from_secs(3);
@@ -171,6 +178,41 @@ impl Running {
         }
         self.signal(libc::SIGKILL);
         let _ = self.child.wait();
+        if let Some(groups) = live_groups().as_mut() {
+            groups.retain(|&g| g != self.child.id() as i32);
+        }
+    }
+}
+
+/// Process groups of the compositors started and not yet stopped: what an interrupted run has
+/// to stop. `None` once [`stop_all`] has run: no compositor starts after that.
+static LIVE_GROUPS: Mutex<Option<Vec<i32>>> = Mutex::new(Some(Vec::new()));
+
+fn live_groups() -> std::sync::MutexGuard<'static, Option<Vec<i32>>> {
+    LIVE_GROUPS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn signal_group(group: i32, sig: i32) {
+    // SAFETY: signals a process group of our own children.
+    unsafe { libc::kill(-group, sig) };
+}
+
+/// Stops every compositor still running, from another thread than the run's (a signal's):
+/// SIGCONT and SIGTERM to each process group, SIGKILL `grace` later. Compositors cannot start
+/// any more once it has begun.
+pub fn stop_all(grace: Duration) {
+    let groups = live_groups().take().unwrap_or_default();
+    for &group in &groups {
+        signal_group(group, libc::SIGCONT);
+        signal_group(group, libc::SIGTERM);
+    }
+    if !groups.is_empty() {
+        std::thread::sleep(grace);
+    }
+    for &group in &groups {
+        signal_group(group, libc::SIGKILL);
     }
 }
 
@@ -316,7 +358,14 @@ impl Launcher {
             .stderr(log)
             .process_group(0);
         let launched = Instant::now();
+        // Under the lock, so that an interrupted run's `stop_all` sees every compositor started.
+        let mut live = live_groups();
+        let Some(groups) = live.as_mut() else {
+            bail!("not starting {}: the run is being stopped", kind.name());
+        };
         let child = cmd.spawn().with_context(|| format!("starting {}", kind.name()))?;
+        groups.push(child.id() as i32);
+        drop(live);
         Ok(Running {
             kind,
             child,

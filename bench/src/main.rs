@@ -154,6 +154,36 @@ fn main() -> Result<()> {
     bench(&cli)
 }
 
+/// Ctrl+C, SIGTERM or SIGHUP stop the compositors before exo-bench exits: they run in process
+/// groups of their own, which the terminal's Ctrl+C does not reach, and some are paused. Must
+/// run before any other thread starts, since threads inherit the blocked signals (children do
+/// not: std clears the mask before exec).
+fn stop_compositors_on_signals() -> Result<()> {
+    // SAFETY: an empty set filled with three valid signals, blocked in this (the only) thread.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            libc::sigaddset(&mut set, sig);
+        }
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+            bail!("cannot block SIGINT, SIGTERM and SIGHUP");
+        }
+        set
+    };
+    std::thread::spawn(move || {
+        let mut sig = 0;
+        // SAFETY: waits for one of the signals of `set`, which every thread has blocked.
+        if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
+            return;
+        }
+        eprintln!("exo-bench: signal {sig}: stopping the compositors, no report written");
+        compositors::stop_all(Duration::from_secs(3));
+        std::process::exit(128 + sig);
+    });
+    Ok(())
+}
+
 fn declare_metrics(r: &mut Results, stacked: bool) {
     r.metric("startup_ms", "startup: launch → first wl_display.sync, ms", false);
     r.metric(
@@ -197,6 +227,7 @@ fn bench(cli: &Cli) -> Result<()> {
             compositors::USER
         );
     }
+    stop_compositors_on_signals()?;
     let mut kinds = Vec::new();
     for name in &cli.only {
         kinds.push(Kind::parse(name).with_context(|| format!("unknown compositor {name:?}"))?);
